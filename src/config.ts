@@ -1,0 +1,80 @@
+/**
+ * Configuration: the one file that reads the environment. Every variable is validated once at
+ * start-up; a bad value stops the process with a message naming the variable.
+ */
+
+/** SQLite `synchronous` levels we accept. FULL (default) makes a 201 survive power loss, not just a crash. */
+export const SYNCHRONOUS_LEVELS = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
+export type SynchronousLevel = (typeof SYNCHRONOUS_LEVELS)[number];
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Validated settings of one service process. */
+export type Config = {
+  host: string;
+  port: number;
+  databasePath: string;
+  sqliteSynchronous: SynchronousLevel;
+  workers: number;
+  workerConcurrency: number;
+  processingTimeMs: number;
+  processingFailureRate: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  shutdownTimeoutMs: number;
+  logLevel: LogLevel;
+};
+
+/** Thrown for an invalid variable; `main.ts` prints it and exits 1. */
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function readNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function readChoice<T extends string>(env: Env, name: string, fallback: T, choices: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const normalized = (name === "LOG_LEVEL" ? raw.toLowerCase() : raw.toUpperCase()) as T;
+  if (!choices.includes(normalized)) {
+    throw new ConfigError(`${name} must be one of ${choices.join(", ")}, got "${raw}"`);
+  }
+  return normalized;
+}
+
+/** Reads and validates the configuration; throws `ConfigError` naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    host: env.HOST || "0.0.0.0",
+    port: readInt(env, "PORT", 3000, 0, 65535),
+    databasePath: env.DATABASE_PATH || "./data/orders.db",
+    sqliteSynchronous: readChoice(env, "SQLITE_SYNCHRONOUS", "FULL", SYNCHRONOUS_LEVELS),
+    workers: readInt(env, "WORKERS", 4, 1, 64),
+    workerConcurrency: readInt(env, "WORKER_CONCURRENCY", 8, 1, 1000),
+    processingTimeMs: readInt(env, "PROCESSING_TIME_MS", 100, 0, 600_000),
+    processingFailureRate: readNumber(env, "PROCESSING_FAILURE_RATE", 0, 0, 1),
+    maxAttempts: readInt(env, "MAX_ATTEMPTS", 5, 1, 100),
+    retryBaseMs: readInt(env, "RETRY_BASE_MS", 1000, 0, 300_000),
+    shutdownTimeoutMs: readInt(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    logLevel: readChoice(env, "LOG_LEVEL", "info", LOG_LEVELS),
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Opening the database: pragmas on every connection, migrations on the main thread before anything
+ * else touches the file.
+ */
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { drizzle } from "drizzle-orm/bun-sqlite";
+import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import type { SynchronousLevel } from "../config.ts";
+import * as schema from "./schema.ts";
+
+/** The Drizzle database the service uses, with the raw bun:sqlite handle as `$client`. */
+export type Db = ReturnType<typeof drizzle<typeof schema>>;
+
+const MIGRATIONS_FOLDER = join(import.meta.dir, "../../drizzle");
+
+/**
+ * Opens (creating if needed) the SQLite file, sets WAL and the durability level, and applies the
+ * committed migrations. WAL lets readers proceed during the writer's commits; `busy_timeout` covers
+ * the moments when another connection (a backup, the sqlite3 shell) holds the lock.
+ */
+export function openDatabase(path: string, synchronous: SynchronousLevel): Db {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const client = new Database(path, { create: true, strict: true });
+  client.run("PRAGMA journal_mode = WAL");
+  client.run("PRAGMA busy_timeout = 5000");
+  client.run(`PRAGMA synchronous = ${synchronous}`);
+  client.run("PRAGMA foreign_keys = ON");
+  const db = drizzle({ client, schema });
+  migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  return db;
+}
+
+/** Folds the WAL back into the main file and closes the connection; used on shutdown. */
+export function closeDatabase(db: Db): void {
+  db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
+  db.$client.close();
+}

@@ -1,0 +1,131 @@
+/**
+ * Request and response models of the orders API. Each is a `t` schema constant with a type of the
+ * same name; Elysia validates with them and the OpenAPI document is generated from them.
+ */
+import { t } from "elysia";
+import { ORDER_STATUSES } from "../db/schema.ts";
+
+const ID_PATTERN = "^[A-Za-z0-9._:-]+$";
+
+// A union of literals, not t.UnionEnum: Elysia fills an absent optional UnionEnum query parameter
+// with its first value, which would silently filter listings to "pending".
+export const OrderStatus = t.Union(
+  [
+    t.Literal("pending"),
+    t.Literal("processing"),
+    t.Literal("completed"),
+    t.Literal("failed"),
+    t.Literal("cancelled"),
+  ],
+  {
+    description: "pending → processing → completed; failed after MAX_ATTEMPTS; cancelled while pending",
+    error: `must be one of ${ORDER_STATUSES.join(", ")}`,
+  },
+);
+export type OrderStatus = typeof OrderStatus.static;
+
+export const CreateOrderBody = t.Object(
+  {
+    user_id: t.String({
+      minLength: 1,
+      maxLength: 128,
+      error: "must be a non-empty string of at most 128 characters",
+    }),
+    order_id: t.String({
+      minLength: 1,
+      maxLength: 128,
+      pattern: ID_PATTERN,
+      description: "The client's idempotency key",
+      error: "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
+    }),
+    item_ids: t.Array(
+      t.String({
+        minLength: 1,
+        maxLength: 128,
+        error: "must be a non-empty string of at most 128 characters",
+      }),
+      { minItems: 1, maxItems: 1000, error: "must be an array of 1 to 1,000 item ids" },
+    ),
+    total_amount: t.Number({
+      minimum: 0,
+      maximum: 1e12,
+      description: "Decimal amount with at most two decimals, from 0 to 1e12",
+      error: "must be a number from 0 to 1e12 with at most two decimals",
+    }),
+  },
+  {
+    additionalProperties: false,
+    error: "must be a JSON object with user_id, order_id, item_ids and total_amount only",
+    examples: [
+      { user_id: "user_123", order_id: "order_456", item_ids: ["item_1", "item_2"], total_amount: 150.99 },
+    ],
+  },
+);
+export type CreateOrderBody = typeof CreateOrderBody.static;
+
+export const OrderIdParams = t.Object({
+  order_id: t.String({ description: "The order's id", examples: ["order_456"] }),
+});
+
+export const OrderStatusView = t.Object(
+  { order_id: t.String(), status: OrderStatus },
+  { examples: [{ order_id: "order_456", status: "pending" }] },
+);
+export type OrderStatusView = typeof OrderStatusView.static;
+
+const Timestamp = t.Nullable(t.String({ format: "date-time", description: "ISO-8601 UTC" }));
+
+export const OrderView = t.Object(
+  {
+    order_id: t.String(),
+    user_id: t.String(),
+    item_ids: t.Array(t.String()),
+    total_amount: t.Number(),
+    status: OrderStatus,
+    created_at: t.String({ format: "date-time", description: "ISO-8601 UTC" }),
+    started_at: Timestamp,
+    completed_at: Timestamp,
+    attempts: t.Integer({ description: "Processing attempts started so far" }),
+    last_error: t.Nullable(t.String({ description: "Why the latest attempt failed" })),
+  },
+  {
+    examples: [
+      {
+        order_id: "order_456",
+        user_id: "user_123",
+        item_ids: ["item_1", "item_2"],
+        total_amount: 150.99,
+        status: "completed",
+        created_at: "2026-11-27T09:00:00.000Z",
+        started_at: "2026-11-27T09:00:00.004Z",
+        completed_at: "2026-11-27T09:00:00.105Z",
+        attempts: 1,
+        last_error: null,
+      },
+    ],
+  },
+);
+export type OrderView = typeof OrderView.static;
+
+export const ListOrdersQuery = t.Object(
+  {
+    status: t.Optional(OrderStatus),
+    user_id: t.Optional(t.String({ maxLength: 128, error: "must be a string of at most 128 characters" })),
+    limit: t.Optional(
+      t.Integer({ minimum: 1, maximum: 500, default: 50, error: "must be a whole number from 1 to 500" }),
+    ),
+    cursor: t.Optional(
+      t.String({ description: "next_cursor of the previous page", error: "must be a string" }),
+    ),
+  },
+  { additionalProperties: false, error: "allowed query parameters: status, user_id, limit, cursor" },
+);
+export type ListOrdersQuery = typeof ListOrdersQuery.static;
+
+export const OrderPage = t.Object({
+  orders: t.Array(OrderView),
+  next_cursor: t.Nullable(
+    t.String({ description: "Pass as cursor for the next page; null on the last page" }),
+  ),
+});
+export type OrderPage = typeof OrderPage.static;

@@ -1,0 +1,76 @@
+/**
+ * HTTP routes of the orders feature: thin handlers that take what they need from the request and
+ * call the service.
+ */
+import { Elysia, t } from "elysia";
+import { ErrorBody } from "../errors.ts";
+import { parseJsonBody } from "../json-body.ts";
+import {
+  CreateOrderBody,
+  ListOrdersQuery,
+  OrderIdParams,
+  OrderPage,
+  OrderStatusView,
+  OrderView,
+} from "./model.ts";
+import { cancelOrder, createOrder, getOrder, getOrderStatus, listOrders, type OrderDeps } from "./service.ts";
+
+/** The `/orders` routes. */
+export function orderRoutes(deps: OrderDeps) {
+  return new Elysia({ name: "orders", prefix: "/orders", detail: { tags: ["Orders"] } })
+    .post(
+      "/",
+      async ({ body, set }) => {
+        const result = await createOrder(deps, body);
+        set.status = result.created ? 201 : 200;
+        if (result.created) set.headers.location = `/orders/${encodeURIComponent(result.order.order_id)}`;
+        return result.order;
+      },
+      {
+        parse: ({ request }) => parseJsonBody(request),
+        body: CreateOrderBody,
+        response: {
+          200: OrderStatusView,
+          201: OrderStatusView,
+          400: ErrorBody,
+          409: ErrorBody,
+          413: ErrorBody,
+          415: ErrorBody,
+          422: ErrorBody,
+          503: ErrorBody,
+        },
+        detail: {
+          summary: "Submit an order",
+          description:
+            "Stores the order as pending (committed before the answer) and queues it for processing. " +
+            "order_id is the idempotency key: the same payload again answers 200 with the current " +
+            "status; a different payload under the same order_id answers 409 ORDER_ID_CONFLICT.",
+        },
+      },
+    )
+    .get("/", ({ query }) => listOrders(deps.store, query), {
+      query: ListOrdersQuery,
+      response: { 200: OrderPage, 422: ErrorBody },
+      detail: { summary: "List orders in creation order (keyset pagination)" },
+    })
+    .get("/:order_id", ({ params }) => getOrder(deps.store, params.order_id), {
+      params: OrderIdParams,
+      response: { 200: OrderView, 404: ErrorBody },
+      detail: { summary: "Get the whole order" },
+    })
+    .get("/:order_id/status", ({ params }) => getOrderStatus(deps.store, params.order_id), {
+      params: OrderIdParams,
+      response: { 200: OrderStatusView, 404: ErrorBody },
+      detail: { summary: "Get an order's status" },
+    })
+    .post("/:order_id/cancel", ({ params }) => cancelOrder(deps, params.order_id), {
+      params: OrderIdParams,
+      response: { 200: OrderView, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
+      detail: {
+        summary: "Cancel a pending order",
+        description:
+          "A pending order becomes cancelled; cancelling a cancelled order again is a no-op. " +
+          "An order already processing, completed or failed answers 409 ORDER_NOT_CANCELLABLE.",
+      },
+    });
+}

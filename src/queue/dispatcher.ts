@@ -1,0 +1,230 @@
+/**
+ * The dispatcher: on the main thread, it owns the worker threads and every queue write.
+ *
+ * One "pump" at a time runs as a `WriteBatcher` job: it records the outcomes workers reported since
+ * the last pump, then claims as many due orders as the workers have free slots, all in the turn's
+ * shared transaction. Only after that commit are the claimed orders posted to the workers. Why this
+ * shape (measured here, 2 cores): four threads each committing their own updates reached ~3,500
+ * orders/s and starved each other; one writer batching claims and completions reached ~32,000/s.
+ * Claiming only free slots keeps everything else `pending`, so it stays cancellable.
+ */
+import type { WriteBatcher } from "../db/write-batcher.ts";
+import { retryDelayMs } from "./backoff.ts";
+import type { AttemptResult, FromWorker, ToWorker } from "./messages.ts";
+import type { ProcessingSettings, WorkOrder } from "./process-order.ts";
+import type { QueueStore } from "./sql.ts";
+
+/** What the dispatcher needs. */
+export type DispatcherDeps = {
+  queue: QueueStore;
+  batcher: WriteBatcher;
+  now: () => number;
+  workers: number;
+  concurrency: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  processing: ProcessingSettings;
+  log: (level: "info" | "warn" | "error", message: string, extra?: Record<string, unknown>) => void;
+};
+
+type Claim = { seq: number; attempts: number };
+type ClaimedOrder = WorkOrder & { seq: number };
+
+/** One worker thread and the orders it holds; `owner` changes with each replacement thread. */
+type Slot = { index: number; owner: string; worker: Worker; ready: boolean; inFlight: Map<string, Claim> };
+
+const WORKER_URL = new URL("./worker.ts", import.meta.url);
+// Upper bound on how long an idle dispatcher sleeps before looking for due retries again.
+const MAX_IDLE_MS = 1000;
+
+/** Runs the four-worker processing queue; see the file comment. */
+export class Dispatcher {
+  private readonly slots: Slot[] = [];
+  private readonly runId = crypto.randomUUID().slice(0, 8);
+  private generation = 0;
+  private reported: { slot: Slot; result: AttemptResult }[] = [];
+  private pumping = false;
+  private again = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopping = false;
+  private drained: (() => void) | undefined;
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  /** Starts the worker threads; orders are claimed as soon as the first one is ready. */
+  start(): void {
+    for (let index = 0; index < this.deps.workers; index++) this.slots.push(this.spawn(index));
+  }
+
+  /** How many worker threads are up, of how many there should be (for /ready). */
+  health(): { ready: number; expected: number } {
+    return { ready: this.slots.filter((slot) => slot.ready).length, expected: this.deps.workers };
+  }
+
+  /** Orders currently held by workers. */
+  inFlight(): number {
+    return this.slots.reduce((sum, slot) => sum + slot.inFlight.size, 0);
+  }
+
+  /** Asks for a pump soon: new orders were committed, a slot freed up, or a retry became due. */
+  wake(): void {
+    if (this.stopping && this.reported.length === 0) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    this.again = false;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    const reported = this.reported;
+    this.reported = [];
+    try {
+      const claims = await this.deps.batcher.run(() => this.recordAndClaim(reported));
+      for (const { slot, result } of reported) slot.inFlight.delete(result.orderId);
+      for (const [slot, orders] of claims) this.post(slot, orders);
+    } catch (error) {
+      // The batch rolled back: keep the outcomes to record on the next pump.
+      this.deps.log("error", "queue pump failed; retrying", { error: String(error) });
+      this.reported = reported.concat(this.reported);
+      this.again = true;
+      await Bun.sleep(100);
+    }
+    this.pumping = false;
+    if (this.stopping && this.inFlight() === 0) this.drained?.();
+    if (this.again || this.reported.length > 0) this.wake();
+  }
+
+  /** The pump's job, inside the shared transaction: record outcomes, then fill free slots. */
+  private recordAndClaim(reported: { slot: Slot; result: AttemptResult }[]): Map<Slot, ClaimedOrder[]> {
+    const now = this.deps.now();
+    const freed = new Map<Slot, number>();
+    for (const { slot, result } of reported) {
+      this.record(slot, result, now);
+      freed.set(slot, (freed.get(slot) ?? 0) + 1);
+    }
+    const claims = new Map<Slot, ClaimedOrder[]>();
+    if (this.stopping) return claims;
+    for (const slot of this.slots) {
+      const free = this.deps.concurrency - slot.inFlight.size + (freed.get(slot) ?? 0);
+      if (!slot.ready || free <= 0) continue;
+      const rows = this.deps.queue.claimOrders({ owner: slot.owner, limit: free, now });
+      if (rows.length > 0) {
+        claims.set(
+          slot,
+          rows.map((row) => ({
+            orderId: row.orderId,
+            userId: row.userId,
+            itemIds: JSON.parse(row.itemIds) as string[],
+            totalCents: row.totalCents,
+            attempt: row.attempts,
+            seq: row.seq,
+          })),
+        );
+      }
+      if (rows.length < free) {
+        this.scheduleNextDue(now);
+        break;
+      }
+    }
+    return claims;
+  }
+
+  private record(slot: Slot, result: AttemptResult, now: number): void {
+    const claim = slot.inFlight.get(result.orderId);
+    if (!claim) return;
+    const held = { seq: claim.seq, owner: slot.owner };
+    if (result.error === undefined) this.deps.queue.completeOrder({ ...held, now });
+    else if (claim.attempts >= this.deps.maxAttempts)
+      this.deps.queue.failOrder({ ...held, error: result.error });
+    else {
+      const runAt = now + retryDelayMs(claim.attempts, this.deps.retryBaseMs);
+      this.deps.queue.retryOrder({ ...held, runAt, error: result.error });
+    }
+  }
+
+  private post(slot: Slot, orders: ClaimedOrder[]): void {
+    for (const order of orders) slot.inFlight.set(order.orderId, { seq: order.seq, attempts: order.attempt });
+    const message: ToWorker = { type: "process", orders: orders.map(({ seq: _seq, ...order }) => order) };
+    slot.worker.postMessage(message);
+  }
+
+  /** Sleeps until the earliest pending order is due (at most MAX_IDLE_MS, to notice anything missed). */
+  private scheduleNextDue(now: number): void {
+    const dueAt = this.deps.queue.nextDueAt();
+    clearTimeout(this.timer);
+    const delay = dueAt === null ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(1, dueAt - now));
+    this.timer = setTimeout(() => this.wake(), delay);
+  }
+
+  private spawn(index: number): Slot {
+    const worker = new Worker(WORKER_URL);
+    const slot: Slot = {
+      index,
+      owner: `${this.runId}/w${index}.${++this.generation}`,
+      worker,
+      ready: false,
+      inFlight: new Map(),
+    };
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      if (message.type === "ready") {
+        slot.ready = true;
+        this.wake();
+      } else {
+        for (const result of message.results) this.reported.push({ slot, result });
+        this.wake();
+      }
+    };
+    worker.onerror = (event) => {
+      this.deps.log("error", "worker thread crashed", { worker: slot.owner, error: event.message });
+      worker.terminate();
+    };
+    worker.addEventListener("close", () => this.replace(slot));
+    const init: ToWorker = { type: "init", settings: this.deps.processing };
+    worker.postMessage(init);
+    return slot;
+  }
+
+  /** A worker thread ended: release what it held and, unless shutting down, start another. */
+  private replace(slot: Slot): void {
+    slot.ready = false;
+    if (this.stopping) return;
+    this.deps.log("warn", "worker thread exited; releasing its orders and replacing it", {
+      worker: slot.owner,
+    });
+    const owner = slot.owner;
+    this.reported = this.reported.filter((entry) => entry.slot !== slot);
+    void this.deps.batcher.run(() => this.deps.queue.releaseOrders({ owner, now: this.deps.now() }));
+    this.slots[slot.index] = this.spawn(slot.index);
+  }
+
+  /**
+   * Graceful stop: claim nothing more, let the workers finish what they hold for up to
+   * `timeoutMs`, then release whatever is left back to pending for the next start.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    if (this.inFlight() > 0) {
+      const drained = new Promise<void>((resolve) => {
+        this.drained = resolve;
+      });
+      await Promise.race([drained, Bun.sleep(timeoutMs)]);
+    }
+    const abort: ToWorker = { type: "abort" };
+    for (const slot of this.slots) slot.worker.postMessage(abort);
+    const owners = this.slots.filter((slot) => slot.inFlight.size > 0).map((slot) => slot.owner);
+    if (owners.length > 0) {
+      this.deps.log("warn", "shutdown timed out; returning unfinished orders to pending", {
+        orders: this.inFlight(),
+      });
+      await this.deps.batcher.run(() => {
+        for (const owner of owners) this.deps.queue.releaseOrders({ owner, now: this.deps.now() });
+      });
+    }
+    for (const slot of this.slots) slot.worker.terminate();
+  }
+}

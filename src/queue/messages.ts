@@ -1,0 +1,14 @@
+/** The messages between the dispatcher (main thread) and a worker thread. */
+import type { ProcessingSettings, WorkOrder } from "./process-order.ts";
+
+/** Main thread -> worker. */
+export type ToWorker =
+  | { type: "init"; settings: ProcessingSettings }
+  | { type: "process"; orders: WorkOrder[] }
+  | { type: "abort" };
+
+/** The outcome of one attempt; `error` is set when it failed. */
+export type AttemptResult = { orderId: string; error?: string };
+
+/** Worker -> main thread. */
+export type FromWorker = { type: "ready" } | { type: "done"; results: AttemptResult[] };

@@ -1,0 +1,47 @@
+/**
+ * The processing step, run inside a worker thread: the one function to replace with a real
+ * fulfilment call. It gets the order and an AbortSignal (raised when shutdown runs out of time)
+ * and either resolves (the order is completed) or throws (the attempt failed and is retried with
+ * backoff until MAX_ATTEMPTS).
+ */
+
+/** The order as a worker sees it. */
+export type WorkOrder = {
+  orderId: string;
+  userId: string;
+  itemIds: string[];
+  totalCents: number;
+  attempt: number;
+};
+
+/** Settings of the default simulated fulfilment. */
+export type ProcessingSettings = { processingTimeMs: number; failureRate: number };
+
+/** Waits `ms`, or rejects as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * The default processing: simulates an I/O-bound fulfilment call of `processingTimeMs` that fails
+ * a `failureRate` fraction of attempts.
+ */
+export function createProcessOrder(settings: ProcessingSettings) {
+  return async function processOrder(_order: WorkOrder, signal: AbortSignal): Promise<void> {
+    await sleep(settings.processingTimeMs, signal);
+    if (settings.failureRate > 0 && Math.random() < settings.failureRate) {
+      throw new Error("simulated fulfilment failure");
+    }
+  };
+}

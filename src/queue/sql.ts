@@ -1,0 +1,112 @@
+/**
+ * All queue SQL, one prepared statement per function. They run on the main thread's single
+ * connection inside `WriteBatcher` jobs, so every statement of a turn shares one transaction; the
+ * single writer is what serialises claims against cancels and completions (no row locks needed).
+ * Every write after a claim is guarded by `status = 'processing' AND claimed_by = <owner>`, so a
+ * result from a worker that lost its claim (it died and its orders were released) changes nothing.
+ */
+import { and, asc, eq, inArray, lte, min, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { type OrderRow, orders } from "../db/schema.ts";
+
+/** Prepares the queue statements on `db`. */
+export function createQueueStore(db: Db) {
+  const owner = sql.placeholder("owner");
+  const held = and(
+    eq(orders.seq, sql.placeholder("seq")),
+    eq(orders.status, "processing"),
+    eq(orders.claimedBy, owner),
+  );
+
+  // Oldest due first, read in order off orders_queue_idx (status, run_at, seq).
+  const due = db
+    .select({ seq: orders.seq })
+    .from(orders)
+    .where(and(eq(orders.status, "pending"), lte(orders.runAt, sql.placeholder("now"))))
+    .orderBy(asc(orders.runAt), asc(orders.seq))
+    .limit(sql.placeholder("limit"));
+  const claim = db
+    .update(orders)
+    .set({
+      status: "processing",
+      startedAt: sql`${sql.placeholder("now")}`,
+      attempts: sql`${orders.attempts} + 1`,
+      claimedBy: sql`${owner}`,
+    })
+    .where(inArray(orders.seq, due))
+    .returning()
+    .prepare();
+  const complete = db
+    .update(orders)
+    .set({ status: "completed", completedAt: sql`${sql.placeholder("now")}`, claimedBy: null })
+    .where(held)
+    .prepare();
+  const retry = db
+    .update(orders)
+    .set({
+      status: "pending",
+      runAt: sql`${sql.placeholder("runAt")}`,
+      lastError: sql`${sql.placeholder("error")}`,
+      claimedBy: null,
+    })
+    .where(held)
+    .prepare();
+  const fail = db
+    .update(orders)
+    .set({ status: "failed", lastError: sql`${sql.placeholder("error")}`, claimedBy: null })
+    .where(held)
+    .prepare();
+  const release = db
+    .update(orders)
+    .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null })
+    .where(and(eq(orders.status, "processing"), eq(orders.claimedBy, owner)))
+    .prepare();
+  const releaseAll = db
+    .update(orders)
+    .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null })
+    .where(eq(orders.status, "processing"))
+    .returning({ seq: orders.seq })
+    .prepare();
+  const nextDue = db
+    .select({ runAt: min(orders.runAt) })
+    .from(orders)
+    .where(eq(orders.status, "pending"))
+    .prepare();
+
+  return {
+    /** Marks up to `limit` due pending orders processing for `owner`; returns them, oldest first. */
+    claimOrders(args: { owner: string; limit: number; now: number }): OrderRow[] {
+      return claim.all(args).sort((a, b) => a.runAt - b.runAt || a.seq - b.seq);
+    },
+    /** processing -> completed, if `owner` still holds the order. */
+    completeOrder(args: { seq: number; owner: string; now: number }): void {
+      complete.run(args);
+    },
+    /** processing -> pending after a failed attempt, eligible again at `runAt`. */
+    retryOrder(args: { seq: number; owner: string; runAt: number; error: string }): void {
+      retry.run(args);
+    },
+    /** processing -> failed after the last allowed attempt. */
+    failOrder(args: { seq: number; owner: string; error: string }): void {
+      fail.run(args);
+    },
+    /** Puts every order `owner` holds back to pending (its worker died or shutdown ran out of time). */
+    releaseOrders(args: { owner: string; now: number }): void {
+      release.run(args);
+    },
+    /**
+     * Puts every processing order back to pending. Only at start-up: no worker of this process
+     * holds anything yet, so any processing row was left by a process that died.
+     */
+    releaseAllOrders(now: number): number {
+      return releaseAll.all({ now }).length;
+    },
+    /** When the earliest pending order becomes due, or null when none is pending. */
+    nextDueAt(): number | null {
+      return nextDue.get()?.runAt ?? null;
+    },
+  };
+}
+
+/** The prepared queue statements. */
+export type QueueStore = ReturnType<typeof createQueueStore>;

@@ -1,0 +1,99 @@
+/**
+ * Operational routes: `/metrics` (the seed's JSON), `/health` (liveness), `/ready` (readiness).
+ */
+import { Elysia, t } from "elysia";
+import { ORDER_STATUSES } from "../db/schema.ts";
+import { AppError, ErrorBody } from "../errors.ts";
+import type { OrderStore } from "../orders/store.ts";
+
+/** What the operational routes need to know. */
+export type SystemDeps = {
+  store: OrderStore;
+  /** Commits a real write; rejects when the database cannot be written. */
+  probeWrite: () => Promise<void>;
+  workers: () => { ready: number; expected: number };
+};
+
+const StatusCounts = t.Object(Object.fromEntries(ORDER_STATUSES.map((status) => [status, t.Integer()])));
+
+export const MetricsView = t.Object(
+  {
+    total_orders: t.Integer(),
+    average_processing_time: t.Number({
+      description: "Mean completed_at - started_at of completed orders, seconds",
+    }),
+    status_counts: StatusCounts,
+  },
+  {
+    examples: [
+      {
+        total_orders: 42,
+        average_processing_time: 0.5,
+        status_counts: { pending: 2, processing: 5, completed: 35, failed: 0, cancelled: 0 },
+      },
+    ],
+  },
+);
+export type MetricsView = typeof MetricsView.static;
+
+/** Reads the trigger-maintained totals: constant time at any number of orders. */
+export function getMetrics(store: OrderStore): MetricsView {
+  const row = store.readMetrics();
+  const status_counts = {
+    pending: row.pending,
+    processing: row.processing,
+    completed: row.completed,
+    failed: row.failed,
+    cancelled: row.cancelled,
+  };
+  return {
+    total_orders: Object.values(status_counts).reduce((sum, n) => sum + n, 0),
+    average_processing_time: row.completed === 0 ? 0 : row.completedProcessingMs / row.completed / 1000,
+    status_counts,
+  };
+}
+
+/** Ready when a write commits and every worker thread is up; otherwise a 503 saying which is not. */
+export async function checkReadiness(deps: SystemDeps) {
+  const workers = deps.workers();
+  let database = "writable";
+  try {
+    await deps.probeWrite();
+  } catch (error) {
+    database = `not writable: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const problems = [
+    ...(database === "writable" ? [] : [`database ${database}`]),
+    ...(workers.ready < workers.expected
+      ? [`${workers.ready} of ${workers.expected} worker threads are up`]
+      : []),
+  ];
+  if (problems.length > 0) {
+    throw new AppError(503, "NOT_READY", `Not ready: ${problems.join("; ")}`, { database, workers });
+  }
+  return { status: "ready" as const, database, workers };
+}
+
+/** The `/metrics`, `/health` and `/ready` routes. */
+export function systemRoutes(deps: SystemDeps) {
+  return new Elysia({ name: "system", detail: { tags: ["System"] } })
+    .get("/metrics", () => getMetrics(deps.store), {
+      response: { 200: MetricsView },
+      detail: { summary: "Order totals by status and mean processing time" },
+    })
+    .get("/health", () => ({ status: "ok" as const }), {
+      response: { 200: t.Object({ status: t.Literal("ok") }) },
+      detail: { summary: "Liveness: 200 while the process is alive" },
+    })
+    .get("/ready", () => checkReadiness(deps), {
+      response: {
+        200: t.Object({
+          status: t.Literal("ready"),
+          database: t.String(),
+          workers: t.Object({ ready: t.Integer(), expected: t.Integer() }),
+        }),
+        503: ErrorBody,
+      },
+      detail: { summary: "Readiness: the database is writable and every worker thread is up" },
+    });
+}

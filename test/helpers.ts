@@ -1,0 +1,141 @@
+/**
+ * Test helpers: real services on real SQLite files in temp folders, with real worker threads,
+ * spoken to over real HTTP. Waits are on conditions with a deadline, never fixed sleeps.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Config, loadConfig } from "../src/config.ts";
+import { createLogger } from "../src/logger.ts";
+import { createServer, type Server } from "../src/server.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const cleanups: (() => void | Promise<void>)[] = [];
+
+/** A fresh temp folder, removed by `cleanup`. */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "orders-test-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Environment for a test service: fast processing, quiet logs, a temp database, any port. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    HOST: "127.0.0.1",
+    PORT: "0",
+    DATABASE_PATH: join(tempDir(), "orders.db"),
+    PROCESSING_TIME_MS: "0",
+    RETRY_BASE_MS: "1",
+    LOG_LEVEL: "silent",
+    ...overrides,
+  };
+}
+
+/** A started in-process service and its base URL. */
+export type TestService = { server: Server; url: URL; config: Config };
+
+/** Starts a real service in this process (real database file, real worker threads, real port). */
+export function startService(overrides: Record<string, string> = {}): TestService {
+  const config = loadConfig(testEnv(overrides));
+  const server = createServer(config, createLogger(config.logLevel));
+  const url = server.start();
+  let stopped = false;
+  const stop = server.stop.bind(server);
+  server.stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await stop();
+  };
+  cleanups.push(() => server.stop());
+  return { server, url, config };
+}
+
+/** Stops every service and removes every temp folder made since the last call. */
+export async function cleanup(): Promise<void> {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+}
+
+/** A JSON request; returns the status, parsed body and headers. */
+export async function call(
+  base: URL,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const response = await fetch(new URL(path, base), {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
+}
+
+/** A valid order body; fields can be overridden. */
+export function order(orderId: string, overrides: Record<string, unknown> = {}) {
+  return {
+    user_id: "user_123",
+    order_id: orderId,
+    item_ids: ["item_1", "item_2"],
+    total_amount: 150.99,
+    ...overrides,
+  };
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  { timeoutMs = 15_000, what = "condition" } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+/** Metrics of a service. */
+export async function metrics(base: URL) {
+  return (await call(base, "GET", "/metrics")).body as {
+    total_orders: number;
+    average_processing_time: number;
+    status_counts: Record<string, number>;
+  };
+}
+
+/** A service running as a child process (`bun src/main.ts`), for crash and signal tests. */
+export type ChildService = { proc: ReturnType<typeof Bun.spawn>; url: URL; output: () => string };
+
+/** Starts `bun src/main.ts` with `env` on a free port and waits until it answers /health. */
+export async function spawnService(env: Record<string, string>): Promise<ChildService> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const proc = Bun.spawn(["bun", "src/main.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: env.LOG_LEVEL ?? "info" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let output = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output += new TextDecoder().decode(chunk);
+  };
+  void collect(proc.stdout as ReadableStream<Uint8Array>);
+  void collect(proc.stderr as ReadableStream<Uint8Array>);
+  cleanups.push(() => {
+    if (proc.exitCode === null) proc.kill("SIGKILL");
+  });
+  const url = new URL(`http://127.0.0.1:${port}`);
+  await waitFor(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`service exited ${proc.exitCode}: ${output}`);
+      return fetch(new URL("/health", url))
+        .then((r) => r.ok)
+        .catch(() => false);
+    },
+    { what: "the child service to answer /health" },
+  );
+  return { proc, url, output: () => output };
+}
