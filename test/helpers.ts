@@ -87,11 +87,11 @@ export function order(orderId: string, overrides: Record<string, unknown> = {}) 
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   { timeoutMs = 15_000, what = "condition" } = {},
-): Promise<NonNullable<T>> {
+): Promise<Exclude<T, false | null | undefined | 0 | "">> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value as NonNullable<T>;
+    if (value) return value as Exclude<T, false | null | undefined | 0 | "">;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(10);
   }
@@ -102,19 +102,18 @@ export async function metrics(base: URL) {
   return (await call(base, "GET", "/metrics")).body as {
     total_orders: number;
     average_processing_time: number;
-    status_counts: Record<string, number>;
+    status_counts: Record<"pending" | "processing" | "completed" | "failed" | "cancelled", number>;
   };
 }
 
 /** A service running as a child process (`bun src/main.ts`), for crash and signal tests. */
 export type ChildService = { proc: ReturnType<typeof Bun.spawn>; url: URL; output: () => string };
 
-/** Starts `bun src/main.ts` with `env` on a free port and waits until it answers /health. */
+/** Starts `bun src/main.ts` with `env` on a port of the OS's choosing and waits until it answers /health. */
 export async function spawnService(env: Record<string, string>): Promise<ChildService> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
   const proc = Bun.spawn(["bun", "src/main.ts"], {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: env.LOG_LEVEL ?? "info" },
+    env: { ...process.env, HOST: "127.0.0.1", ...env, PORT: "0", LOG_LEVEL: "info" },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -127,15 +126,14 @@ export async function spawnService(env: Record<string, string>): Promise<ChildSe
   cleanups.push(() => {
     if (proc.exitCode === null) proc.kill("SIGKILL");
   });
-  const url = new URL(`http://127.0.0.1:${port}`);
-  await waitFor(
-    async () => {
+  // The service logs the URL it listens on; PORT=0 lets the OS pick a free port.
+  const url = await waitFor(
+    () => {
       if (proc.exitCode !== null) throw new Error(`service exited ${proc.exitCode}: ${output}`);
-      return fetch(new URL("/health", url))
-        .then((r) => r.ok)
-        .catch(() => false);
+      const match = output.match(/"message":"order service listening","url":"([^"]+)"/);
+      return match?.[1] ? new URL(match[1]) : undefined;
     },
-    { what: "the child service to answer /health" },
+    { what: "the child service to listen" },
   );
   return { proc, url, output: () => output };
 }

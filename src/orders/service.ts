@@ -124,8 +124,9 @@ const encodeCursor = (seq: number) => Buffer.from(String(seq)).toString("base64u
 
 function decodeCursor(cursor: string | undefined): number {
   if (cursor === undefined) return 0;
-  const seq = Number(Buffer.from(cursor, "base64url").toString());
-  if (!Number.isSafeInteger(seq) || seq < 0) {
+  const decoded = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString() : "";
+  const seq = Number(decoded);
+  if (!/^\d+$/.test(decoded) || !Number.isSafeInteger(seq)) {
     throw validationError([{ field: "cursor", message: "is not a cursor this API returned" }]);
   }
   return seq;

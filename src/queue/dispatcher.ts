@@ -36,6 +36,8 @@ type Slot = { index: number; owner: string; worker: Worker; ready: boolean; inFl
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
 // Upper bound on how long an idle dispatcher sleeps before looking for due retries again.
 const MAX_IDLE_MS = 1000;
+// Pause before replacing a dead worker thread, so a thread that dies at start cannot spin the CPU.
+const RESPAWN_DELAY_MS = 250;
 
 /** Runs the four-worker processing queue; see the file comment. */
 export class Dispatcher {
@@ -196,9 +198,12 @@ export class Dispatcher {
       worker: slot.owner,
     });
     const owner = slot.owner;
+    slot.inFlight.clear();
     this.reported = this.reported.filter((entry) => entry.slot !== slot);
     void this.deps.batcher.run(() => this.deps.queue.releaseOrders({ owner, now: this.deps.now() }));
-    this.slots[slot.index] = this.spawn(slot.index);
+    setTimeout(() => {
+      if (!this.stopping) this.slots[slot.index] = this.spawn(slot.index);
+    }, RESPAWN_DELAY_MS);
   }
 
   /**
