@@ -11,8 +11,8 @@
  *   SCENARIO              burst | soak                                     burst
  *   ORDERS                burst: orders submitted at once, one VU each     1000
  *   RATE, DURATION        soak: orders per second, for how long            50, 5m
- *   COMPLETION_TIMEOUT_S  after the last POST, time allowed for every order to reach "completed"   120
- *   POST_P95_MS           bound on the p95 latency of POST /orders, in ms  1000
+ *   COMPLETION_TIMEOUT_S  after the last POST, seconds allowed for every order to complete   60
+ *   POST_P95_MS           bound on the p95 latency of POST /orders, in ms  500
  *   POLL_INTERVAL_S       pause between completion polls, in seconds       0.5
  *   SUMMARY_JSON          also write k6's raw summary data to this file    (unset)
  *
@@ -90,8 +90,11 @@ const BURST = SCENARIO === "burst";
 const ORDERS = Math.floor(envNumber("ORDERS", 1000));
 const RATE = Math.floor(envNumber("RATE", 50));
 const DURATION = __ENV.DURATION || "5m";
-const COMPLETION_TIMEOUT_S = envNumber("COMPLETION_TIMEOUT_S", 120);
-const POST_P95_MS = envNumber("POST_P95_MS", 1000);
+const COMPLETION_TIMEOUT_S = envNumber("COMPLETION_TIMEOUT_S", 60);
+// Measured for 1,000 simultaneous POSTs on a 2-core machine (client latency including connect): p95
+// 66-113 ms against `bun src/main.ts`, 93-158 ms through Docker's port mapping. k6's http_req_duration
+// leaves out connection set-up, so 500 ms is over 3x the worst of those; see docs/DOCKER.md.
+const POST_P95_MS = envNumber("POST_P95_MS", 500);
 const POLL_INTERVAL_S = envNumber("POLL_INTERVAL_S", 0.5);
 // Highest order number this run can have used: every burst VU sends one order; a soak run starts at most
 // RATE * DURATION iterations (fewer when k6 drops some).
@@ -451,7 +454,7 @@ function formatMetric(metric) {
       .join(" ");
   }
   if (metric.type === "rate") {
-    return `${(v.rate * 100).toFixed(2)}% ✓ ${v.passes} ✗ ${v.fails}`;
+    return `${(v.rate * 100).toFixed(2)}% (${v.passes} of ${v.passes + v.fails})`;
   }
   if (metric.type === "counter") {
     return `${v.count} ${v.rate.toFixed(2)}/s`;

@@ -4,7 +4,7 @@
  */
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
-import { closeDatabase, openDatabase } from "./db/client.ts";
+import { closeDatabase, openDatabase, openWalSync } from "./db/client.ts";
 import { WriteBatcher } from "./db/write-batcher.ts";
 import { MAX_BODY_BYTES } from "./json-body.ts";
 import type { Logger } from "./logger.ts";
@@ -14,9 +14,16 @@ import { createQueueStore } from "./queue/sql.ts";
 
 /** Opens the database and builds everything; nothing listens or runs until `start`. */
 export function createServer(config: Config, log: Logger, now: () => number = Date.now) {
-  const db = openDatabase(config.databasePath, config.sqliteSynchronous);
+  // FULL and EXTRA: the batcher fsyncs the WAL itself, off the event loop, before answering
+  // (see write-batcher.ts); SQLite's in-commit fsync would be redundant, so the connection runs NORMAL.
+  const syncsItself = config.sqliteSynchronous === "FULL" || config.sqliteSynchronous === "EXTRA";
+  const db = openDatabase(config.databasePath, syncsItself ? "NORMAL" : config.sqliteSynchronous);
+  const wal = syncsItself ? openWalSync(db) : undefined;
   const queue = createQueueStore(db);
-  const batcher = new WriteBatcher(db, (message, error) => log("error", message, { error: String(error) }));
+  const batcher = new WriteBatcher(db, {
+    fsync: wal?.fsync,
+    log: (message, error) => log("error", message, { error: String(error) }),
+  });
   const store = createOrderStore(db);
   const dispatcher = new Dispatcher({
     queue,
@@ -63,9 +70,10 @@ export function createServer(config: Config, log: Logger, now: () => number = Da
      */
     async stop(): Promise<void> {
       await app.server?.stop();
-      batcher.flush();
+      await batcher.drain();
       await dispatcher.stop(config.shutdownTimeoutMs);
-      batcher.flush();
+      await batcher.drain();
+      wal?.close();
       closeDatabase(db);
     },
   };

@@ -3,7 +3,7 @@
  * else touches the file.
  */
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
+import { closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
@@ -30,6 +30,19 @@ export function openDatabase(path: string, synchronous: SynchronousLevel): Db {
   const db = drizzle({ client, schema });
   migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   return db;
+}
+
+/**
+ * Opens the database's WAL file for syncing: `fsync` flushes it to disk off the event loop (on
+ * Bun's thread pool), with fdatasync as SQLite itself uses for the WAL. The `WriteBatcher` calls it
+ * after each commit to make the commit durable before answering; see its comment.
+ */
+export function openWalSync(db: Db): { fsync: () => Promise<void>; close: () => void } {
+  const fd = openSync(`${db.$client.filename}-wal`, "r+");
+  return {
+    fsync: () => new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve()))),
+    close: () => closeSync(fd),
+  };
 }
 
 /** Folds the WAL back into the main file and closes the connection; used on shutdown. */

@@ -1,0 +1,28 @@
+-- wrk script: POST /orders with a unique order_id per request (unique across threads and runs).
+-- Prints one JSON line at the end with throughput, latency percentiles and error counts.
+local run = os.getenv("BENCH_RUN") or tostring(os.time())
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function request()
+  counter = counter + 1
+  local id = run .. "-" .. tid .. "-" .. counter
+  local body = '{"user_id":"user_' .. (counter % 1000) .. '","order_id":"' .. id ..
+    '","item_ids":["item_1","item_2"],"total_amount":150.99}'
+  return wrk.format("POST", "/orders", { ["Content-Type"] = "application/json" }, body)
+end
+
+function done(summary, latency, requests)
+  local seconds = summary.duration / 1e6
+  local errors = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"seconds":%.3f,"rps":%.1f,"p50_ms":%.3f,"p95_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,"non_2xx":%d,"socket_errors":%d}\n',
+    summary.requests, seconds, summary.requests / seconds,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, errors.status, errors.connect + errors.read + errors.write + errors.timeout))
+end

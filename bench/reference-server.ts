@@ -1,0 +1,37 @@
+/**
+ * Reference servers for the benchmark, so every figure has a yardstick measured in the same run:
+ *   validate  the same Elysia route, parser and body schema as POST /orders, no database at all
+ *   naive     the same route committing each order in its own transaction (one fsync per request),
+ *             the design the service replaces, on Drizzle with the same schema and pragmas
+ * Usage: bun bench/reference-server.ts <validate|naive> <port> [database path]
+ */
+import { Elysia } from "elysia";
+import { openDatabase } from "../src/db/client.ts";
+import { parseJsonBody } from "../src/json-body.ts";
+import { CreateOrderBody } from "../src/orders/model.ts";
+import { toCents } from "../src/orders/money.ts";
+import { createOrderStore } from "../src/orders/store.ts";
+
+const [mode, port, databasePath] = process.argv.slice(2);
+const store = mode === "naive" ? createOrderStore(openDatabase(databasePath ?? "./data/naive.db", "FULL")) : undefined;
+
+new Elysia({ normalize: false })
+  .post(
+    "/orders",
+    ({ body, set }) => {
+      if (store) {
+        store.insertOrder({
+          orderId: body.order_id,
+          userId: body.user_id,
+          itemIds: JSON.stringify(body.item_ids),
+          totalCents: toCents(body.total_amount) ?? 0,
+          createdAt: Date.now(),
+        });
+      }
+      set.status = 201;
+      return { order_id: body.order_id, status: "pending" };
+    },
+    { parse: [({ request }) => parseJsonBody(request), "application/json"], body: CreateOrderBody },
+  )
+  .listen({ hostname: "127.0.0.1", port: Number(port) });
+console.log(`reference ${mode} listening on ${port}`);
