@@ -13,7 +13,8 @@ import { toCents } from "../src/orders/money.ts";
 import { createOrderStore } from "../src/orders/store.ts";
 
 const [mode, port, databasePath] = process.argv.slice(2);
-const store = mode === "naive" ? createOrderStore(openDatabase(databasePath ?? "./data/naive.db", "FULL")) : undefined;
+const store =
+  mode === "naive" ? createOrderStore(openDatabase(databasePath ?? "./data/naive.db", "FULL")) : undefined;
 
 new Elysia({ normalize: false })
   .post(

@@ -195,9 +195,17 @@ ok "order $order still there and completed"
 echo "5. docker stop with $BURST orders in flight"
 get_metrics
 total_before="$(json_field total_orders)"
-seq 1 "$BURST" | xargs -P 16 -I{} curl -s -o /dev/null --max-time 30 -H 'Content-Type: application/json' \
-  --data "{\"user_id\":\"smoke-user\",\"order_id\":\"$order-burst-{}\",\"item_ids\":[\"item-1\"],\"total_amount\":1}" \
-  "$BASE/orders"
+# One curl sending all orders at once (--parallel, curl 7.66 or later), so most are still queued at the stop.
+for i in $(seq 1 "$BURST"); do
+  [ "$i" -gt 1 ] && echo "next"
+  printf 'url = "%s/orders"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' "$BASE"
+  printf 'max-time = 30\nheader = "Content-Type: application/json"\n'
+  printf 'data = "{\\"user_id\\":\\"smoke-user\\",\\"order_id\\":\\"%s-burst-%s\\",' "$order" "$i"
+  printf '\\"item_ids\\":[\\"item-1\\"],\\"total_amount\\":1}"\n'
+done >"$TMP/burst.curl"
+curl -s --parallel --parallel-max 100 -K "$TMP/burst.curl" >"$TMP/burst.codes" 2>"$TMP/burst.err" || true
+created="$(grep -c '^201$' "$TMP/burst.codes" || true)"
+[ "$created" -eq "$BURST" ] || die "expected $BURST answers 201, got $created: $(sort "$TMP/burst.codes" | uniq -c | tr '\n' ' ')"
 get_metrics
 total_after="$(json_field total_orders)"
 [ "$((total_after - total_before))" -eq "$BURST" ] || die "expected $BURST new orders, /metrics went $total_before -> $total_after"

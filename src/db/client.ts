@@ -27,6 +27,9 @@ export function openDatabase(path: string, synchronous: SynchronousLevel): Db {
   client.run("PRAGMA busy_timeout = 5000");
   client.run(`PRAGMA synchronous = ${synchronous}`);
   client.run("PRAGMA foreign_keys = ON");
+  // 64 MiB of page cache (the default is 2 MiB): the order_id and user_id indexes take inserts at
+  // scattered pages, and re-reading evicted pages from the OS was a measurable share of each insert.
+  client.run("PRAGMA cache_size = -65536");
   const db = drizzle({ client, schema });
   migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   return db;

@@ -1,0 +1,19 @@
+-- wrk script: GET /orders/<id>/status for random ids of preloaded orders (pre-<n>, n < PRELOADED),
+-- or GET /metrics when PATH_KIND=metrics. Prints one JSON line like post-orders.lua.
+local preloaded = tonumber(os.getenv("PRELOADED") or "1000")
+local kind = os.getenv("PATH_KIND") or "status"
+
+function request()
+  if kind == "metrics" then return wrk.format("GET", "/metrics") end
+  return wrk.format("GET", "/orders/pre-" .. math.random(0, preloaded - 1) .. "/status")
+end
+
+function done(summary, latency, requests)
+  local seconds = summary.duration / 1e6
+  io.write(string.format(
+    'BENCH {"requests":%d,"seconds":%.3f,"rps":%.1f,"p50_ms":%.3f,"p95_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,"non_2xx":%d,"socket_errors":%d}\n',
+    summary.requests, seconds, summary.requests / seconds,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end

@@ -1,0 +1,311 @@
+/**
+ * `bun run bench [-- --quick]`: starts the real service (and reference servers) as child processes
+ * on temp databases and drives them with wrk from a separate process. Prints one table and writes it
+ * to bench/results/latest.{json,md}. Not a test: nothing here runs in `bun test`.
+ *
+ * Scenarios (64 connections, SQLITE_SYNCHRONOUS=FULL unless named):
+ *   reference: validate-only   the same Elysia route and body schema, no database
+ *   reference: naive           one FULL commit per request (the replaced design's shape)
+ *   intake                     POST /orders on the service, default settings
+ *   end-to-end                 PROCESSING_TIME_MS=0: POST for a while, then until all are completed
+ *   burst                      1,000 concurrent POSTs, then until all are completed
+ *   scale                      intake and GET p99s with 1,000,000 orders already stored
+ */
+
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { spawn, spawnSync } from "bun";
+
+const quick = process.argv.includes("--quick");
+const SECONDS = quick ? 5 : 20;
+const PRELOAD = quick ? 100_000 : 1_000_000;
+const ROOT = join(import.meta.dir, "..");
+const TMP = mkdtempSync(join(tmpdir(), "orders-bench-"));
+
+if (spawnSync(["sh", "-c", "command -v wrk"]).exitCode !== 0) {
+  console.error("wrk is not installed. On Debian/Ubuntu: apt-get update && apt-get install -y wrk");
+  process.exit(1);
+}
+
+type Wrk = {
+  rps: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  non_2xx: number;
+  socket_errors: number;
+};
+type Row = {
+  scenario: string;
+  value: number;
+  unit: string;
+  p50?: number;
+  p95?: number;
+  p99?: number;
+  rss_mb?: number;
+  ratio?: string;
+  target: string;
+};
+const rows: Row[] = [];
+
+/** Starts a server process and waits until `ready` answers. */
+async function startServer(args: string[], env: Record<string, string>, port: number) {
+  const proc = spawn(["bun", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+      () => true,
+      () => false,
+    );
+    const alive = await fetch(`http://127.0.0.1:${port}/orders`, { method: "HEAD" }).then(
+      () => true,
+      () => false,
+    );
+    if (ok || alive) break;
+    if (Date.now() > deadline) throw new Error(`server ${args.join(" ")} did not start`);
+    await Bun.sleep(50);
+  }
+  return proc;
+}
+
+/** Peak resident memory of a process so far (VmHWM), in MB. */
+function peakRssMb(pid: number): number {
+  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/);
+  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
+}
+
+async function stop(proc: ReturnType<typeof spawn>) {
+  proc.kill("SIGTERM");
+  await Promise.race([proc.exited, Bun.sleep(15_000)]);
+  if (proc.exitCode === null) proc.kill("SIGKILL");
+}
+
+/** Runs wrk with a Lua script and returns its JSON line. */
+async function wrk(
+  url: string,
+  script: string,
+  seconds: number,
+  connections = 64,
+  env: Record<string, string> = {},
+): Promise<Wrk> {
+  const proc = spawn(
+    [
+      "wrk",
+      "-t2",
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "--latency",
+      "-s",
+      join(import.meta.dir, script),
+      url,
+    ],
+    {
+      env: {
+        ...process.env,
+        BENCH_RUN: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+        ...env,
+      },
+      stdout: "pipe",
+    },
+  );
+  const out = await new Response(proc.stdout).text();
+  const line = out.split("\n").find((l) => l.startsWith("BENCH "));
+  if (!line) throw new Error(`wrk printed no result:\n${out}`);
+  return JSON.parse(line.slice(6)) as Wrk;
+}
+
+const metrics = async (url: string) =>
+  (await (await fetch(`${url}/metrics`)).json()) as {
+    total_orders: number;
+    status_counts: Record<string, number>;
+  };
+
+function serviceEnv(port: number, db: string, extra: Record<string, string> = {}) {
+  return {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATABASE_PATH: db,
+    LOG_LEVEL: "warn",
+    SHUTDOWN_TIMEOUT_MS: "2000",
+    ...extra,
+  };
+}
+
+async function main() {
+  // References, measured in the same run.
+  let proc = await startServer(["bench/reference-server.ts", "validate", "3401"], {}, 3401);
+  const validate = await wrk("http://127.0.0.1:3401", "post-orders.lua", SECONDS);
+  await stop(proc);
+  rows.push({
+    scenario: "reference: validate-only, no database",
+    value: validate.rps,
+    unit: "orders/s",
+    p50: validate.p50_ms,
+    p95: validate.p95_ms,
+    p99: validate.p99_ms,
+    target: "-",
+  });
+
+  proc = await startServer(["bench/reference-server.ts", "naive", "3402", join(TMP, "naive.db")], {}, 3402);
+  const naive = await wrk("http://127.0.0.1:3402", "post-orders.lua", SECONDS);
+  await stop(proc);
+  rows.push({
+    scenario: "reference: naive, one FULL commit per request",
+    value: naive.rps,
+    unit: "orders/s",
+    p50: naive.p50_ms,
+    p95: naive.p95_ms,
+    p99: naive.p99_ms,
+    target: "-",
+  });
+
+  // 1, 2, 6: intake with default settings.
+  const url = "http://127.0.0.1:3410";
+  proc = await startServer(["src/main.ts"], serviceEnv(3410, join(TMP, "intake.db")), 3410);
+  const intake = await wrk(url, "post-orders.lua", SECONDS);
+  const intakeRss = peakRssMb(proc.pid);
+  await stop(proc);
+  rows.push({
+    scenario: "intake: POST /orders, FULL, 64 connections",
+    value: intake.rps,
+    unit: "orders/s",
+    p50: intake.p50_ms,
+    p95: intake.p95_ms,
+    p99: intake.p99_ms,
+    rss_mb: intakeRss,
+    ratio: `${(intake.rps / validate.rps).toFixed(2)}× validate-only, ${(intake.rps / naive.rps).toFixed(1)}× naive`,
+    target: "≥ 40,000/s, ≥ 0.5× validate-only, p99 ≤ 10 ms",
+  });
+  if (intake.non_2xx + intake.socket_errors > 0)
+    throw new Error(`intake had errors: ${JSON.stringify(intake)}`);
+
+  // 3: end to end with instant processing.
+  proc = await startServer(
+    ["src/main.ts"],
+    serviceEnv(3411, join(TMP, "e2e.db"), { PROCESSING_TIME_MS: "0" }),
+    3411,
+  );
+  const e2eUrl = "http://127.0.0.1:3411";
+  const started = performance.now();
+  const e2eLoad = await wrk(e2eUrl, "post-orders.lua", SECONDS);
+  let m = await metrics(e2eUrl);
+  while ((m.status_counts.completed ?? 0) !== m.total_orders && performance.now() - started < 600_000) {
+    await Bun.sleep(20);
+    m = await metrics(e2eUrl);
+  }
+  const e2eSeconds = (performance.now() - started) / 1000;
+  const e2eRss = peakRssMb(proc.pid);
+  await stop(proc);
+  rows.push({
+    scenario: `end-to-end: ${m.total_orders} orders posted then all completed, PROCESSING_TIME_MS=0`,
+    value: (m.status_counts.completed ?? 0) / e2eSeconds,
+    unit: "orders/s completed",
+    p99: e2eLoad.p99_ms,
+    rss_mb: e2eRss,
+    ratio: `intake during it ${Math.round(e2eLoad.rps)}/s`,
+    target: "≥ 15,000/s",
+  });
+
+  // 4: the burst of 1,000.
+  proc = await startServer(
+    ["src/main.ts"],
+    serviceEnv(3412, join(TMP, "burst.db"), { PROCESSING_TIME_MS: "0" }),
+    3412,
+  );
+  const burstOut = await new Response(
+    spawn(["bun", "bench/burst.ts", "http://127.0.0.1:3412", "1000"], { cwd: ROOT, stdout: "pipe" }).stdout,
+  ).text();
+  await stop(proc);
+  const burst = JSON.parse(
+    burstOut
+      .split("\n")
+      .find((l) => l.startsWith("BENCH "))
+      ?.slice(6) ?? "{}",
+  );
+  rows.push({
+    scenario: `burst: ${burst.accepted}/1000 concurrent POSTs accepted`,
+    value: burst.accepted_ms,
+    unit: "ms wall",
+    target: "≤ 100 ms",
+  });
+  rows.push({
+    scenario: "burst: all 1,000 completed",
+    value: burst.completed_ms,
+    unit: "ms wall",
+    target: "≤ 1,000 ms",
+  });
+
+  // 5: scale, with the table already large.
+  const bigDb = join(TMP, "big.db");
+  spawnSync(["bun", "bench/preload.ts", bigDb, String(PRELOAD)], { cwd: ROOT, stdout: "inherit" });
+  proc = await startServer(["src/main.ts"], serviceEnv(3413, bigDb), 3413);
+  const bigUrl = "http://127.0.0.1:3413";
+  const readerEnv = { PRELOADED: String(PRELOAD) };
+  const [bigIntake, status, metricsUnderLoad] = await Promise.all([
+    wrk(bigUrl, "post-orders.lua", SECONDS, 64),
+    wrk(bigUrl, "get-status.lua", SECONDS, 4, readerEnv),
+    wrk(bigUrl, "get-status.lua", SECONDS, 4, { ...readerEnv, PATH_KIND: "metrics" }),
+  ]);
+  const bigRss = peakRssMb(proc.pid);
+  await stop(proc);
+  rows.push({
+    scenario: `scale: intake with ${PRELOAD.toLocaleString("en")} orders stored (+ readers below)`,
+    value: bigIntake.rps,
+    unit: "orders/s",
+    p50: bigIntake.p50_ms,
+    p95: bigIntake.p95_ms,
+    p99: bigIntake.p99_ms,
+    rss_mb: bigRss,
+    ratio: `${(bigIntake.rps / intake.rps).toFixed(2)}× intake`,
+    target: "within 20% of intake",
+  });
+  rows.push({
+    scenario: "scale: GET /orders/:id/status under that load",
+    value: status.rps,
+    unit: "req/s",
+    p50: status.p50_ms,
+    p99: status.p99_ms,
+    target: "p99 < 2 ms",
+  });
+  rows.push({
+    scenario: "scale: GET /metrics under that load",
+    value: metricsUnderLoad.rps,
+    unit: "req/s",
+    p50: metricsUnderLoad.p50_ms,
+    p99: metricsUnderLoad.p99_ms,
+    target: "p99 < 2 ms",
+  });
+}
+
+function render(): string {
+  const fmt = (n: number | undefined, d = 2) =>
+    n === undefined || Number.isNaN(n) ? "" : n.toLocaleString("en", { maximumFractionDigits: d });
+  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${Math.round(totalmem() / 2 ** 30)} GiB, Bun ${Bun.version}, wrk on the same machine`;
+  const header =
+    "| scenario | value | unit | p50 ms | p95 ms | p99 ms | peak RSS MB | ratio | target |\n| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |";
+  const body = rows.map(
+    (r) =>
+      `| ${r.scenario} | ${fmt(r.value, 0)} | ${r.unit} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${fmt(r.rss_mb, 0)} | ${r.ratio ?? ""} | ${r.target} |`,
+  );
+  return `Run ${new Date().toISOString()} (${quick ? "--quick" : "full"}, ${SECONDS} s per load), ${machine}\n\n${header}\n${body.join("\n")}\n`;
+}
+
+try {
+  await main();
+} finally {
+  rmSync(TMP, { recursive: true, force: true });
+}
+const table = render();
+console.log(`\n${table}`);
+mkdirSync(join(import.meta.dir, "results"), { recursive: true });
+writeFileSync(join(import.meta.dir, "results", "latest.md"), table);
+writeFileSync(
+  join(import.meta.dir, "results", "latest.json"),
+  `${JSON.stringify({ quick, rows }, null, 2)}\n`,
+);
