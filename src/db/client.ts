@@ -43,7 +43,8 @@ export function openDatabase(path: string, synchronous: SynchronousLevel): Db {
 export function openWalSync(db: Db): { fsync: () => Promise<void>; close: () => void } {
   const fd = openSync(`${db.$client.filename}-wal`, "r+");
   return {
-    fsync: () => new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve()))),
+    fsync: () =>
+      new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve()))),
     close: () => closeSync(fd),
   };
 }

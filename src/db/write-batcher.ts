@@ -64,8 +64,13 @@ export class WriteBatcher {
     this.queue = [];
     const outcomes = this.commit(jobs);
     if (!outcomes) return;
-    const settle = () => jobs.forEach((job, i) => settleJob(job, outcomes[i]));
-    if (!this.options.fsync) return settle();
+    const settle = () => {
+      for (const [i, job] of jobs.entries()) settleJob(job, outcomes[i]);
+    };
+    if (!this.options.fsync) {
+      settle();
+      return;
+    }
     const synced: Promise<void> = this.options.fsync().then(settle, (error) => {
       this.options.log?.("fsync of the WAL failed; the batch is answered 503", error);
       const failure = unavailable("The order may not have been saved durably. Retry with the same order_id.");
