@@ -380,20 +380,12 @@ export function teardown(data) {
   check(null, {
     [`every accepted order completed within ${COMPLETION_TIMEOUT_S}s`]: () => allDone,
   });
+  const waited = ((Date.now() - waitStart) / 1000).toFixed(1);
+  const ends = ended.length > 0 ? `; ended without completing: ${ended.slice(0, 10).join(", ")}` : "";
+  const opens = open.length > 0 ? `; still open: ${open.slice(0, 10).join(", ")}` : "";
   console.log(
-    "run " +
-      data.runId +
-      ": " +
-      completed +
-      " completed, " +
-      incomplete +
-      " not completed, " +
-      missing +
-      " never created; waited " +
-      ((Date.now() - waitStart) / 1000).toFixed(1) +
-      "s" +
-      (ended.length > 0 ? `; ended without completing: ${ended.slice(0, 10).join(", ")}` : "") +
-      (open.length > 0 ? `; still open: ${open.slice(0, 10).join(", ")}` : ""),
+    `run ${data.runId}: ${completed} completed, ${incomplete} not completed, ${missing} never created; ` +
+      `waited ${waited}s${ends}${opens}`,
   );
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the Docker packaging: Dockerfile + docker-compose.yml, end to end.
 #
-#   scripts/docker-smoke.sh            needs docker (Compose v2 plugin or docker-compose v1) and curl
+#   scripts/docker-smoke.sh            needs docker (Compose v2 plugin or docker-compose v1) and curl 7.66+
 #
 # It starts its own compose project (own containers, network and database volume) on SMOKE_PORT
 # (default 38080, so a service already on 3000 is left alone), checks, and removes all of it on exit;
@@ -162,7 +162,9 @@ echo "3. API"
 order="smoke-$(date +%s)-$$"
 payload="{\"user_id\":\"smoke-user\",\"order_id\":\"$order\",\"item_ids\":[\"item-1\",\"item-2\"],\"total_amount\":12.34}"
 http POST /orders "$payload"
-[ "$CODE" = "201" ] && [ "$(json_field status)" = "pending" ] || die "POST /orders: expected 201 pending, got $CODE $BODY"
+if [ "$CODE" != "201" ] || [ "$(json_field status)" != "pending" ]; then
+  die "POST /orders: expected 201 pending, got $CODE $BODY"
+fi
 ok "POST /orders -> 201 $BODY"
 http POST /orders "$payload"
 [ "$CODE" = "200" ] || die "same POST again: expected 200, got $CODE $BODY"
@@ -188,7 +190,9 @@ compose up -d >"$TMP/up2.log" 2>&1 || { cat "$TMP/up2.log"; die "docker compose 
 wait_healthy 60
 ok "down + up, healthy again after $(seconds_since "$t0")s"
 http GET "/orders/$order/status"
-[ "$CODE" = "200" ] && [ "$(json_field status)" = "completed" ] || die "order lost after down + up: $CODE $BODY"
+if [ "$CODE" != "200" ] || [ "$(json_field status)" != "completed" ]; then
+  die "order lost after down + up: $CODE $BODY"
+fi
 ok "order $order still there and completed"
 
 # ---------------------------------------------------------------- 5. docker stop with work in flight
@@ -218,7 +222,7 @@ exit_code="$(docker inspect --format '{{.State.ExitCode}}' "$cid")"
 [ "$exit_code" = "0" ] || die "the service exited $exit_code on docker stop"
 awk -v s="$stop_s" -v limit="$STOP_LIMIT_S" 'BEGIN { exit !(s < limit) }' ||
   die "docker stop took ${stop_s}s (limit ${STOP_LIMIT_S}s)"
-ok "docker stop took ${stop_s}s with $open orders still pending or processing, exit code 0"
+ok "docker stop took ${stop_s}s with $open orders pending or processing just before, exit code 0"
 if docker logs --tail 5 "$cid" 2>&1 | grep -q "stopped cleanly"; then
   ok "the service logged a clean shutdown"
 else
