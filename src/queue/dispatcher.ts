@@ -230,6 +230,11 @@ export class Dispatcher {
         for (const owner of owners) this.deps.queue.releaseOrders({ owner, now: this.deps.now() });
       });
     }
+    // Wait (briefly) for the threads to be gone, so the process exits with nothing half torn down.
+    const closed = this.slots.map(
+      (slot) => new Promise((resolve) => slot.worker.addEventListener("close", resolve)),
+    );
     for (const slot of this.slots) slot.worker.terminate();
+    await Promise.race([Promise.all(closed), Bun.sleep(1000)]);
   }
 }
