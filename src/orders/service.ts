@@ -63,17 +63,19 @@ export async function createOrder(deps: OrderDeps, body: CreateOrderBody): Promi
     totalCents,
     createdAt: deps.now(),
   };
-  const stored = await deps.batcher.run(() => {
-    const inserted = deps.store.insertOrder(row);
-    return inserted
-      ? { created: true, row: inserted }
-      : { created: false, row: deps.store.findOrder(row.orderId) };
-  });
-  const existing = stored.row;
+  // null: a new order was inserted; otherwise the order that already had this order_id.
+  const existing = await deps.batcher.run(() =>
+    deps.store.insertOrder(row) ? null : deps.store.findOrder(row.orderId),
+  );
+  if (existing === null) {
+    deps.onOrderStored();
+    return { created: true, order: { order_id: row.orderId, status: "pending" } };
+  }
   if (!existing) throw new Error(`order ${row.orderId} neither inserted nor found`);
   if (
-    !stored.created &&
-    (existing.userId !== row.userId || existing.itemIds !== row.itemIds || existing.totalCents !== totalCents)
+    existing.userId !== row.userId ||
+    existing.itemIds !== row.itemIds ||
+    existing.totalCents !== totalCents
   ) {
     throw new AppError(
       409,
@@ -81,8 +83,7 @@ export async function createOrder(deps: OrderDeps, body: CreateOrderBody): Promi
       `order_id '${row.orderId}' already exists with a different payload`,
     );
   }
-  if (stored.created) deps.onOrderStored();
-  return { created: stored.created, order: { order_id: existing.orderId, status: existing.status } };
+  return { created: false, order: { order_id: existing.orderId, status: existing.status } };
 }
 
 /** The order's id and status; 404 when unknown. */

@@ -24,7 +24,7 @@ export function createOrderStore(db: Db) {
     })
     // The unique index on order_id decides idempotency, even for concurrent duplicates.
     .onConflictDoNothing({ target: orders.orderId })
-    .returning()
+    .returning({ seq: orders.seq })
     .prepare();
   const byId = db
     .select()
@@ -47,9 +47,11 @@ export function createOrderStore(db: Db) {
   const touch = db.update(orderMetrics).set({ id: 1 }).where(eq(orderMetrics.id, 1)).prepare();
 
   return {
-    /** Inserts a new pending order; returns undefined when the order_id already exists. */
-    insertOrder(row: Pick<NewOrderRow, "orderId" | "userId" | "itemIds" | "totalCents" | "createdAt">) {
-      return insert.get(row) as OrderRow | undefined;
+    /** Inserts a new pending order; false when the order_id already exists. */
+    insertOrder(
+      row: Pick<NewOrderRow, "orderId" | "userId" | "itemIds" | "totalCents" | "createdAt">,
+    ): boolean {
+      return insert.get(row) !== undefined;
     },
     /** The whole order, or undefined. */
     findOrder(orderId: string): OrderRow | undefined {

@@ -1,0 +1,95 @@
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AppError } from "../errors.ts";
+import { createOrderStore } from "../orders/store.ts";
+import { closeDatabase, type Db, openDatabase, openWalSync } from "./client.ts";
+import { WriteBatcher } from "./write-batcher.ts";
+
+let dir: string;
+let db: Db;
+afterEach(() => {
+  closeDatabase(db);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function setup() {
+  dir = mkdtempSync(join(tmpdir(), "batcher-test-"));
+  db = openDatabase(join(dir, "orders.db"), "NORMAL");
+  return createOrderStore(db);
+}
+
+const row = (orderId: string) => ({ orderId, userId: "u", itemIds: '["i"]', totalCents: 100, createdAt: 1 });
+const count = () => (db.$client.query("select count(*) as n from orders").get() as { n: number }).n;
+
+test("the jobs of one turn share one transaction: a failure rolls back and rejects exactly that batch", async () => {
+  const store = setup();
+  const batcher = new WriteBatcher(db);
+  // Two jobs queued in one turn: the second sees the first's uncommitted row (same transaction).
+  const [inserted, seen] = await Promise.all([
+    batcher.run(() => store.insertOrder(row("a"))),
+    batcher.run(() => store.findOrder("a") !== undefined),
+  ]);
+  expect([inserted, seen]).toEqual([true, true]);
+
+  const failing = [
+    batcher.run(() => store.insertOrder(row("b"))),
+    batcher.run(() => db.$client.run("insert into orders (order_id) values ('broken')")),
+  ];
+  for (const result of await Promise.allSettled(failing)) {
+    expect(result.status).toBe("rejected");
+    expect((result as PromiseRejectedResult).reason).toMatchObject({
+      status: 503,
+      code: "STORAGE_UNAVAILABLE",
+    });
+  }
+  expect(store.findOrder("b")).toBeUndefined();
+  expect(count()).toBe(1);
+  // The next batch works again.
+  expect(await batcher.run(() => store.insertOrder(row("later")))).toBe(true);
+});
+
+test("a client error inside a batch fails only its own job", async () => {
+  const store = setup();
+  const batcher = new WriteBatcher(db);
+  const [ok, refused] = await Promise.allSettled([
+    batcher.run(() => store.insertOrder(row("kept"))),
+    batcher.run(() => {
+      throw new AppError(409, "NOPE", "no");
+    }),
+  ]);
+  expect(ok).toEqual({ status: "fulfilled", value: true });
+  expect(refused.status).toBe("rejected");
+  expect(store.findOrder("kept")).toBeDefined();
+});
+
+test("with fsync, nothing settles until the WAL is synced; a failed sync is a 503", async () => {
+  const store = setup();
+  const wal = openWalSync(db);
+  let release: (ok: boolean) => void = () => {};
+  const batcher = new WriteBatcher(db, {
+    fsync: () =>
+      new Promise<void>((resolve, reject) => {
+        release = (ok) => (ok ? wal.fsync().then(resolve, reject) : reject(new Error("EIO")));
+      }),
+  });
+  let settled = false;
+  const job = batcher
+    .run(() => store.insertOrder(row("durable")))
+    .then(() => {
+      settled = true;
+    });
+  await Bun.sleep(20);
+  expect(store.findOrder("durable")).toBeDefined(); // committed...
+  expect(settled).toBe(false); // ...but not answered before the fsync
+  release(true);
+  await job;
+  expect(settled).toBe(true);
+
+  const failed = batcher.run(() => store.insertOrder(row("unsynced")));
+  await Bun.sleep(20);
+  release(false);
+  await expect(failed).rejects.toMatchObject({ status: 503, code: "STORAGE_UNAVAILABLE" });
+  wal.close();
+});
