@@ -25,7 +25,14 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log("info", "shutting down", { signal });
-  await server.stop();
+  try {
+    await server.stop();
+  } catch (error) {
+    log("error", "shutdown failed; orders left processing are taken up at the next start", {
+      error: String(error),
+    });
+    process.exit(1);
+  }
   log("info", "stopped cleanly");
   process.exit(0);
 }

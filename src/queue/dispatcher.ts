@@ -83,20 +83,37 @@ export class Dispatcher {
   private async pump(): Promise<void> {
     const reported = this.reported;
     this.reported = [];
+    let claimed = new Map<Slot, ClaimedOrder[]>();
     try {
-      const claims = await this.deps.batcher.run(() => this.recordAndClaim(reported));
+      await this.deps.batcher.run(() => {
+        claimed = this.recordAndClaim(reported);
+      });
       for (const { slot, result } of reported) slot.inFlight.delete(result.orderId);
-      for (const [slot, orders] of claims) this.post(slot, orders);
+      for (const [slot, orders] of claimed) this.post(slot, orders);
     } catch (error) {
-      // The batch rolled back: keep the outcomes to record on the next pump.
+      // The batch failed: keep the outcomes to record on the next pump, and hand back what it
+      // claimed (a no-op if the commit rolled back; needed if only the fsync after it failed).
       this.deps.log("error", "queue pump failed; retrying", { error: String(error) });
       this.reported = reported.concat(this.reported);
       this.again = true;
+      this.write(() => {
+        for (const [slot, orders] of claimed) {
+          for (const { seq } of orders)
+            this.deps.queue.releaseOrder({ seq, owner: slot.owner, now: this.deps.now() });
+        }
+      });
       await Bun.sleep(100);
     }
     this.pumping = false;
     if (this.stopping && this.inFlight() === 0) this.drained?.();
     if (this.again || this.reported.length > 0) this.wake();
+  }
+
+  /** A queue write outside the pump; a failure is logged (the rows stay as they were). */
+  private write(work: () => void): Promise<void> {
+    return this.deps.batcher.run(work).catch((error) => {
+      this.deps.log("error", "queue write failed", { error: String(error) });
+    });
   }
 
   /** The pump's job, inside the shared transaction: record outcomes, then fill free slots. */
@@ -200,7 +217,7 @@ export class Dispatcher {
     const owner = slot.owner;
     slot.inFlight.clear();
     this.reported = this.reported.filter((entry) => entry.slot !== slot);
-    void this.deps.batcher.run(() => this.deps.queue.releaseOrders({ owner, now: this.deps.now() }));
+    void this.write(() => this.deps.queue.releaseOrders({ owner, now: this.deps.now() }));
     setTimeout(() => {
       if (!this.stopping) this.slots[slot.index] = this.spawn(slot.index);
     }, RESPAWN_DELAY_MS);
@@ -226,7 +243,7 @@ export class Dispatcher {
       this.deps.log("warn", "shutdown timed out; returning unfinished orders to pending", {
         orders: this.inFlight(),
       });
-      await this.deps.batcher.run(() => {
+      await this.write(() => {
         for (const owner of owners) this.deps.queue.releaseOrders({ owner, now: this.deps.now() });
       });
     }
