@@ -137,37 +137,35 @@ function serviceEnv(port: number, db: string, extra: Record<string, string> = {}
   };
 }
 
+/** Runs one reference server under the intake load and records its row. */
+async function reference(mode: "validate" | "naive", port: number, scenario: string): Promise<Wrk> {
+  const proc = await startServer(
+    ["bench/reference-server.ts", mode, String(port), join(TMP, `${mode}.db`)],
+    {},
+    port,
+  );
+  const result = await wrk(`http://127.0.0.1:${port}`, "post-orders.lua", SECONDS);
+  await stop(proc);
+  rows.push({
+    scenario,
+    value: result.rps,
+    unit: "orders/s",
+    p50: result.p50_ms,
+    p95: result.p95_ms,
+    p99: result.p99_ms,
+    target: "-",
+  });
+  return result;
+}
+
 async function main() {
   // References, measured in the same run.
-  let proc = await startServer(["bench/reference-server.ts", "validate", "3401"], {}, 3401);
-  const validate = await wrk("http://127.0.0.1:3401", "post-orders.lua", SECONDS);
-  await stop(proc);
-  rows.push({
-    scenario: "reference: validate-only, no database",
-    value: validate.rps,
-    unit: "orders/s",
-    p50: validate.p50_ms,
-    p95: validate.p95_ms,
-    p99: validate.p99_ms,
-    target: "-",
-  });
-
-  proc = await startServer(["bench/reference-server.ts", "naive", "3402", join(TMP, "naive.db")], {}, 3402);
-  const naive = await wrk("http://127.0.0.1:3402", "post-orders.lua", SECONDS);
-  await stop(proc);
-  rows.push({
-    scenario: "reference: naive, one FULL commit per request",
-    value: naive.rps,
-    unit: "orders/s",
-    p50: naive.p50_ms,
-    p95: naive.p95_ms,
-    p99: naive.p99_ms,
-    target: "-",
-  });
+  const validate = await reference("validate", 3401, "reference: validate-only, no database");
+  const naive = await reference("naive", 3402, "reference: naive, one FULL commit per request");
 
   // 1, 2, 6: intake with default settings.
   const url = "http://127.0.0.1:3410";
-  proc = await startServer(["src/main.ts"], serviceEnv(3410, join(TMP, "intake.db")), 3410);
+  let proc = await startServer(["src/main.ts"], serviceEnv(3410, join(TMP, "intake.db")), 3410);
   const intake = await wrk(url, "post-orders.lua", SECONDS);
   const intakeRss = peakRssMb(proc.pid);
   await stop(proc);
