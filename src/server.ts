@@ -1,33 +1,32 @@
 /**
- * Wires one service instance: database + migrations, the single writer, the queue and its worker
+ * Wires one service instance: database + migrations, the writer thread, the queue and its worker
  * threads, and the HTTP app. `main.ts` boots it from the environment; tests boot it on temp files.
  */
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
-import { closeDatabase, openDatabase, openWalSync } from "./db/client.ts";
-import { WriteBatcher } from "./db/write-batcher.ts";
+import { openDatabase } from "./db/client.ts";
+import { DatabaseWriter } from "./db/writer.ts";
 import { MAX_BODY_BYTES } from "./json-body.ts";
 import type { Logger } from "./logger.ts";
 import { createOrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
-import { createQueueStore } from "./queue/sql.ts";
 
 /** Opens the database and builds everything; nothing listens or runs until `start`. */
 export function createServer(config: Config, log: Logger, now: () => number = Date.now) {
-  // FULL and EXTRA: the batcher fsyncs the WAL itself, off the event loop, before answering
-  // (see write-batcher.ts); SQLite's in-commit fsync would be redundant, so the connection runs NORMAL.
-  const syncsItself = config.sqliteSynchronous === "FULL" || config.sqliteSynchronous === "EXTRA";
-  const db = openDatabase(config.databasePath, syncsItself ? "NORMAL" : config.sqliteSynchronous);
-  const wal = syncsItself ? openWalSync(db) : undefined;
-  const queue = createQueueStore(db);
-  const batcher = new WriteBatcher(db, {
-    fsync: wal?.fsync,
-    log: (message, error) => log("error", message, { error: String(error) }),
+  // The main thread's connection: migrations first, then only reads (writes go to the writer thread).
+  const db = openDatabase(config.databasePath, config.sqliteSynchronous);
+  const writer = new DatabaseWriter(config.databasePath, config.sqliteSynchronous, {
+    log: (message, error) => log("error", message, { error }),
+    // Without its writer the service can store nothing: exit, so the supervisor restarts it (no
+    // order was answered that is not committed, and start-up takes up whatever was in flight).
+    onExit: (reason) => {
+      log("error", "database writer stopped; exiting", { reason });
+      process.exit(1);
+    },
   });
   const store = createOrderStore(db);
   const dispatcher = new Dispatcher({
-    queue,
-    batcher,
+    writer,
     now,
     workers: config.workers,
     concurrency: config.workerConcurrency,
@@ -37,8 +36,8 @@ export function createServer(config: Config, log: Logger, now: () => number = Da
     log,
   });
   const app = createApp({
-    orders: { store, batcher, now, onOrderStored: () => dispatcher.wake() },
-    system: { probeWrite: () => batcher.run(() => store.touchMetrics()), workers: () => dispatcher.health() },
+    orders: { store, writer, now, onOrderStored: () => dispatcher.wake() },
+    system: { probeWrite: () => writer.run("touch"), workers: () => dispatcher.health() },
     log,
   });
 
@@ -49,8 +48,13 @@ export function createServer(config: Config, log: Logger, now: () => number = Da
 
     /** Takes up orders a dead process left processing, starts the workers, then listens. */
     start(): URL {
-      const released = queue.releaseAllOrders(now());
-      if (released > 0) log("warn", "took up orders a previous process left processing", { released });
+      // The writer runs calls in order, so this comes before the dispatcher's first claim.
+      void writer.run("releaseAllOrders", now()).then(
+        (released) => {
+          if (released > 0) log("warn", "took up orders a previous process left processing", { released });
+        },
+        (error) => log("error", "could not take up orders left processing", { error: String(error) }),
+      );
       dispatcher.start();
       app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_BODY_BYTES * 2 });
       const url = new URL(
@@ -70,11 +74,9 @@ export function createServer(config: Config, log: Logger, now: () => number = Da
      */
     async stop(): Promise<void> {
       await app.server?.stop();
-      await batcher.drain();
       await dispatcher.stop(config.shutdownTimeoutMs);
-      await batcher.drain();
-      wal?.close();
-      closeDatabase(db);
+      await writer.close();
+      db.$client.close();
     },
   };
 }

@@ -1,9 +1,9 @@
 /**
- * Opening the database: pragmas on every connection, migrations on the main thread before anything
- * else touches the file.
+ * Opening the database: pragmas on every connection; migrations on the main thread before the
+ * writer thread opens its own connection.
  */
 import { Database } from "bun:sqlite";
-import { closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
+import { closeSync, fdatasyncSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
@@ -17,10 +17,15 @@ const MIGRATIONS_FOLDER = join(import.meta.dir, "../../drizzle");
 
 /**
  * Opens (creating if needed) the SQLite file, sets WAL and the durability level, and applies the
- * committed migrations. WAL lets readers proceed during the writer's commits; `busy_timeout` covers
- * the moments when another connection (a backup, the sqlite3 shell) holds the lock.
+ * committed migrations unless `migrations` is false. WAL lets the main thread's reads proceed
+ * during the writer thread's commits; `busy_timeout` covers the moments when another connection
+ * (a backup, the sqlite3 shell) holds the lock.
  */
-export function openDatabase(path: string, synchronous: SynchronousLevel): Db {
+export function openDatabase(
+  path: string,
+  synchronous: SynchronousLevel,
+  { migrations = true }: { migrations?: boolean } = {},
+): Db {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const client = new Database(path, { create: true, strict: true });
   client.run("PRAGMA journal_mode = WAL");
@@ -31,22 +36,18 @@ export function openDatabase(path: string, synchronous: SynchronousLevel): Db {
   // scattered pages, and re-reading evicted pages from the OS was a measurable share of each insert.
   client.run("PRAGMA cache_size = -65536");
   const db = drizzle({ client, schema });
-  migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  if (migrations) migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   return db;
 }
 
 /**
- * Opens the database's WAL file for syncing: `fsync` flushes it to disk off the event loop (on
- * Bun's thread pool), with fdatasync as SQLite itself uses for the WAL. The `WriteBatcher` calls it
- * after each commit to make the commit durable before answering; see its comment.
+ * Opens the database's WAL file for syncing: `fsync` flushes it to disk with fdatasync, as SQLite
+ * itself does for the WAL. It blocks; only the writer thread calls it, after each commit, to make
+ * the commit durable before answering (see write-batcher.ts).
  */
-export function openWalSync(db: Db): { fsync: () => Promise<void>; close: () => void } {
+export function openWalSync(db: Db): { fsync: () => void; close: () => void } {
   const fd = openSync(`${db.$client.filename}-wal`, "r+");
-  return {
-    fsync: () =>
-      new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve()))),
-    close: () => closeSync(fd),
-  };
+  return { fsync: () => fdatasyncSync(fd), close: () => closeSync(fd) };
 }
 
 /** Folds the WAL back into the main file and closes the connection; used on shutdown. */

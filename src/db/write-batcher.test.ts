@@ -64,32 +64,23 @@ test("a client error inside a batch fails only its own job", async () => {
   expect(store.findOrder("kept")).toBeDefined();
 });
 
-test("with fsync, nothing settles until the WAL is synced; a failed sync is a 503", async () => {
+test("with fsync, each commit is synced before its jobs settle; a failed sync is a 503", async () => {
   const store = setup();
   const wal = openWalSync(db);
-  let release: (ok: boolean) => void = () => {};
+  const events: string[] = [];
+  let failing = false;
   const batcher = new WriteBatcher(db, {
-    fsync: () =>
-      new Promise<void>((resolve, reject) => {
-        release = (ok) => (ok ? wal.fsync().then(resolve, reject) : reject(new Error("EIO")));
-      }),
+    fsync: () => {
+      events.push(db.$client.inTransaction ? "fsync inside the transaction" : "fsync after commit");
+      if (failing) throw new Error("EIO");
+      wal.fsync();
+    },
   });
-  let settled = false;
-  const job = batcher
-    .run(() => store.insertOrder(row("durable")))
-    .then(() => {
-      settled = true;
-    });
-  await Bun.sleep(20);
-  expect(store.findOrder("durable")).toBeDefined(); // committed...
-  expect(settled).toBe(false); // ...but not answered before the fsync
-  release(true);
-  await job;
-  expect(settled).toBe(true);
+  await batcher.run(() => store.insertOrder(row("durable"))).then(() => events.push("settled"));
+  expect(events).toEqual(["fsync after commit", "settled"]);
 
+  failing = true;
   const failed = batcher.run(() => store.insertOrder(row("unsynced")));
-  await Bun.sleep(20);
-  release(false);
   await expect(failed).rejects.toMatchObject({ status: 503, code: "STORAGE_UNAVAILABLE" });
   wal.close();
 });

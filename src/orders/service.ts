@@ -4,7 +4,7 @@
  */
 
 import type { OrderRow } from "../db/schema.ts";
-import type { WriteBatcher } from "../db/write-batcher.ts";
+import type { DatabaseWriter } from "../db/writer.ts";
 import { AppError, validationError } from "../errors.ts";
 import type { CreateOrderBody, ListOrdersQuery, OrderPage, OrderStatusView, OrderView } from "./model.ts";
 import { fromCents, toCents } from "./money.ts";
@@ -12,8 +12,10 @@ import type { OrderStore } from "./store.ts";
 
 /** What the orders use cases need. */
 export type OrderDeps = {
+  /** Reads, on the main thread's connection. */
   store: OrderStore;
-  batcher: WriteBatcher;
+  /** Writes, on the writer thread (see writes.ts). */
+  writer: DatabaseWriter;
   now: () => number;
   /** Called after a new order is committed, so the queue picks it up without polling. */
   onOrderStored: () => void;
@@ -64,14 +66,11 @@ export async function createOrder(deps: OrderDeps, body: CreateOrderBody): Promi
     createdAt: deps.now(),
   };
   // null: a new order was inserted; otherwise the order that already had this order_id.
-  const existing = await deps.batcher.run(() =>
-    deps.store.insertOrder(row) ? null : deps.store.findOrder(row.orderId),
-  );
+  const existing = await deps.writer.run("createOrder", row);
   if (existing === null) {
     deps.onOrderStored();
     return { created: true, order: { order_id: row.orderId, status: "pending" } };
   }
-  if (!existing) throw new Error(`order ${row.orderId} neither inserted nor found`);
   if (
     existing.userId !== row.userId ||
     existing.itemIds !== row.itemIds ||
@@ -103,22 +102,10 @@ export function getOrder(store: OrderStore, orderId: string): OrderView {
 /**
  * Cancels a pending order. Cancelling a cancelled order again is a no-op; an order a worker has
  * claimed (or finished) is a 409. The guarded update runs in the same single-writer sequence as
- * the workers' claims, so the two can never both win.
+ * the workers' claims, so the two can never both win (see writes.ts).
  */
 export async function cancelOrder(deps: OrderDeps, orderId: string): Promise<OrderView> {
-  const row = await deps.batcher.run(() => {
-    const cancelled = deps.store.cancelPendingOrder(orderId);
-    if (cancelled) return cancelled;
-    const current = deps.store.findOrder(orderId);
-    if (!current) throw notFound(orderId);
-    if (current.status === "cancelled") return current;
-    throw new AppError(
-      409,
-      "ORDER_NOT_CANCELLABLE",
-      `Order '${orderId}' is ${current.status}; only pending orders can be cancelled`,
-    );
-  });
-  return toOrderView(row);
+  return toOrderView(await deps.writer.run("cancelOrder", orderId));
 }
 
 const encodeCursor = (seq: number) => Buffer.from(String(seq)).toString("base64url");

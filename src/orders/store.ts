@@ -1,6 +1,6 @@
 /**
  * The orders feature's SQL: one prepared statement per function, prepared once per connection.
- * Writes here are meant to run inside a `WriteBatcher` job (one shared transaction per turn).
+ * The main thread uses the reads; the writes run only on the writer thread, through writes.ts.
  */
 import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";

@@ -1,23 +1,24 @@
 /**
- * The dispatcher: on the main thread, it owns the worker threads and every queue write.
+ * The dispatcher: on the main thread, it owns the worker threads and decides every queue write.
  *
- * One "pump" at a time runs as a `WriteBatcher` job: it records the outcomes workers reported since
- * the last pump, then claims as many due orders as the workers have free slots, all in the turn's
- * shared transaction. Only after that commit are the claimed orders posted to the workers. Why this
- * shape (measured here, 2 cores): four threads each committing their own updates reached ~3,500
- * orders/s and starved each other; one writer batching claims and completions reached ~32,000/s.
- * Claiming only free slots keeps everything else `pending`, so it stays cancellable.
+ * One "pump" at a time sends one `settleAndClaim` write (writes.ts): it records the outcomes
+ * workers reported since the last pump, then claims as many due orders as the workers have free
+ * slots, in one transaction of the writer thread. Only after that commit is durable are the claimed
+ * orders posted to the workers. Why this shape (measured here, 2 cores): four threads each
+ * committing their own updates reached ~3,500 orders/s and starved each other; one writer batching
+ * claims and completions reached ~32,000/s. Claiming only free slots keeps everything else
+ * `pending`, so it stays cancellable.
  */
-import type { WriteBatcher } from "../db/write-batcher.ts";
+import type { OrderRow } from "../db/schema.ts";
+import type { DatabaseWriter } from "../db/writer.ts";
+import type { ClaimRequest, Outcome, WriteOps } from "../writes.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { AttemptResult, FromWorker, ToWorker } from "./messages.ts";
 import type { ProcessingSettings, WorkOrder } from "./process-order.ts";
-import type { QueueStore } from "./sql.ts";
 
 /** What the dispatcher needs. */
 export type DispatcherDeps = {
-  queue: QueueStore;
-  batcher: WriteBatcher;
+  writer: DatabaseWriter;
   now: () => number;
   workers: number;
   concurrency: number;
@@ -28,7 +29,6 @@ export type DispatcherDeps = {
 };
 
 type Claim = { seq: number; attempts: number };
-type ClaimedOrder = WorkOrder & { seq: number };
 
 /** One worker thread and the orders it holds; `owner` changes with each replacement thread. */
 type Slot = { index: number; owner: string; worker: Worker; ready: boolean; inFlight: Map<string, Claim> };
@@ -83,25 +83,21 @@ export class Dispatcher {
   private async pump(): Promise<void> {
     const reported = this.reported;
     this.reported = [];
-    let claimed = new Map<Slot, ClaimedOrder[]>();
+    const now = this.deps.now();
+    const outcomes = reported.flatMap(({ slot, result }) => this.decide(slot, result, now));
+    const slots = this.stopping ? [] : this.slotsWithRoom(reported);
+    const claims: ClaimRequest[] = slots.map(({ slot, free }) => ({ owner: slot.owner, limit: free }));
     try {
-      await this.deps.batcher.run(() => {
-        claimed = this.recordAndClaim(reported);
-      });
+      const { claimed, nextDueAt } = await this.deps.writer.run("settleAndClaim", { outcomes, claims, now });
       for (const { slot, result } of reported) slot.inFlight.delete(result.orderId);
-      for (const [slot, orders] of claimed) this.post(slot, orders);
+      for (const [i, { slot }] of slots.entries()) this.post(slot, claimed[i] ?? []);
+      if (nextDueAt !== undefined) this.scheduleNextDue(nextDueAt, now);
     } catch (error) {
-      // The batch failed: keep the outcomes to record on the next pump, and hand back what it
-      // claimed (a no-op if the commit rolled back; needed if only the fsync after it failed).
+      // The transaction rolled back (an fsync failure ends the writer, see writer-thread.ts), so
+      // nothing was claimed: keep the outcomes and record them on the next pump.
       this.deps.log("error", "queue pump failed; retrying", { error: String(error) });
       this.reported = reported.concat(this.reported);
       this.again = true;
-      this.write(() => {
-        for (const [slot, orders] of claimed) {
-          for (const { seq } of orders)
-            this.deps.queue.releaseOrder({ seq, owner: slot.owner, now: this.deps.now() });
-        }
-      });
       await Bun.sleep(100);
     }
     this.pumping = false;
@@ -110,69 +106,51 @@ export class Dispatcher {
   }
 
   /** A queue write outside the pump; a failure is logged (the rows stay as they were). */
-  private write(work: () => void): Promise<void> {
-    return this.deps.batcher.run(work).catch((error) => {
-      this.deps.log("error", "queue write failed", { error: String(error) });
-    });
+  private write<K extends keyof WriteOps>(op: K, ...args: Parameters<WriteOps[K]>): Promise<void> {
+    return this.deps.writer.run(op, ...args).then(
+      () => {},
+      (error) => this.deps.log("error", "queue write failed", { error: String(error) }),
+    );
   }
 
-  /** The pump's job, inside the shared transaction: record outcomes, then fill free slots. */
-  private recordAndClaim(reported: { slot: Slot; result: AttemptResult }[]): Map<Slot, ClaimedOrder[]> {
-    const now = this.deps.now();
+  /** Each ready slot with room, and how many orders it can take, counting those just finished. */
+  private slotsWithRoom(reported: { slot: Slot; result: AttemptResult }[]) {
     const freed = new Map<Slot, number>();
-    for (const { slot, result } of reported) {
-      this.record(slot, result, now);
-      freed.set(slot, (freed.get(slot) ?? 0) + 1);
-    }
-    const claims = new Map<Slot, ClaimedOrder[]>();
-    if (this.stopping) return claims;
-    for (const slot of this.slots) {
-      const free = this.deps.concurrency - slot.inFlight.size + (freed.get(slot) ?? 0);
-      if (!slot.ready || free <= 0) continue;
-      const rows = this.deps.queue.claimOrders({ owner: slot.owner, limit: free, now });
-      if (rows.length > 0) {
-        claims.set(
-          slot,
-          rows.map((row) => ({
-            orderId: row.orderId,
-            userId: row.userId,
-            itemIds: JSON.parse(row.itemIds) as string[],
-            totalCents: row.totalCents,
-            attempt: row.attempts,
-            seq: row.seq,
-          })),
-        );
-      }
-      if (rows.length < free) {
-        this.scheduleNextDue(now);
-        break;
-      }
-    }
-    return claims;
+    for (const { slot, result } of reported)
+      if (slot.inFlight.has(result.orderId)) freed.set(slot, (freed.get(slot) ?? 0) + 1);
+    return this.slots
+      .filter((slot) => slot.ready)
+      .map((slot) => ({ slot, free: this.deps.concurrency - slot.inFlight.size + (freed.get(slot) ?? 0) }))
+      .filter(({ free }) => free > 0);
   }
 
-  private record(slot: Slot, result: AttemptResult, now: number): void {
+  /** What to write for one reported attempt: completed, retry later, or failed for good. */
+  private decide(slot: Slot, result: AttemptResult, now: number): Outcome[] {
     const claim = slot.inFlight.get(result.orderId);
-    if (!claim) return;
+    if (!claim) return [];
     const held = { seq: claim.seq, owner: slot.owner };
-    if (result.error === undefined) this.deps.queue.completeOrder({ ...held, now });
-    else if (claim.attempts >= this.deps.maxAttempts)
-      this.deps.queue.failOrder({ ...held, error: result.error });
-    else {
-      const runAt = now + retryDelayMs(claim.attempts, this.deps.retryBaseMs);
-      this.deps.queue.retryOrder({ ...held, runAt, error: result.error });
-    }
+    if (result.error === undefined) return [{ kind: "completed", ...held }];
+    if (claim.attempts >= this.deps.maxAttempts) return [{ kind: "failed", ...held, error: result.error }];
+    const runAt = now + retryDelayMs(claim.attempts, this.deps.retryBaseMs);
+    return [{ kind: "retry", ...held, runAt, error: result.error }];
   }
 
-  private post(slot: Slot, orders: ClaimedOrder[]): void {
-    for (const order of orders) slot.inFlight.set(order.orderId, { seq: order.seq, attempts: order.attempt });
-    const message: ToWorker = { type: "process", orders: orders.map(({ seq: _seq, ...order }) => order) };
+  private post(slot: Slot, rows: OrderRow[]): void {
+    if (rows.length === 0) return;
+    const orders: WorkOrder[] = rows.map((row) => ({
+      orderId: row.orderId,
+      userId: row.userId,
+      itemIds: JSON.parse(row.itemIds) as string[],
+      totalCents: row.totalCents,
+      attempt: row.attempts,
+    }));
+    for (const row of rows) slot.inFlight.set(row.orderId, { seq: row.seq, attempts: row.attempts });
+    const message: ToWorker = { type: "process", orders };
     slot.worker.postMessage(message);
   }
 
   /** Sleeps until the earliest pending order is due (at most MAX_IDLE_MS, to notice anything missed). */
-  private scheduleNextDue(now: number): void {
-    const dueAt = this.deps.queue.nextDueAt();
+  private scheduleNextDue(dueAt: number | null, now: number): void {
     clearTimeout(this.timer);
     const delay = dueAt === null ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(1, dueAt - now));
     this.timer = setTimeout(() => this.wake(), delay);
@@ -217,7 +195,7 @@ export class Dispatcher {
     const owner = slot.owner;
     slot.inFlight.clear();
     this.reported = this.reported.filter((entry) => entry.slot !== slot);
-    void this.write(() => this.deps.queue.releaseOrders({ owner, now: this.deps.now() }));
+    void this.write("releaseOrders", { owner, now: this.deps.now() });
     setTimeout(() => {
       if (!this.stopping) this.slots[slot.index] = this.spawn(slot.index);
     }, RESPAWN_DELAY_MS);
@@ -243,9 +221,8 @@ export class Dispatcher {
       this.deps.log("warn", "shutdown timed out; returning unfinished orders to pending", {
         orders: this.inFlight(),
       });
-      await this.write(() => {
-        for (const owner of owners) this.deps.queue.releaseOrders({ owner, now: this.deps.now() });
-      });
+      const now = this.deps.now();
+      await Promise.all(owners.map((owner) => this.write("releaseOrders", { owner, now })));
     }
     // Wait (briefly) for the threads to be gone, so the process exits with nothing half torn down.
     const closed = this.slots.map(

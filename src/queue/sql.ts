@@ -1,7 +1,7 @@
 /**
- * All queue SQL, one prepared statement per function. They run on the main thread's single
- * connection inside `WriteBatcher` jobs, so every statement of a turn shares one transaction; the
- * single writer is what serialises claims against cancels and completions (no row locks needed).
+ * All queue SQL, one prepared statement per function. They run on the writer thread's connection
+ * inside `WriteBatcher` jobs (see writes.ts), so every statement of a turn shares one transaction;
+ * the single writer is what serialises claims against cancels and completions (no row locks needed).
  * Every write after a claim is guarded by `status = 'processing' AND claimed_by = <owner>`, so a
  * result from a worker that lost its claim (it died and its orders were released) changes nothing.
  */

@@ -1,7 +1,7 @@
 /**
  * Worker thread entry: runs `processOrder` for the orders the dispatcher sends and reports each
  * outcome. It never touches the database (bun:sqlite connections can't cross threads, and every
- * write goes through the main thread's single writer); results are sent back in one message per
+ * write goes through the one writer thread); results are sent back in one message per
  * turn to keep postMessage overhead off the hot path.
  */
 import type { AttemptResult, FromWorker, ToWorker } from "./messages.ts";
