@@ -1,7 +1,13 @@
 -- wrk script: GET /orders/<id>/status for random ids of preloaded orders (pre-<n>, n < PRELOADED),
--- or GET /metrics when PATH_KIND=metrics. Prints one JSON line like post-orders.lua.
+-- or GET /metrics when PATH_KIND=metrics. Each connection pauses PAUSE_MS between requests (wrk
+-- measures latency from the send, so the pause is not in it). Prints one JSON line like post-orders.lua.
 local preloaded = tonumber(os.getenv("PRELOADED") or "1000")
 local kind = os.getenv("PATH_KIND") or "status"
+local pause = tonumber(os.getenv("PAUSE_MS") or "0")
+
+function delay()
+  return pause
+end
 
 function request()
   if kind == "metrics" then return wrk.format("GET", "/metrics") end
