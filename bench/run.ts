@@ -184,7 +184,7 @@ async function main() {
     throw new Error(`intake had errors: ${JSON.stringify(intake)}`);
 
   // 3: end to end with instant processing, at the default 8 orders per worker and at 64.
-  for (const concurrency of ["8", "64"]) await endToEnd(concurrency);
+  for (const concurrency of ["32", "64"]) await endToEnd(concurrency);
 
   // 4: the burst of 1,000.
   proc = await startServer(

@@ -8,7 +8,7 @@ test("defaults match the documented table", () => {
     databasePath: "./data/orders.db",
     sqliteSynchronous: "FULL",
     workers: 4,
-    workerConcurrency: 8,
+    workerConcurrency: 32,
     processingTimeMs: 100,
     processingFailureRate: 0,
     maxAttempts: 5,

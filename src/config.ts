@@ -69,7 +69,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePath: env.DATABASE_PATH || "./data/orders.db",
     sqliteSynchronous: readChoice(env, "SQLITE_SYNCHRONOUS", "FULL", SYNCHRONOUS_LEVELS),
     workers: readInt(env, "WORKERS", 4, 1, 64),
-    workerConcurrency: readInt(env, "WORKER_CONCURRENCY", 8, 1, 1000),
+    workerConcurrency: readInt(env, "WORKER_CONCURRENCY", 32, 1, 1000),
     processingTimeMs: readInt(env, "PROCESSING_TIME_MS", 100, 0, 600_000),
     processingFailureRate: readNumber(env, "PROCESSING_FAILURE_RATE", 0, 0, 1),
     maxAttempts: readInt(env, "MAX_ATTEMPTS", 5, 1, 100),
