@@ -107,7 +107,11 @@ self.onmessage = async (event: MessageEvent<ToWriter>) => {
       batcher?.flush();
       await Promise.resolve();
       sendReplies();
-      close?.();
+      try {
+        close?.();
+      } catch (error) {
+        send({ type: "log", message: "closing the database failed", error: String(error) });
+      }
       send({ type: "closed" });
       break;
   }

@@ -58,13 +58,15 @@ test("writes run on the writer thread, are visible to another connection once an
   expect(exits).toEqual([]);
 });
 
-test("close answers every call sent before it, then refuses new ones with a 503", async () => {
+test("close answers every call made before it, then refuses new ones with a 503", async () => {
   setup();
   const calls = Array.from({ length: 200 }, (_, i) => writer.run("createOrder", order(`c-${i}`)));
-  await writer.close();
+  await Bun.sleep(0); // the first 200 are now in flight: the next 100 wait for their answer...
+  calls.push(...Array.from({ length: 100 }, (_, i) => writer.run("createOrder", order(`d-${i}`))));
+  await writer.close(); // ...and close sends them too
   expect(await Promise.all(calls)).toEqual(calls.map(() => null));
   const count = db.$client.query("select count(*) as n from orders").get() as { n: number };
-  expect(count.n).toBe(200);
+  expect(count.n).toBe(300);
   const refused = await writer.run("touch").catch((error: unknown) => error);
   expect(refused).toMatchObject({ status: 503, code: "STORAGE_UNAVAILABLE" });
   expect(exits).toEqual([]); // a close is not an unexpected exit

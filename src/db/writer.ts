@@ -89,7 +89,7 @@ export class DatabaseWriter {
   /** Waits for every call so far to be durable, then closes the connection and ends the thread. */
   async close(): Promise<void> {
     if (!this.running) return;
-    this.flush();
+    this.flush({ force: true });
     const closed = new Promise<void>((resolve) => {
       this.closed = resolve;
     });
@@ -99,11 +99,12 @@ export class DatabaseWriter {
     this.worker.terminate();
   }
 
-  private flush(): void {
-    if (this.outbox.length === 0 || this.unanswered > 0) return;
+  /** Sends the waiting calls, unless a message is still unanswered (or `force`, on close). */
+  private flush({ force = false } = {}): void {
+    if (this.outbox.length === 0 || (this.unanswered > 0 && !force)) return;
     const calls = this.outbox;
     this.outbox = [];
-    this.unanswered = calls.length;
+    this.unanswered += calls.length;
     this.post({ type: "calls", calls });
   }
 
