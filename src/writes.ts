@@ -87,11 +87,6 @@ export function createWriteOps(db: Db) {
       queue.releaseOrders(args);
     },
 
-    /** Puts one order back to pending, if `owner` still holds it. */
-    releaseOrder(args: { seq: number; owner: string; now: number }): void {
-      queue.releaseOrder(args);
-    },
-
     /** At start-up only: every processing order was left by a dead process; back to pending. */
     releaseAllOrders(now: number): number {
       return queue.releaseAllOrders(now);

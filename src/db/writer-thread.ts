@@ -4,6 +4,7 @@
  * answers each call once its transaction is durable. Calls and answers travel in one message per
  * event-loop turn each way. See db/writer.ts for why the writer has a thread of its own.
  */
+import type { SynchronousLevel } from "../config.ts";
 import { AppError } from "../errors.ts";
 import { createWriteOps, type WriteOps } from "../writes.ts";
 import { closeDatabase, openDatabase, openWalSync } from "./client.ts";
@@ -33,7 +34,7 @@ function sendReplies(): void {
   send({ type: "replies", replies });
 }
 
-function open(path: string, synchronous: "OFF" | "NORMAL" | "FULL" | "EXTRA"): void {
+function open(path: string, synchronous: SynchronousLevel): void {
   // FULL and EXTRA: the batcher fsyncs the WAL itself before answering (see write-batcher.ts);
   // SQLite's own fsync inside COMMIT would be redundant, so the connection runs NORMAL.
   const syncsItself = synchronous === "FULL" || synchronous === "EXTRA";
@@ -94,7 +95,6 @@ self.onmessage = async (event: MessageEvent<ToWriter>) => {
     case "open":
       try {
         open(message.path, message.synchronous);
-        send({ type: "ready" });
       } catch (error) {
         send({ type: "failed", message: String(error) });
       }

@@ -30,7 +30,6 @@ export type Reply =
 
 /** Writer thread -> main thread. */
 export type FromWriter =
-  | { type: "ready" }
   | { type: "failed"; message: string }
   | { type: "replies"; replies: Reply[] }
   | { type: "log"; message: string; error: string }
@@ -137,8 +136,6 @@ export class DatabaseWriter {
         break;
       case "closed":
         this.closed?.();
-        break;
-      case "ready":
         break;
     }
   }

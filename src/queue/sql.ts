@@ -61,11 +61,6 @@ export function createQueueStore(db: Db) {
     .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null })
     .where(and(eq(orders.status, "processing"), eq(orders.claimedBy, owner)))
     .prepare();
-  const releaseOne = db
-    .update(orders)
-    .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null })
-    .where(held)
-    .prepare();
   const releaseAll = db
     .update(orders)
     .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null })
@@ -98,10 +93,6 @@ export function createQueueStore(db: Db) {
     /** Puts every order `owner` holds back to pending (its worker died or shutdown ran out of time). */
     releaseOrders(args: { owner: string; now: number }): void {
       release.run(args);
-    },
-    /** Puts one order back to pending, if `owner` still holds it. */
-    releaseOrder(args: { seq: number; owner: string; now: number }): void {
-      releaseOne.run(args);
     },
     /**
      * Puts every processing order back to pending. Only at start-up: no worker of this process
