@@ -3,11 +3,13 @@
  * triggers, in large transactions, so the scale benchmark starts from a big table.
  * Usage: bun bench/preload.ts <database path> <count>
  */
-import { openDatabase } from "../src/db/client.ts";
+import { migrateDatabase, openDatabase } from "../src/db/sqlite/client.ts";
 
 const [path, countArg] = process.argv.slice(2);
 const count = Number(countArg ?? 1_000_000);
-const db = openDatabase(path ?? "./data/preload.db", "OFF").$client;
+const drizzleDb = openDatabase(path ?? "./data/preload.db", "OFF");
+migrateDatabase(drizzleDb);
+const db = drizzleDb.$client;
 const insert = db.prepare(
   `insert into orders (order_id, user_id, item_ids, total_cents, status, created_at, started_at, completed_at, attempts, run_at)
    values (?, ?, '["item_1","item_2"]', 15099, 'completed', ?, ?, ?, 1, ?)`,

@@ -6,22 +6,26 @@
  * Usage: bun bench/reference-server.ts <validate|naive> <port> [database path]
  */
 import { Elysia } from "elysia";
-import { openDatabase } from "../src/db/client.ts";
+import { migrateDatabase, openDatabase } from "../src/db/sqlite/client.ts";
+import { createWriteOps } from "../src/db/sqlite/writes.ts";
 import { parseJsonBody } from "../src/json-body.ts";
 import { CreateOrderBody } from "../src/orders/model.ts";
 import { toCents } from "../src/orders/money.ts";
-import { createOrderStore } from "../src/orders/store.ts";
 
 const [mode, port, databasePath] = process.argv.slice(2);
-const store =
-  mode === "naive" ? createOrderStore(openDatabase(databasePath ?? "./data/naive.db", "FULL")) : undefined;
+function openNaive(path: string) {
+  const db = openDatabase(path, "FULL");
+  migrateDatabase(db);
+  return createWriteOps(db);
+}
+const store = mode === "naive" ? openNaive(databasePath ?? "./data/naive.db") : undefined;
 
 new Elysia({ normalize: false })
   .post(
     "/orders",
     ({ body, set }) => {
       if (store) {
-        store.insertOrder({
+        store.createOrder({
           orderId: body.order_id,
           userId: body.user_id,
           itemIds: JSON.stringify(body.item_ids),

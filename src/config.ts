@@ -26,8 +26,21 @@ export type Config = {
   logLevel: LogLevel;
 };
 
-/** Thrown for an invalid variable; `main.ts` prints it and exits 1. */
-export class ConfigError extends Error {}
+/**
+ * Why the service cannot start, naming the setting to fix; `main.ts` logs it as one JSON line and
+ * exits 1.
+ */
+export class StartupError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown for an invalid variable. */
+export class ConfigError extends StartupError {}
 
 type Env = Record<string, string | undefined>;
 
@@ -36,7 +49,7 @@ function readInt(env: Env, name: string, fallback: number, min: number, max: num
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
   if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+    throw new ConfigError(name, `${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
 }
@@ -46,7 +59,7 @@ function readNumber(env: Env, name: string, fallback: number, min: number, max: 
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a number from ${min} to ${max}, got "${raw}"`);
+    throw new ConfigError(name, `${name} must be a number from ${min} to ${max}, got "${raw}"`);
   }
   return value;
 }
@@ -56,7 +69,7 @@ function readChoice<T extends string>(env: Env, name: string, fallback: T, choic
   if (raw === undefined || raw === "") return fallback;
   const normalized = (name === "LOG_LEVEL" ? raw.toLowerCase() : raw.toUpperCase()) as T;
   if (!choices.includes(normalized)) {
-    throw new ConfigError(`${name} must be one of ${choices.join(", ")}, got "${raw}"`);
+    throw new ConfigError(name, `${name} must be one of ${choices.join(", ")}, got "${raw}"`);
   }
   return normalized;
 }

@@ -1,45 +1,116 @@
 /**
- * One error model: an `AppError` carries a stable code, an HTTP status and a message, and
- * `toErrorBody` turns it, validation failures and anything unexpected into the one envelope
- * `{"error":{"code","message","details"?}}`.
+ * The one error catalogue: every code a client can see, its HTTP status, and one constructor each.
+ * An `AppError` crosses threads as plain data (`toWireError` / `fromWireError`) and comes back as
+ * the same `AppError`. The HTTP envelope is built in error-envelope.ts; this file has no Elysia in
+ * it, so storage adapters and their threads can throw these errors too.
  */
-import { t } from "elysia";
+
+/** HTTP status of every error code. */
+const STATUS = {
+  VALIDATION_FAILED: 422,
+  INVALID_JSON: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  ORDER_NOT_FOUND: 404,
+  ORDER_ID_CONFLICT: 409,
+  ORDER_NOT_CANCELLABLE: 409,
+  ROUTE_NOT_FOUND: 404,
+  NOT_READY: 503,
+  STORAGE_UNAVAILABLE: 503,
+  INTERNAL_ERROR: 500,
+} as const;
+
+/** A stable, SCREAMING_SNAKE code a client can act on. */
+export type ErrorCode = keyof typeof STATUS;
 
 /** An error a client can act on: the code is stable, the message is for people. */
 export class AppError extends Error {
+  readonly status: number;
+
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
   ) {
     super(message);
+    this.status = STATUS[code];
   }
-}
-
-/** The envelope of every error response. */
-export const ErrorBody = t.Object(
-  {
-    error: t.Object({
-      code: t.String({ description: "Stable, SCREAMING_SNAKE machine-readable code" }),
-      message: t.String({ description: "What went wrong, for people" }),
-      details: t.Optional(t.Unknown({ description: "Per-field problems or other context" })),
-    }),
-  },
-  { examples: [{ error: { code: "ORDER_NOT_FOUND", message: "No order with order_id 'order_456'" } }] },
-);
-export type ErrorBody = typeof ErrorBody.static;
-
-/** Builds the envelope for a code, message and optional details. */
-export function toErrorBody(code: string, message: string, details?: unknown): ErrorBody {
-  return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
 }
 
 /** A field-level validation problem, as listed in `details` of a VALIDATION_FAILED error. */
 export type FieldProblem = { field: string; message: string };
 
-/** A 422 listing what is wrong with which field. */
-export function validationError(problems: FieldProblem[]): AppError {
+/** 422: what is wrong with which field, every problem at once. */
+export function validationFailed(problems: FieldProblem[], part = "request"): AppError {
   const summary = problems.map((p) => `${p.field}: ${p.message}`).join("; ");
-  return new AppError(422, "VALIDATION_FAILED", `Invalid request: ${summary}`, problems);
+  return new AppError("VALIDATION_FAILED", `Invalid ${part}: ${summary}`, problems);
+}
+
+/** 400: the body is not JSON. */
+export function invalidJson(reason?: string): AppError {
+  const message = "The request body is not valid JSON";
+  return new AppError("INVALID_JSON", reason ? `${message}: ${reason}` : message);
+}
+
+/** 415: the body is not sent as application/json. */
+export function unsupportedMediaType(contentType: string): AppError {
+  const got = contentType ? `'${contentType}'` : "no content type";
+  return new AppError("UNSUPPORTED_MEDIA_TYPE", `Send the body as application/json (got ${got})`);
+}
+
+/** 413: the body is over the limit. */
+export function payloadTooLarge(limitBytes: number): AppError {
+  return new AppError("PAYLOAD_TOO_LARGE", `The request body is larger than ${limitBytes} bytes`);
+}
+
+/** 404: no order with this id. */
+export function orderNotFound(orderId: string): AppError {
+  return new AppError("ORDER_NOT_FOUND", `No order with order_id '${orderId}'`);
+}
+
+/** 409: the order_id exists with another payload. */
+export function orderIdConflict(orderId: string): AppError {
+  return new AppError("ORDER_ID_CONFLICT", `order_id '${orderId}' already exists with a different payload`);
+}
+
+/** 409: only pending orders can be cancelled. */
+export function orderNotCancellable(orderId: string, status: string): AppError {
+  return new AppError(
+    "ORDER_NOT_CANCELLABLE",
+    `Order '${orderId}' is ${status}; only pending orders can be cancelled`,
+  );
+}
+
+/** 404: no such route. */
+export function routeNotFound(): AppError {
+  return new AppError("ROUTE_NOT_FOUND", "No such route; see /swagger for the API");
+}
+
+/** 503 from /ready, saying what is not ready. */
+export function notReady(problems: string[], details: unknown): AppError {
+  return new AppError("NOT_READY", `Not ready: ${problems.join("; ")}`, details);
+}
+
+/** 503: the database could not do what was asked; `message` says what the client should do. */
+export function storageUnavailable(message: string): AppError {
+  return new AppError("STORAGE_UNAVAILABLE", message);
+}
+
+/** 500: a bug of ours; the request id ties the answer to the log line. */
+export function internalError(requestId: string): AppError {
+  return new AppError("INTERNAL_ERROR", "Something went wrong on our side", { request_id: requestId });
+}
+
+/** An `AppError` as plain data, for postMessage. */
+export type WireError = { code: ErrorCode; message: string; details?: unknown };
+
+/** Turns any error into plain data; anything but an `AppError` becomes `fallback(its text)`. */
+export function toWireError(error: unknown, fallback: (text: string) => AppError): WireError {
+  const known = error instanceof AppError ? error : fallback(String(error));
+  return { code: known.code, message: known.message, details: known.details };
+}
+
+/** The `AppError` that `toWireError` sent. */
+export function fromWireError(wire: WireError): AppError {
+  return new AppError(wire.code, wire.message, wire.details);
 }

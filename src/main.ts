@@ -1,24 +1,43 @@
 /**
- * Boot: config -> database + migrations -> app -> workers -> signals. Nothing else lives here.
+ * Boot: config -> storage + migrations -> app -> workers -> signals. The only place that exits the
+ * process: start-up failures, fatal conditions and the end of a shutdown all come here.
  */
-import { ConfigError, loadConfig } from "./config.ts";
-import { createLogger } from "./logger.ts";
-import { createServer } from "./server.ts";
+import { type Config, loadConfig, StartupError } from "./config.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { createServer, type Server } from "./server.ts";
 
-function loadConfigOrExit() {
-  try {
-    return loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`Invalid configuration: ${error.message}`);
-    process.exit(1);
+/** Logs why the service cannot start, as one JSON line naming the setting, and exits 1. */
+function failStart(log: Logger, error: unknown): never {
+  if (error instanceof StartupError) {
+    log("error", `cannot start: ${error.message}`, { setting: error.setting });
+  } else {
+    log("error", "cannot start", { error: error instanceof Error ? error.message : String(error) });
   }
+  process.exit(1);
 }
 
-const config = loadConfigOrExit();
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  failStart(createLogger("info"), error);
+}
 const log = createLogger(config.logLevel);
-const server = createServer(config, log);
-server.start();
+
+let server: Server;
+try {
+  server = await createServer(config, log, {
+    // The writer thread failed: no order was answered that is not committed, so exit and let the
+    // supervisor restart the service, which takes up whatever was left processing.
+    onFatal: (reason) => {
+      log("error", "database writer stopped; exiting", { reason });
+      process.exit(1);
+    },
+  });
+  await server.start();
+} catch (error) {
+  failStart(log, error);
+}
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

@@ -1,32 +1,48 @@
 /**
- * Wires one service instance: database + migrations, the writer thread, the queue and its worker
- * threads, and the HTTP app. `main.ts` boots it from the environment; tests boot it on temp files.
+ * Wires one service instance: storage (the SQLite adapter), the queue and its worker threads, and
+ * the HTTP app. `main.ts` boots it from the environment; tests boot it on temp files. It never
+ * exits the process: fatal conditions go to `onFatal`, start-up failures are thrown.
  */
 import { createApp } from "./app.ts";
-import type { Config } from "./config.ts";
-import { openDatabase } from "./db/client.ts";
-import { DatabaseWriter } from "./db/writer.ts";
+import { type Config, StartupError } from "./config.ts";
+import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
 import { MAX_BODY_BYTES } from "./json-body.ts";
 import type { Logger } from "./logger.ts";
-import { createOrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
+import type { Storage } from "./storage.ts";
 
-/** Opens the database and builds everything; nothing listens or runs until `start`. */
-export function createServer(config: Config, log: Logger, now: () => number = Date.now) {
-  // The main thread's connection: migrations first, then only reads (writes go to the writer thread).
-  const db = openDatabase(config.databasePath, config.sqliteSynchronous);
-  const writer = new DatabaseWriter(config.databasePath, config.sqliteSynchronous, {
-    log: (message, error) => log("error", message, { error }),
-    // Without its writer the service can store nothing: exit, so the supervisor restarts it (no
-    // order was answered that is not committed, and start-up takes up whatever was in flight).
-    onExit: (reason) => {
-      log("error", "database writer stopped; exiting", { reason });
-      process.exit(1);
-    },
-  });
-  const store = createOrderStore(db);
+/** What the process is told by a running service. */
+export type ServerHooks = {
+  /** The service cannot go on (its database writer failed); the process should exit 1. */
+  onFatal: (reason: string) => void;
+  now?: () => number;
+};
+
+/** Opens the storage (the one adapter today: SQLite at DATABASE_PATH). */
+async function openStorage(config: Config, log: Logger, onFatal: (reason: string) => void): Promise<Storage> {
+  try {
+    return await openSqliteStorage(
+      { path: config.databasePath, synchronous: config.sqliteSynchronous },
+      { log: (message, error) => log("error", message, { error }), onFatal },
+    );
+  } catch (error) {
+    if (error instanceof FileLockedError) {
+      throw new StartupError(
+        "DATABASE_PATH",
+        `database ${config.databasePath} is in use by another running order service (${error.message}); ` +
+          "stop that one first, or point DATABASE_PATH at another file",
+      );
+    }
+    throw error;
+  }
+}
+
+/** Opens the storage and builds everything; nothing listens or runs until `start`. */
+export async function createServer(config: Config, log: Logger, hooks: ServerHooks) {
+  const now = hooks.now ?? Date.now;
+  const storage = await openStorage(config, log, hooks.onFatal);
   const dispatcher = new Dispatcher({
-    writer,
+    queue: storage.queue,
     now,
     workers: config.workers,
     concurrency: config.workerConcurrency,
@@ -36,30 +52,40 @@ export function createServer(config: Config, log: Logger, now: () => number = Da
     log,
   });
   const app = createApp({
-    orders: { store, writer, now, onOrderStored: () => dispatcher.wake() },
-    system: { probeWrite: () => writer.run("touch"), workers: () => dispatcher.health() },
+    orders: { store: storage.orders, now, onOrderStored: () => dispatcher.wake() },
+    system: { store: storage.system, workers: () => dispatcher.pool.health() },
     log,
   });
 
+  /** Binds the port, never sharing it: a second service on the same port is refused, not merged. */
+  function listen(): URL {
+    try {
+      app.listen({
+        hostname: config.host,
+        port: config.port,
+        maxRequestBodySize: MAX_BODY_BYTES * 2,
+        reusePort: false,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const reason = code === "EADDRINUSE" ? "is already in use" : `cannot be used (${String(error)})`;
+      throw new StartupError("PORT", `port ${config.port} on ${config.host} ${reason}`);
+    }
+    return new URL(`http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${app.server?.port}`);
+  }
+
   return {
     app,
-    db,
+    storage,
     dispatcher,
 
-    /** Takes up orders a dead process left processing, starts the workers, then listens. */
-    start(): URL {
-      // The writer runs calls in order, so this comes before the dispatcher's first claim.
-      void writer.run("releaseAllOrders", now()).then(
-        (released) => {
-          if (released > 0) log("warn", "took up orders a previous process left processing", { released });
-        },
-        (error) => log("error", "could not take up orders left processing", { error: String(error) }),
-      );
+    /** Listens, takes up orders a dead process left processing, then starts the workers. */
+    async start(): Promise<URL> {
+      const url = listen();
+      // Storage holds the database for this process alone, so any processing order is a dead one's.
+      const released = await storage.queue.releaseAllOrders(now());
+      if (released > 0) log("warn", "took up orders a previous process left processing", { released });
       dispatcher.start();
-      app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_BODY_BYTES * 2 });
-      const url = new URL(
-        `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${app.server?.port}`,
-      );
       log("info", "order service listening", {
         url: url.href,
         database: config.databasePath,
@@ -75,11 +101,10 @@ export function createServer(config: Config, log: Logger, now: () => number = Da
     async stop(): Promise<void> {
       await app.server?.stop();
       await dispatcher.stop(config.shutdownTimeoutMs);
-      await writer.close();
-      db.$client.close();
+      await storage.close();
     },
   };
 }
 
 /** A wired service instance. */
-export type Server = ReturnType<typeof createServer>;
+export type Server = Awaited<ReturnType<typeof createServer>>;

@@ -6,7 +6,7 @@ afterEach(cleanup);
 
 test("a pending order is cancelled once; again is a no-op; other states are 409; unknown is 404", async () => {
   // One worker with one slot and long processing: the first order is processing, the rest stay pending.
-  const { url } = startService({
+  const { url } = await startService({
     WORKERS: "1",
     WORKER_CONCURRENCY: "1",
     PROCESSING_TIME_MS: "60000",
@@ -38,7 +38,7 @@ test("a pending order is cancelled once; again is a no-op; other states are 409;
 });
 
 test("a completed order cannot be cancelled", async () => {
-  const { url } = startService();
+  const { url } = await startService();
   await call(url, "POST", "/orders", order("done"));
   await waitFor(async () => (await call(url, "GET", "/orders/done/status")).body.status === "completed");
   const res = await call(url, "POST", "/orders/done/cancel");
@@ -47,7 +47,7 @@ test("a completed order cannot be cancelled", async () => {
 });
 
 test("cancels racing the workers: every order ends either cancelled and never started, or processed", async () => {
-  const { url } = startService({ PROCESSING_TIME_MS: "2" });
+  const { url } = await startService({ PROCESSING_TIME_MS: "2" });
   const ids = Array.from({ length: 300 }, (_, i) => `race-${i}`);
   const answers = await Promise.all(
     ids.map(async (id) => {

@@ -2,6 +2,7 @@
  * Test helpers: real services on real SQLite files in temp folders, with real worker threads,
  * spoken to over real HTTP. Waits are on conditions with a deadline, never fixed sleeps.
  */
+import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,10 +37,14 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
 export type TestService = { server: Server; url: URL; config: Config };
 
 /** Starts a real service in this process (real database file, real worker threads, real port). */
-export function startService(overrides: Record<string, string> = {}): TestService {
+export async function startService(overrides: Record<string, string> = {}): Promise<TestService> {
   const config = loadConfig(testEnv(overrides));
-  const server = createServer(config, createLogger(config.logLevel));
-  const url = server.start();
+  const server = await createServer(config, createLogger(config.logLevel), {
+    onFatal: (reason) => {
+      throw new Error(`the service under test failed: ${reason}`);
+    },
+  });
+  const url = await server.start();
   let stopped = false;
   const stop = server.stop.bind(server);
   server.stop = async () => {
@@ -94,6 +99,16 @@ export async function waitFor<T>(
     if (value) return value as Exclude<T, false | null | undefined | 0 | "">;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(10);
+  }
+}
+
+/** Runs `sql` on a read-only connection of its own to a service's SQLite file. */
+export function queryDatabase<T>(path: string, sql: string): T[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.query(sql).all() as T[];
+  } finally {
+    db.close();
   }
 }
 

@@ -1,11 +1,10 @@
 /** The HTTP contract of the orders API, against a real service on a real SQLite file. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { call, cleanup, order, startService, type TestService, waitFor } from "./helpers.ts";
+import { call, cleanup, order, queryDatabase, startService, type TestService, waitFor } from "./helpers.ts";
 
 let service: TestService;
-// Slow processing keeps orders pending long enough to observe and cancel them.
-beforeAll(() => {
-  service = startService({ PROCESSING_TIME_MS: "0" });
+beforeAll(async () => {
+  service = await startService({ PROCESSING_TIME_MS: "0" });
 });
 afterAll(cleanup);
 
@@ -31,10 +30,11 @@ describe("POST /orders", () => {
     await post(order("money-2", { total_amount: 0.1 }));
     expect((await call(service.url, "GET", "/orders/money-1")).body.total_amount).toBe(150.99);
     expect((await call(service.url, "GET", "/orders/money-2")).body.total_amount).toBe(0.1);
-    const cents = service.server.db.$client
-      .query("select total_cents from orders where order_id = 'money-1'")
-      .get();
-    expect(cents).toEqual({ total_cents: 15099 });
+    const cents = queryDatabase(
+      service.config.databasePath,
+      "select total_cents from orders where order_id = 'money-1'",
+    );
+    expect(cents).toEqual([{ total_cents: 15099 }]);
   });
 
   test("an identical replay answers 200 with the current status and creates nothing", async () => {
@@ -42,10 +42,11 @@ describe("POST /orders", () => {
     const replay = await post(order("replay-1"));
     expect(replay.status).toBe(200);
     expect(replay.body.order_id).toBe("replay-1");
-    const count = service.server.db.$client
-      .query("select count(*) as n from orders where order_id = 'replay-1'")
-      .get();
-    expect(count).toEqual({ n: 1 });
+    const count = queryDatabase(
+      service.config.databasePath,
+      "select count(*) as n from orders where order_id = 'replay-1'",
+    );
+    expect(count).toEqual([{ n: 1 }]);
   });
 
   test("the same order_id with a different payload is a 409 ORDER_ID_CONFLICT", async () => {

@@ -1,11 +1,11 @@
 /** The durable four-worker queue: throughput of a burst, retries, capacity, worker death, metrics. */
 import { afterEach, expect, test } from "bun:test";
-import { call, cleanup, metrics, order, startService, waitFor } from "./helpers.ts";
+import { call, cleanup, metrics, order, queryDatabase, startService, waitFor } from "./helpers.ts";
 
 afterEach(cleanup);
 
 test("1,000 concurrent POSTs are all accepted and all completed", async () => {
-  const { url } = startService({ PROCESSING_TIME_MS: "1" });
+  const { url } = await startService({ PROCESSING_TIME_MS: "1" });
   const answers = await Promise.all(
     Array.from({ length: 1000 }, (_, i) =>
       call(url, "POST", "/orders", order(`burst-${i}`, { user_id: `user_${i}` })),
@@ -25,7 +25,7 @@ test("1,000 concurrent POSTs are all accepted and all completed", async () => {
 });
 
 test("a failing order is retried with backoff, then marked failed with its last error", async () => {
-  const { url } = startService({ PROCESSING_FAILURE_RATE: "1", MAX_ATTEMPTS: "3", RETRY_BASE_MS: "5" });
+  const { url } = await startService({ PROCESSING_FAILURE_RATE: "1", MAX_ATTEMPTS: "3", RETRY_BASE_MS: "5" });
   await call(url, "POST", "/orders", order("doomed"));
   const failed = await waitFor(async () => {
     const body = (await call(url, "GET", "/orders/doomed")).body;
@@ -41,7 +41,11 @@ test("a failing order is retried with backoff, then marked failed with its last 
 
 test("orders that fail some attempts are retried until they complete", async () => {
   // A 30% failure rate and 8 attempts: an order fails for good with odds 0.3^8, about 1 in 15,000.
-  const { url } = startService({ PROCESSING_FAILURE_RATE: "0.3", MAX_ATTEMPTS: "8", RETRY_BASE_MS: "1" });
+  const { url } = await startService({
+    PROCESSING_FAILURE_RATE: "0.3",
+    MAX_ATTEMPTS: "8",
+    RETRY_BASE_MS: "1",
+  });
   const ids = Array.from({ length: 40 }, (_, i) => `flaky-${i}`);
   for (const id of ids) await call(url, "POST", "/orders", order(id));
   await waitFor(async () => (await metrics(url)).status_counts.completed === ids.length);
@@ -52,7 +56,7 @@ test("orders that fail some attempts are retried until they complete", async () 
 });
 
 test("never claims more orders than the workers can run: the rest stay pending", async () => {
-  const { url } = startService({ WORKERS: "2", WORKER_CONCURRENCY: "3", PROCESSING_TIME_MS: "300" });
+  const { url } = await startService({ WORKERS: "2", WORKER_CONCURRENCY: "3", PROCESSING_TIME_MS: "300" });
   for (let i = 0; i < 20; i++) await call(url, "POST", "/orders", order(`cap-${i}`));
   let peak = 0;
   await waitFor(async () => {
@@ -65,14 +69,17 @@ test("never claims more orders than the workers can run: the rest stay pending",
 });
 
 test("a worker thread that dies is replaced and its orders are taken up again", async () => {
-  const { url, server } = startService({ WORKERS: "2", WORKER_CONCURRENCY: "4", PROCESSING_TIME_MS: "400" });
+  const { url, server } = await startService({
+    WORKERS: "2",
+    WORKER_CONCURRENCY: "4",
+    PROCESSING_TIME_MS: "400",
+  });
   await waitFor(async () => (await call(url, "GET", "/ready")).status === 200);
   for (let i = 0; i < 8; i++) await call(url, "POST", "/orders", order(`orphan-${i}`));
   await waitFor(async () => (await metrics(url)).status_counts.processing === 8);
 
   // Kill one real worker thread mid-processing.
-  const slots = (server.dispatcher as unknown as { slots: { worker: Worker }[] }).slots;
-  slots[0]?.worker.terminate();
+  server.dispatcher.pool.kill(0);
   const notReady = await waitFor(async () => {
     const res = await call(url, "GET", "/ready");
     return res.status === 503 && res;
@@ -88,7 +95,7 @@ test("a worker thread that dies is replaced and its orders are taken up again", 
 });
 
 test("metrics add up to the rows: counts per status and the mean processing time", async () => {
-  const { url, server } = startService({
+  const { url, config } = await startService({
     PROCESSING_TIME_MS: "5",
     PROCESSING_FAILURE_RATE: "0.3",
     MAX_ATTEMPTS: "2",
@@ -104,18 +111,19 @@ test("metrics add up to the rows: counts per status and the mean processing time
     const c = (await metrics(url)).status_counts;
     return c.completed + c.failed === 60;
   });
-  const db = server.db.$client;
-  const expected = db.query("select status, count(*) as n from orders group by status").all() as {
-    status: string;
-    n: number;
-  }[];
-  const mean = db
-    .query("select avg(completed_at - started_at) / 1000.0 as s from orders where status = 'completed'")
-    .get() as { s: number };
+  const path = config.databasePath;
+  const expected = queryDatabase<{ status: string; n: number }>(
+    path,
+    "select status, count(*) as n from orders group by status",
+  );
+  const [mean] = queryDatabase<{ s: number }>(
+    path,
+    "select avg(completed_at - started_at) / 1000.0 as s from orders where status = 'completed'",
+  );
   const actual = await metrics(url);
   expect(actual.total_orders).toBe(60);
   for (const { status, n } of expected)
     expect(actual.status_counts[status as keyof typeof actual.status_counts]).toBe(n);
-  expect(actual.average_processing_time).toBeCloseTo(mean.s, 9);
+  expect(actual.average_processing_time).toBeCloseTo(mean?.s ?? Number.NaN, 9);
   expect(actual.average_processing_time).toBeGreaterThanOrEqual(0.005);
 });

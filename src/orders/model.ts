@@ -2,25 +2,40 @@
  * Request and response models of the orders API. Each is a `t` schema constant with a type of the
  * same name; Elysia validates with them and the OpenAPI document is generated from them.
  */
+import { Kind, TypeRegistry } from "@sinclair/typebox";
 import { t } from "elysia";
-import { ORDER_STATUSES } from "../db/schema.ts";
+import { ORDER_STATUSES } from "../order.ts";
+import { MAX_AMOUNT, MONEY_RULE, toCents } from "./money.ts";
 
 const ID_PATTERN = "^[A-Za-z0-9._:-]+$";
 
+/** Largest page of `GET /orders`. */
+export const MAX_PAGE = 500;
+
+// A money amount as a schema kind of its own, so the two-decimal rule is checked with the other
+// fields and a body with several problems reports them all at once. The document shows a number.
+TypeRegistry.Set("Money", (_schema, value) => typeof value === "number" && toCents(value) !== null);
+const Money = (options: { description: string }) =>
+  t.Unsafe<number>({
+    [Kind]: "Money",
+    type: "number",
+    minimum: 0,
+    maximum: MAX_AMOUNT,
+    error: MONEY_RULE,
+    ...options,
+  });
+
 // A union of literals, not t.UnionEnum: Elysia fills an absent optional UnionEnum query parameter
 // with its first value, which would silently filter listings to "pending".
-export const OrderStatus = t.Union(
-  [
-    t.Literal("pending"),
-    t.Literal("processing"),
-    t.Literal("completed"),
-    t.Literal("failed"),
-    t.Literal("cancelled"),
-  ],
-  {
-    description: "pending → processing → completed; failed after MAX_ATTEMPTS; cancelled while pending",
-    error: `must be one of ${ORDER_STATUSES.join(", ")}`,
-  },
+// Unsafe only gives the union its static type (a .map() over the list would widen it to string).
+export const OrderStatus = t.Unsafe<(typeof ORDER_STATUSES)[number]>(
+  t.Union(
+    ORDER_STATUSES.map((status) => t.Literal(status)),
+    {
+      description: "pending → processing → completed; failed after MAX_ATTEMPTS; cancelled while pending",
+      error: `must be one of ${ORDER_STATUSES.join(", ")}`,
+    },
+  ),
 );
 export type OrderStatus = typeof OrderStatus.static;
 
@@ -46,12 +61,7 @@ export const CreateOrderBody = t.Object(
       }),
       { minItems: 1, maxItems: 1000, error: "must be an array of 1 to 1,000 item ids" },
     ),
-    total_amount: t.Number({
-      minimum: 0,
-      maximum: 1e12,
-      description: "Decimal amount with at most two decimals, from 0 to 1e12",
-      error: "must be a number from 0 to 1e12 with at most two decimals",
-    }),
+    total_amount: Money({ description: "Decimal amount with at most two decimals, from 0 to 1e12" }),
   },
   {
     additionalProperties: false,
@@ -111,8 +121,13 @@ export const ListOrdersQuery = t.Object(
   {
     status: t.Optional(OrderStatus),
     user_id: t.Optional(t.String({ maxLength: 128, error: "must be a string of at most 128 characters" })),
+    // The range is checked by the service: Elysia reports a range error of a coerced query number
+    // without the parameter's name.
     limit: t.Optional(
-      t.Integer({ minimum: 1, maximum: 500, default: 50, error: "must be a whole number from 1 to 500" }),
+      t.Integer({
+        description: `1 to ${MAX_PAGE}; 50 when absent`,
+        error: `must be a whole number from 1 to ${MAX_PAGE}`,
+      }),
     ),
     cursor: t.Optional(
       t.String({ description: "next_cursor of the previous page", error: "must be a string" }),

@@ -7,6 +7,9 @@
 /** Largest accepted amount; 1e12 * 100 stays far below 2^53, so cents are exact integers. */
 export const MAX_AMOUNT = 1e12;
 
+/** The rule, as a client reads it in a 422. */
+export const MONEY_RULE = "must be a number from 0 to 1e12 with at most two decimals";
+
 /**
  * Converts an amount to cents, or returns null when it is not a finite number from 0 to MAX_AMOUNT
  * with at most two decimals. 0.30000000000000004 (0.1 + 0.2) is rejected, not rounded.

@@ -3,7 +3,7 @@
  * call the service.
  */
 import { Elysia } from "elysia";
-import { ErrorBody } from "../errors.ts";
+import { ErrorBody } from "../error-envelope.ts";
 import { parseJsonBody } from "../json-body.ts";
 import {
   CreateOrderBody,
@@ -65,7 +65,7 @@ export function orderRoutes(deps: OrderDeps) {
       response: { 200: OrderStatusView, 404: ErrorBody },
       detail: { summary: "Get an order's status" },
     })
-    .post("/:order_id/cancel", ({ params }) => cancelOrder(deps, params.order_id), {
+    .post("/:order_id/cancel", ({ params }) => cancelOrder(deps.store, params.order_id), {
       params: OrderIdParams,
       response: { 200: OrderView, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
       detail: {

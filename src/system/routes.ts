@@ -2,15 +2,14 @@
  * Operational routes: `/metrics` (the seed's JSON), `/health` (liveness), `/ready` (readiness).
  */
 import { Elysia, t } from "elysia";
-import { ORDER_STATUSES } from "../db/schema.ts";
-import { AppError, ErrorBody } from "../errors.ts";
-import type { OrderStore } from "../orders/store.ts";
+import { ErrorBody } from "../error-envelope.ts";
+import { notReady } from "../errors.ts";
+import { ORDER_STATUSES } from "../order.ts";
+import type { SystemStore } from "./store.ts";
 
 /** What the operational routes need to know. */
 export type SystemDeps = {
-  store: OrderStore;
-  /** Commits a real write; rejects when the database cannot be written. */
-  probeWrite: () => Promise<void>;
+  store: SystemStore;
   workers: () => { ready: number; expected: number };
 };
 
@@ -36,20 +35,14 @@ export const MetricsView = t.Object(
 );
 export type MetricsView = typeof MetricsView.static;
 
-/** Reads the trigger-maintained totals: constant time at any number of orders. */
-export function getMetrics(store: OrderStore): MetricsView {
-  const row = store.readMetrics();
-  const status_counts = {
-    pending: row.pending,
-    processing: row.processing,
-    completed: row.completed,
-    failed: row.failed,
-    cancelled: row.cancelled,
-  };
+/** Reads the running totals: constant time at any number of orders. */
+export async function getMetrics(store: SystemStore): Promise<MetricsView> {
+  const { byStatus, completedProcessingMs } = await store.countOrders();
+  const completed = byStatus.completed;
   return {
-    total_orders: Object.values(status_counts).reduce((sum, n) => sum + n, 0),
-    average_processing_time: row.completed === 0 ? 0 : row.completedProcessingMs / row.completed / 1000,
-    status_counts,
+    total_orders: Object.values(byStatus).reduce((sum, n) => sum + n, 0),
+    average_processing_time: completed === 0 ? 0 : completedProcessingMs / completed / 1000,
+    status_counts: byStatus,
   };
 }
 
@@ -58,7 +51,7 @@ export async function checkReadiness(deps: SystemDeps) {
   const workers = deps.workers();
   let database = "writable";
   try {
-    await deps.probeWrite();
+    await deps.store.probeWrite();
   } catch (error) {
     database = `not writable: ${error instanceof Error ? error.message : String(error)}`;
   }
@@ -68,9 +61,7 @@ export async function checkReadiness(deps: SystemDeps) {
       ? [`${workers.ready} of ${workers.expected} worker threads are up`]
       : []),
   ];
-  if (problems.length > 0) {
-    throw new AppError(503, "NOT_READY", `Not ready: ${problems.join("; ")}`, { database, workers });
-  }
+  if (problems.length > 0) throw notReady(problems, { database, workers });
   return { status: "ready" as const, database, workers };
 }
 

@@ -2,10 +2,11 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AppError } from "../errors.ts";
-import { createOrderStore } from "../orders/store.ts";
-import { closeDatabase, type Db, openDatabase, openWalSync } from "./client.ts";
+import { AppError } from "../../errors.ts";
+import { closeDatabase, type Db, migrateDatabase, openDatabase, openWalSync } from "./client.ts";
+import { createReads } from "./reads.ts";
 import { WriteBatcher } from "./write-batcher.ts";
+import { createWriteOps } from "./writes.ts";
 
 let dir: string;
 let db: Db;
@@ -17,7 +18,13 @@ afterEach(() => {
 function setup() {
   dir = mkdtempSync(join(tmpdir(), "batcher-test-"));
   db = openDatabase(join(dir, "orders.db"), "NORMAL");
-  return createOrderStore(db);
+  migrateDatabase(db);
+  const writes = createWriteOps(db);
+  const reads = createReads(db);
+  return {
+    insertOrder: (order: ReturnType<typeof row>) => writes.createOrder(order).created,
+    findOrder: (orderId: string) => reads.findOrder(orderId),
+  };
 }
 
 const row = (orderId: string) => ({ orderId, userId: "u", itemIds: '["i"]', totalCents: 100, createdAt: 1 });
@@ -56,7 +63,7 @@ test("a client error inside a batch fails only its own job", async () => {
   const [ok, refused] = await Promise.allSettled([
     batcher.run(() => store.insertOrder(row("kept"))),
     batcher.run(() => {
-      throw new AppError(409, "NOPE", "no");
+      throw new AppError("ORDER_ID_CONFLICT", "no");
     }),
   ]);
   expect(ok).toEqual({ status: "fulfilled", value: true });

@@ -1,6 +1,6 @@
 /**
  * Group commit: the one place that owns batching of database writes. It runs on the writer thread
- * (db/writer-thread.ts), which has nothing else to do, so it may block on the disk.
+ * (writer-thread.ts), which has nothing else to do, so it may block on the disk.
  *
  * Every write in the service (new orders, cancels, claims, completions, failures) is a synchronous
  * job handed to `run`. Jobs queued during one event-loop turn run together in a single
@@ -21,7 +21,7 @@
  * `order_id` is safe). A job that throws an `AppError` is a client error decided inside the batch
  * and fails only its own request (jobs check before they write, so it wrote nothing).
  */
-import { AppError } from "../errors.ts";
+import { AppError, storageUnavailable } from "../../errors.ts";
 import type { Db } from "./client.ts";
 
 type Job<T> = { work: () => T; resolve: (value: T) => void; reject: (error: unknown) => void };
@@ -32,8 +32,6 @@ export type WriteBatcherOptions = {
   fsync?: () => void;
   log?: (message: string, error: unknown) => void;
 };
-
-const unavailable = (message: string) => new AppError(503, "STORAGE_UNAVAILABLE", message);
 
 /** Runs write jobs in shared transactions; see the file comment. */
 export class WriteBatcher {
@@ -68,7 +66,9 @@ export class WriteBatcher {
       this.options.fsync?.();
     } catch (error) {
       this.options.log?.("fsync of the WAL failed; the batch is answered 503", error);
-      const failure = unavailable("The order may not have been saved durably. Retry with the same order_id.");
+      const failure = storageUnavailable(
+        "The order may not have been saved durably. Retry with the same order_id.",
+      );
       for (const job of jobs) job.reject(failure);
       return;
     }
@@ -95,7 +95,9 @@ export class WriteBatcher {
       return outcomes;
     } catch (error) {
       this.options.log?.("batch commit failed; every write in it was rolled back", error);
-      const failure = unavailable("The order could not be stored; nothing was saved. Retry the request.");
+      const failure = storageUnavailable(
+        "The order could not be stored; nothing was saved. Retry the request.",
+      );
       for (const job of jobs) job.reject(failure);
       return undefined;
     }

@@ -1,16 +1,18 @@
 /**
- * All queue SQL, one prepared statement per function. They run on the writer thread's connection
- * inside `WriteBatcher` jobs (see writes.ts), so every statement of a turn shares one transaction;
- * the single writer is what serialises claims against cancels and completions (no row locks needed).
- * Every write after a claim is guarded by `status = 'processing' AND claimed_by = <owner>`, so a
- * result from a worker that lost its claim (it died and its orders were released) changes nothing.
+ * All queue SQL of the SQLite adapter, one prepared statement per function. They run on the writer
+ * thread's connection inside `WriteBatcher` jobs (see writes.ts), so every statement of a turn
+ * shares one transaction; the single writer is what serialises claims against cancels and
+ * completions (no row locks needed). Every write after a claim is guarded by
+ * `status = 'processing' AND claimed_by = <owner>`, so a result from a worker that lost its claim
+ * (it died and its orders were released) changes nothing.
  */
 import { and, asc, eq, inArray, lte, min, sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
-import { type OrderRow, orders } from "../db/schema.ts";
+import type { Order } from "../../order.ts";
+import type { Db } from "./client.ts";
+import { orders, toOrder } from "./schema.ts";
 
 /** Prepares the queue statements on `db`. */
-export function createQueueStore(db: Db) {
+export function createQueueSql(db: Db) {
   const owner = sql.placeholder("owner");
   const held = and(
     eq(orders.seq, sql.placeholder("seq")),
@@ -60,6 +62,7 @@ export function createQueueStore(db: Db) {
     .update(orders)
     .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null })
     .where(and(eq(orders.status, "processing"), eq(orders.claimedBy, owner)))
+    .returning({ seq: orders.seq })
     .prepare();
   const releaseAll = db
     .update(orders)
@@ -75,8 +78,10 @@ export function createQueueStore(db: Db) {
 
   return {
     /** Marks up to `limit` due pending orders processing for `owner`; returns them, oldest first. */
-    claimOrders(args: { owner: string; limit: number; now: number }): OrderRow[] {
-      return claim.all(args).sort((a, b) => a.runAt - b.runAt || a.seq - b.seq);
+    claimOrders(args: { owner: string; limit: number; now: number }): Order[] {
+      // RETURNING gives rows in no promised order; the runAt of a claimed row is not in `Order`.
+      const rows = claim.all(args).sort((a, b) => a.runAt - b.runAt || a.seq - b.seq);
+      return rows.map(toOrder);
     },
     /** processing -> completed, if `owner` still holds the order. */
     completeOrder(args: { seq: number; owner: string; now: number }): void {
@@ -90,14 +95,11 @@ export function createQueueStore(db: Db) {
     failOrder(args: { seq: number; owner: string; error: string }): void {
       fail.run(args);
     },
-    /** Puts every order `owner` holds back to pending (its worker died or shutdown ran out of time). */
-    releaseOrders(args: { owner: string; now: number }): void {
-      release.run(args);
+    /** Puts every order `owner` holds back to pending; returns how many. */
+    releaseOrders(args: { owner: string; now: number }): number {
+      return release.all(args).length;
     },
-    /**
-     * Puts every processing order back to pending. Only at start-up: no worker of this process
-     * holds anything yet, so any processing row was left by a process that died.
-     */
+    /** Puts every processing order back to pending; returns how many. */
     releaseAllOrders(now: number): number {
       return releaseAll.all({ now }).length;
     },
@@ -107,6 +109,3 @@ export function createQueueStore(db: Db) {
     },
   };
 }
-
-/** The prepared queue statements. */
-export type QueueStore = ReturnType<typeof createQueueStore>;

@@ -1,0 +1,48 @@
+/**
+ * The one HTTP error envelope, `{"error":{"code","message","details"?}}`, and the mapping of every
+ * error the app can meet (ours, Elysia's parse and validation errors, anything unexpected) to it.
+ */
+import { ParseError, t, ValidationError } from "elysia";
+import { AppError, type FieldProblem, internalError, invalidJson, validationFailed } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+
+/** The envelope of every error response. */
+export const ErrorBody = t.Object(
+  {
+    error: t.Object({
+      code: t.String({ description: "Stable, SCREAMING_SNAKE machine-readable code" }),
+      message: t.String({ description: "What went wrong, for people" }),
+      details: t.Optional(t.Unknown({ description: "Per-field problems or other context" })),
+    }),
+  },
+  { examples: [{ error: { code: "ORDER_NOT_FOUND", message: "No order with order_id 'order_456'" } }] },
+);
+export type ErrorBody = typeof ErrorBody.static;
+
+/** Builds the envelope of an `AppError`. */
+export function toErrorBody(error: AppError): ErrorBody {
+  const { code, message, details } = error;
+  return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
+}
+
+/** Turns Elysia's validation error into per-field problems, using our schemas' messages. */
+function toFieldProblems(error: ValidationError): FieldProblem[] {
+  return error.all.map((issue) => {
+    const field = "path" in issue && issue.path ? issue.path.slice(1).replaceAll("/", ".") : error.type;
+    const custom = "schema" in issue ? (issue.schema as { error?: unknown }).error : undefined;
+    const unexpected = issue.summary?.startsWith("Property '") && issue.message === "Unexpected property";
+    const message = unexpected ? "is not a known field" : typeof custom === "string" ? custom : issue.message;
+    return { field, message };
+  });
+}
+
+/** The `AppError` to answer for any error; an unexpected one is logged and becomes a 500. */
+export function toAppError(error: unknown, log: Logger): AppError {
+  const cause = error instanceof ParseError ? error.cause : error;
+  if (cause instanceof AppError) return cause;
+  if (error instanceof ParseError) return invalidJson();
+  if (error instanceof ValidationError) return validationFailed(toFieldProblems(error), error.type);
+  const requestId = crypto.randomUUID();
+  log("error", "unhandled error", { requestId, error: error instanceof Error ? error.stack : String(error) });
+  return internalError(requestId);
+}

@@ -1,0 +1,46 @@
+/**
+ * The queue's storage port: record what workers reported and claim due orders, in one call, as
+ * arrays, so an adapter can run a whole pump in one transaction (and one round trip). Every adapter
+ * under src/db/ implements it; test/storage-contract.ts defines its behaviour.
+ */
+import type { Order } from "../order.ts";
+
+/**
+ * What to record for an order a worker slot held, as the dispatcher decided it. Each is guarded by
+ * the claim: it changes the order only while it is `processing` and held by `owner`, so a result
+ * from a slot that lost its claim (its thread died and the order was released) changes nothing.
+ */
+export type Settlement =
+  | { kind: "completed"; seq: number; owner: string }
+  | { kind: "retry"; seq: number; owner: string; runAt: number; error: string }
+  | { kind: "failed"; seq: number; owner: string; error: string };
+
+/** Fill one worker slot: claim up to `limit` due orders for `owner`. */
+export type ClaimRequest = { owner: string; limit: number };
+
+/**
+ * `claimed[i]` answers `claims[i]`, oldest due first (by `runAt`, then `seq`). `nextDueAt` is when
+ * the earliest pending order becomes due (null: none pending) when some slot got fewer orders than
+ * it asked for, and undefined when every slot got all it asked for (call again as slots free up).
+ */
+export type SettleAndClaimResult = { claimed: Order[][]; nextDueAt: number | null | undefined };
+
+/** What the queue needs from storage. */
+export type QueueStore = {
+  /**
+   * Records `settlements`, then claims due pending orders for each request in turn: each claimed
+   * order becomes `processing`, held by the request's owner, `attempts` + 1, `startedAt` = now.
+   */
+  settleAndClaim(args: {
+    settlements: Settlement[];
+    claims: ClaimRequest[];
+    now: number;
+  }): Promise<SettleAndClaimResult>;
+  /** Puts every order `owner` holds back to pending, due now (its worker died or shutdown ran out). */
+  releaseOrders(args: { owner: string; now: number }): Promise<number>;
+  /**
+   * At start-up only: puts every processing order back to pending, due now. Right only while this
+   * process is the one user of the database (the SQLite adapter holds a lock on the file for that).
+   */
+  releaseAllOrders(now: number): Promise<number>;
+};

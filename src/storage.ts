@@ -1,0 +1,16 @@
+/**
+ * Everything the service needs from a database: the features' ports together. An adapter under
+ * src/db/ returns one; `server.ts` picks the adapter, and nothing above it knows which one it got.
+ */
+import type { OrderStore } from "./orders/store.ts";
+import type { QueueStore } from "./queue/store.ts";
+import type { SystemStore } from "./system/store.ts";
+
+/** One open database behind the ports. */
+export type Storage = {
+  orders: OrderStore;
+  queue: QueueStore;
+  system: SystemStore;
+  /** Makes every write so far durable, then closes; safe to call twice. */
+  close(): Promise<void>;
+};
