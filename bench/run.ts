@@ -12,30 +12,30 @@
  *   scale                      intake and GET p99s with 1,000,000 orders already stored (paced readers)
  */
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { spawn, spawnSync } from "bun";
+import {
+  peakRssMb,
+  ROOT,
+  requireWrk,
+  runEndToEnd,
+  runIntake,
+  serviceEnv,
+  startServer,
+  stop,
+  type Wrk,
+  wrk,
+} from "./lib.ts";
 
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 5 : 20;
 const PRELOAD = quick ? 100_000 : 1_000_000;
-const ROOT = join(import.meta.dir, "..");
 const TMP = mkdtempSync(join(tmpdir(), "orders-bench-"));
 
-if (spawnSync(["sh", "-c", "command -v wrk"]).exitCode !== 0) {
-  console.error("wrk is not installed. On Debian/Ubuntu: apt-get update && apt-get install -y wrk");
-  process.exit(1);
-}
+requireWrk();
 
-type Wrk = {
-  rps: number;
-  p50_ms: number;
-  p95_ms: number;
-  p99_ms: number;
-  non_2xx: number;
-  socket_errors: number;
-};
 type Row = {
   scenario: string;
   value: number;
@@ -48,94 +48,6 @@ type Row = {
   target: string;
 };
 const rows: Row[] = [];
-
-/** Starts a server process and waits until `ready` answers. */
-async function startServer(args: string[], env: Record<string, string>, port: number) {
-  const proc = spawn(["bun", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
-      () => true,
-      () => false,
-    );
-    const alive = await fetch(`http://127.0.0.1:${port}/orders`, { method: "HEAD" }).then(
-      () => true,
-      () => false,
-    );
-    if (ok || alive) break;
-    if (Date.now() > deadline) throw new Error(`server ${args.join(" ")} did not start`);
-    await Bun.sleep(50);
-  }
-  return proc;
-}
-
-/** Peak resident memory of a process so far (VmHWM), in MB. */
-function peakRssMb(pid: number): number {
-  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/);
-  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
-}
-
-async function stop(proc: ReturnType<typeof spawn>) {
-  proc.kill("SIGTERM");
-  await Promise.race([proc.exited, Bun.sleep(15_000)]);
-  if (proc.exitCode === null) proc.kill("SIGKILL");
-}
-
-/** Runs wrk with a Lua script and returns its JSON line. */
-async function wrk(
-  url: string,
-  script: string,
-  seconds: number,
-  connections = 64,
-  env: Record<string, string> = {},
-): Promise<Wrk> {
-  const proc = spawn(
-    [
-      "wrk",
-      "-t2",
-      `-c${connections}`,
-      `-d${seconds}s`,
-      "--latency",
-      "-s",
-      join(import.meta.dir, script),
-      url,
-    ],
-    {
-      env: {
-        ...process.env,
-        BENCH_RUN: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
-        ...env,
-      },
-      stdout: "pipe",
-    },
-  );
-  const out = await new Response(proc.stdout).text();
-  const line = out.split("\n").find((l) => l.startsWith("BENCH "));
-  if (!line) throw new Error(`wrk printed no result:\n${out}`);
-  return JSON.parse(line.slice(6)) as Wrk;
-}
-
-const metrics = async (url: string) =>
-  (await (await fetch(`${url}/metrics`)).json()) as {
-    total_orders: number;
-    status_counts: Record<string, number>;
-  };
-
-function serviceEnv(port: number, db: string, extra: Record<string, string> = {}) {
-  return {
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    DATABASE_PATH: db,
-    LOG_LEVEL: "warn",
-    SHUTDOWN_TIMEOUT_MS: "2000",
-    ...extra,
-  };
-}
 
 /** Runs one reference server under the intake load and records its row. */
 async function reference(mode: "validate" | "naive", port: number, scenario: string): Promise<Wrk> {
@@ -164,11 +76,11 @@ async function main() {
   const naive = await reference("naive", 3402, "reference: naive, one FULL commit per request");
 
   // 1, 2, 6: intake with default settings.
-  const url = "http://127.0.0.1:3410";
-  let proc = await startServer(["src/main.ts"], serviceEnv(3410, join(TMP, "intake.db")), 3410);
-  const intake = await wrk(url, "post-orders.lua", SECONDS);
-  const intakeRss = peakRssMb(proc.pid);
-  await stop(proc);
+  const { load: intake, rssMb: intakeRss } = await runIntake({
+    port: 3410,
+    db: join(TMP, "intake.db"),
+    seconds: SECONDS,
+  });
   rows.push({
     scenario: "intake: POST /orders, FULL, 64 connections",
     value: intake.rps,
@@ -180,14 +92,12 @@ async function main() {
     ratio: `${(intake.rps / validate.rps).toFixed(2)}× validate-only, ${(intake.rps / naive.rps).toFixed(1)}× naive`,
     target: "≥ 40,000/s, ≥ 0.5× validate-only, p99 ≤ 10 ms",
   });
-  if (intake.non_2xx + intake.socket_errors > 0)
-    throw new Error(`intake had errors: ${JSON.stringify(intake)}`);
 
-  // 3: end to end with instant processing, at the default 8 orders per worker and at 64.
+  // 3: end to end with instant processing, at the default 32 orders per worker and at 64.
   for (const concurrency of ["32", "64"]) await endToEnd(concurrency);
 
   // 4: the burst of 1,000.
-  proc = await startServer(
+  let proc = await startServer(
     ["src/main.ts"],
     serviceEnv(3412, join(TMP, "burst.db"), { PROCESSING_TIME_MS: "0" }),
     3412,
@@ -259,32 +169,20 @@ async function main() {
   });
 }
 
-/** POSTs for SECONDS, then waits until every order is completed; the rate is over the whole time. */
 async function endToEnd(concurrency: string) {
-  const port = 3411;
-  const url = `http://127.0.0.1:${port}`;
-  const env = serviceEnv(port, join(TMP, `e2e-${concurrency}.db`), {
-    PROCESSING_TIME_MS: "0",
-    WORKER_CONCURRENCY: concurrency,
+  const e2e = await runEndToEnd({
+    port: 3411,
+    db: join(TMP, `e2e-${concurrency}.db`),
+    seconds: SECONDS,
+    concurrency,
   });
-  const proc = await startServer(["src/main.ts"], env, port);
-  const started = performance.now();
-  const load = await wrk(url, "post-orders.lua", SECONDS);
-  let m = await metrics(url);
-  while ((m.status_counts.completed ?? 0) !== m.total_orders && performance.now() - started < 600_000) {
-    await Bun.sleep(20);
-    m = await metrics(url);
-  }
-  const seconds = (performance.now() - started) / 1000;
-  const rss = peakRssMb(proc.pid);
-  await stop(proc);
   rows.push({
-    scenario: `end-to-end: ${m.total_orders.toLocaleString("en")} orders posted, all completed; PROCESSING_TIME_MS=0, WORKER_CONCURRENCY=${concurrency}`,
-    value: (m.status_counts.completed ?? 0) / seconds,
+    scenario: `end-to-end: ${e2e.orders.toLocaleString("en")} orders posted, all completed; PROCESSING_TIME_MS=0, WORKER_CONCURRENCY=${concurrency}`,
+    value: e2e.completedPerSecond,
     unit: "orders/s completed",
-    p99: load.p99_ms,
-    rss_mb: rss,
-    ratio: `intake during it ${Math.round(load.rps).toLocaleString("en")}/s`,
+    p99: e2e.load.p99_ms,
+    rss_mb: e2e.rssMb,
+    ratio: `intake during it ${Math.round(e2e.load.rps).toLocaleString("en")}/s`,
     target: "≥ 15,000/s",
   });
 }

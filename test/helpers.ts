@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Config, loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/logger.ts";
+import type { OrderStatus } from "../src/order.ts";
 import { createServer, type Server } from "../src/server.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -117,7 +118,7 @@ export async function metrics(base: URL) {
   return (await call(base, "GET", "/metrics")).body as {
     total_orders: number;
     average_processing_time: number;
-    status_counts: Record<"pending" | "processing" | "completed" | "failed" | "cancelled", number>;
+    status_counts: Record<OrderStatus, number>;
   };
 }
 

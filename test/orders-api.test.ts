@@ -99,6 +99,13 @@ describe("POST /orders", () => {
     });
   }
 
+  test("a body with several invalid fields reports every one at once, the two-decimal rule included", async () => {
+    const res = await post({ user_id: "", order_id: "a b", item_ids: [], total_amount: 1.001 });
+    expect(res.status).toBe(422);
+    const fields = res.body.error.details.map((d: any) => d.field);
+    expect(fields.sort()).toEqual(["item_ids", "order_id", "total_amount", "user_id"]);
+  });
+
   test("rejects a missing field with 422", async () => {
     const { total_amount: _dropped, ...body } = order("missing-1");
     const res = await post(body);
@@ -222,18 +229,23 @@ describe("reading orders", () => {
     expect(completed.body.orders.every((o: any) => o.status === "completed")).toBe(true);
     const defaults = await call(service.url, "GET", "/orders");
     expect(defaults.body.orders.length).toBeLessThanOrEqual(50);
-    for (const query of [
-      "status=shipped",
-      "limit=0",
-      "limit=501",
-      "limit=abc",
-      "cursor=%%%",
-      "cursor=LTE",
-      "color=red",
+    for (const [query, field] of [
+      ["status=shipped", "status"],
+      ["limit=0", "limit"],
+      ["limit=501", "limit"],
+      ["limit=-1", "limit"],
+      ["limit=abc", "limit"],
+      ["cursor=%%%", "cursor"],
+      ["cursor=LTE", "cursor"],
+      ["color=red", "color"],
     ]) {
       const res = await call(service.url, "GET", `/orders?${query}`);
       expect({ query, status: res.status }).toEqual({ query, status: 422 });
       expectEnvelope(res.body, "VALIDATION_FAILED");
+      expect({ query, fields: res.body.error.details.map((d: any) => d.field) }).toEqual({
+        query,
+        fields: [field],
+      });
     }
   });
 });

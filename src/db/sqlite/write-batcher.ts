@@ -5,7 +5,8 @@
  * Every write in the service (new orders, cancels, claims, completions, failures) is a synchronous
  * job handed to `run`. Jobs queued during one event-loop turn run together in a single
  * `BEGIN IMMEDIATE` transaction at the end of that turn, so N writes share one commit and one
- * fsync. Why: one FULL commit per request measured ~6,000 orders/s here, one per turn ~55,000/s.
+ * fsync. Why: one FULL commit per request is fsync-bound (~4,200 orders/s, the naive reference of
+ * `bun run bench`); sharing commits, the whole service takes ~25,000 orders/s on the same machine.
  *
  * Durability: a job's promise settles only after its transaction is on disk, so a 201 is never sent
  * for an order a crash or a power cut could still lose. With `SQLITE_SYNCHRONOUS=FULL` (the

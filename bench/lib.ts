@@ -1,0 +1,160 @@
+/**
+ * What the benchmark scripts share: starting the real service (or a reference server) as a child
+ * process, driving it with wrk from a separate process, reading its memory, stopping it.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawn, spawnSync } from "bun";
+
+/** The repository this script belongs to: the default working directory of the servers. */
+export const ROOT = join(import.meta.dir, "..");
+
+/** The JSON line the wrk scripts print. */
+export type Wrk = {
+  rps: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  non_2xx: number;
+  socket_errors: number;
+};
+
+/** Starts a server process and waits until `ready` answers. */
+export async function startServer(
+  args: string[],
+  env: Record<string, string>,
+  port: number,
+  cwd: string = ROOT,
+) {
+  const proc = spawn(["bun", ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+      () => true,
+      () => false,
+    );
+    const alive = await fetch(`http://127.0.0.1:${port}/orders`, { method: "HEAD" }).then(
+      () => true,
+      () => false,
+    );
+    if (ok || alive) break;
+    if (Date.now() > deadline) throw new Error(`server ${args.join(" ")} did not start`);
+    await Bun.sleep(50);
+  }
+  return proc;
+}
+
+/** Peak resident memory of a process so far (VmHWM), in MB. */
+export function peakRssMb(pid: number): number {
+  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/);
+  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
+}
+
+export async function stop(proc: ReturnType<typeof spawn>) {
+  proc.kill("SIGTERM");
+  await Promise.race([proc.exited, Bun.sleep(15_000)]);
+  if (proc.exitCode === null) proc.kill("SIGKILL");
+}
+
+/** Runs wrk with a Lua script and returns its JSON line. */
+export async function wrk(
+  url: string,
+  script: string,
+  seconds: number,
+  connections = 64,
+  env: Record<string, string> = {},
+): Promise<Wrk> {
+  const proc = spawn(
+    [
+      "wrk",
+      "-t2",
+      `-c${connections}`,
+      `-d${seconds}s`,
+      "--latency",
+      "-s",
+      join(import.meta.dir, script),
+      url,
+    ],
+    {
+      env: {
+        ...process.env,
+        BENCH_RUN: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+        ...env,
+      },
+      stdout: "pipe",
+    },
+  );
+  const out = await new Response(proc.stdout).text();
+  const line = out.split("\n").find((l) => l.startsWith("BENCH "));
+  if (!line) throw new Error(`wrk printed no result:\n${out}`);
+  return JSON.parse(line.slice(6)) as Wrk;
+}
+
+export const metrics = async (url: string) =>
+  (await (await fetch(`${url}/metrics`)).json()) as {
+    total_orders: number;
+    status_counts: Record<string, number>;
+  };
+
+export function serviceEnv(port: number, db: string, extra: Record<string, string> = {}) {
+  return {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATABASE_PATH: db,
+    LOG_LEVEL: "warn",
+    SHUTDOWN_TIMEOUT_MS: "2000",
+    ...extra,
+  };
+}
+
+/** Exits with a hint when wrk is missing. */
+export function requireWrk(): void {
+  if (spawnSync(["sh", "-c", "command -v wrk"]).exitCode !== 0) {
+    console.error("wrk is not installed. On Debian/Ubuntu: apt-get update && apt-get install -y wrk");
+    process.exit(1);
+  }
+}
+
+/** Where and how long to run one scenario; `cwd` is the checkout whose service runs (A/B runs). */
+export type Run = { port: number; db: string; seconds: number; cwd?: string };
+
+/** Intake: POST /orders with default settings, 64 connections; any error fails the run. */
+export async function runIntake({ port, db, seconds, cwd }: Run) {
+  const proc = await startServer(["src/main.ts"], serviceEnv(port, db), port, cwd);
+  const load = await wrk(`http://127.0.0.1:${port}`, "post-orders.lua", seconds);
+  const rssMb = peakRssMb(proc.pid);
+  await stop(proc);
+  if (load.non_2xx + load.socket_errors > 0) throw new Error(`intake had errors: ${JSON.stringify(load)}`);
+  return { load, rssMb };
+}
+
+/**
+ * End to end with instant processing: POSTs for `seconds`, then waits until every order is
+ * completed; the rate is over the whole time.
+ */
+export async function runEndToEnd({ port, db, seconds, cwd, concurrency }: Run & { concurrency: string }) {
+  const url = `http://127.0.0.1:${port}`;
+  const env = serviceEnv(port, db, { PROCESSING_TIME_MS: "0", WORKER_CONCURRENCY: concurrency });
+  const proc = await startServer(["src/main.ts"], env, port, cwd);
+  const started = performance.now();
+  const load = await wrk(url, "post-orders.lua", seconds);
+  let m = await metrics(url);
+  while ((m.status_counts.completed ?? 0) !== m.total_orders && performance.now() - started < 600_000) {
+    await Bun.sleep(20);
+    m = await metrics(url);
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const rssMb = peakRssMb(proc.pid);
+  await stop(proc);
+  return {
+    load,
+    rssMb,
+    orders: m.total_orders,
+    completedPerSecond: (m.status_counts.completed ?? 0) / elapsed,
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * The shape of the code, checked over the real import graph of src/ so it stays true: storage
+ * adapters import no feature, and features import no database (docs/ARCHITECTURE.md).
+ */
+import { expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+
+const SRC = join(import.meta.dir, "..", "src");
+const FEATURES = ["orders", "queue", "system"];
+// Modules that only a storage adapter may use.
+const DATABASE_MODULES = [/^drizzle-orm/, /^bun:sqlite$/, /^pg$/, /^postgres$/, /^bun:ffi$/];
+
+/** Every .ts file under src/, relative to it. */
+function sourceFiles(): string[] {
+  return readdirSync(SRC, { recursive: true, encoding: "utf8" })
+    .filter((file) => file.endsWith(".ts"))
+    .map((file) => file.replaceAll("\\", "/"));
+}
+
+/**
+ * What a file refers to: static and dynamic imports, re-exports, `import type`, and module URLs
+ * given to Workers (`new URL("./x.ts", import.meta.url)`). Relative ones come back relative to src/.
+ */
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(SRC, file), "utf8");
+  const pattern = /(?:from\s+|import\s*\(\s*|import\s+|new URL\(\s*)["']([^"']+)["']/g;
+  return [...text.matchAll(pattern)].map(([, spec = ""]) =>
+    spec.startsWith(".") ? relative(SRC, resolve(SRC, dirname(file), spec)).replaceAll("\\", "/") : spec,
+  );
+}
+
+const graph = sourceFiles().map((file) => ({ file, imports: importsOf(file) }));
+
+test("the import graph is read: it sees the adapter's imports and the features' ports", () => {
+  const storage = graph.find((node) => node.file === "db/sqlite/storage.ts");
+  expect(storage?.imports).toContain("db/sqlite/writer.ts");
+  const service = graph.find((node) => node.file === "orders/service.ts");
+  expect(service?.imports).toContain("orders/store.ts");
+});
+
+test("no file under src/db/ imports a feature (orders, queue, system)", () => {
+  const offending = graph.flatMap(({ file, imports }) =>
+    file.startsWith("db/")
+      ? imports
+          .filter((spec) => FEATURES.some((feature) => spec.startsWith(`${feature}/`)))
+          .map((spec) => `${file} -> ${spec}`)
+      : [],
+  );
+  expect(offending).toEqual([]);
+});
+
+test("features import no database: no Drizzle, no driver, nothing under src/db/", () => {
+  const offending = graph.flatMap(({ file, imports }) =>
+    FEATURES.some((feature) => file.startsWith(`${feature}/`))
+      ? imports
+          .filter((spec) => spec.startsWith("db/") || DATABASE_MODULES.some((module) => module.test(spec)))
+          .map((spec) => `${file} -> ${spec}`)
+      : [],
+  );
+  expect(offending).toEqual([]);
+});
+
+test("only the composition root picks an adapter: nothing but server.ts imports src/db/ from outside it", () => {
+  const offending = graph.flatMap(({ file, imports }) =>
+    !file.startsWith("db/") && file !== "server.ts"
+      ? imports.filter((spec) => spec.startsWith("db/")).map((spec) => `${file} -> ${spec}`)
+      : [],
+  );
+  expect(offending).toEqual([]);
+});
+
+test("only main.ts exits the process", () => {
+  const exiting = graph
+    .filter(({ file }) => !file.endsWith(".test.ts") && file !== "main.ts")
+    .filter(({ file }) => /process\.exit\(/.test(readFileSync(join(SRC, file), "utf8")))
+    .map(({ file }) => file);
+  expect(exiting).toEqual([]);
+});

@@ -1,0 +1,468 @@
+/**
+ * The storage contract: what every adapter under src/db/ must do, spoken only through the ports of
+ * src/storage.ts (no SQL, no Drizzle), as River's riverdrivertest is for its drivers. An adapter's
+ * test file calls `describeStorageContract` with a factory; the suite passes unchanged on each.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { type NewOrder, ORDER_STATUSES, type Order, type OrderStatus } from "../src/order.ts";
+import type { CreateOutcome } from "../src/orders/store.ts";
+import type { ClaimRequest, Settlement } from "../src/queue/store.ts";
+import type { Storage } from "../src/storage.ts";
+
+const T0 = 1_700_000_000_000;
+
+/** A new order as the service would compute it; fields can be overridden. */
+function newOrder(orderId: string, overrides: Partial<NewOrder> = {}): NewOrder {
+  return {
+    orderId,
+    userId: "user_1",
+    itemIds: ["item_1", "item_2"],
+    totalCents: 15_099,
+    createdAt: T0,
+    ...overrides,
+  };
+}
+
+const idsOf = (orders: Order[]) => orders.map((order) => order.orderId);
+
+/** Registers the storage contract suite for one adapter; `open` gives a fresh, empty storage. */
+export function describeStorageContract(name: string, open: () => Promise<Storage>): void {
+  describe(`storage contract: ${name}`, () => {
+    let storage: Storage;
+    beforeEach(async () => {
+      storage = await open();
+    });
+    afterEach(async () => {
+      await storage.close();
+    });
+
+    /** Creates the orders one after another, so their seq follows the list. */
+    async function create(...orders: NewOrder[]): Promise<void> {
+      for (const order of orders) expect(await storage.orders.createOrder(order)).toEqual({ created: true });
+    }
+    /** One settleAndClaim call; `claimed` has one array per request. */
+    async function pump(claims: ClaimRequest[], now: number, settlements: Settlement[] = []) {
+      const result = await storage.queue.settleAndClaim({ settlements, claims, now });
+      expect(result.claimed).toHaveLength(claims.length);
+      return result;
+    }
+    /** What one request for `owner` claims at `now`. */
+    async function claim(owner: string, limit: number, now: number): Promise<Order[]> {
+      const { claimed } = await pump([{ owner, limit }], now);
+      return claimed[0] as Order[];
+    }
+    /** Claims exactly one order for `owner` at `now`. */
+    async function claimOne(owner: string, now: number): Promise<Order> {
+      const [order, ...rest] = await claim(owner, 1, now);
+      if (!order || rest.length > 0) throw new Error(`expected one claimed order, got ${rest.length + 1}`);
+      return order;
+    }
+    /** A claim at `now` gets nothing, and says when the next pending order becomes due. */
+    async function expectNothingDue(now: number, nextDueAt: number | null): Promise<void> {
+      expect(await pump([{ owner: "idle", limit: 5 }], now)).toEqual({ claimed: [[]], nextDueAt });
+    }
+    /** Records one settlement at `now`, claiming nothing. */
+    async function settle(settlement: Settlement, now: number): Promise<void> {
+      await pump([], now, [settlement]);
+    }
+    /** The order, which must exist. */
+    async function find(orderId: string): Promise<Order> {
+      const order = await storage.orders.findOrder(orderId);
+      if (!order) throw new Error(`order ${orderId} not found`);
+      return order;
+    }
+    /** Every order matching `filter`, page by page (each page strictly after the last). */
+    async function listAll(filter: { status?: OrderStatus; userId?: string } = {}): Promise<Order[]> {
+      const all: Order[] = [];
+      for (;;) {
+        const afterSeq = all.at(-1)?.seq ?? 0;
+        const page = await storage.orders.listOrders({ ...filter, afterSeq, limit: 3 });
+        if (page.length === 0) return all;
+        expect(page.every((order) => order.seq > afterSeq)).toBe(true);
+        all.push(...page);
+      }
+    }
+
+    describe("create", () => {
+      test("a new order is stored pending, with no attempts", async () => {
+        expect(await storage.orders.createOrder(newOrder("a"))).toEqual({ created: true });
+        expect(await storage.orders.findOrder("a")).toEqual({
+          seq: expect.any(Number),
+          orderId: "a",
+          userId: "user_1",
+          itemIds: ["item_1", "item_2"],
+          totalCents: 15_099,
+          status: "pending",
+          createdAt: T0,
+          startedAt: null,
+          completedAt: null,
+          attempts: 0,
+          lastError: null,
+        });
+      });
+
+      test("the same order_id again is not created and returns the stored order", async () => {
+        await create(newOrder("a"));
+        const stored = await find("a");
+        expect(await storage.orders.createOrder(newOrder("a"))).toEqual({ created: false, existing: stored });
+        expect(await listAll()).toHaveLength(1);
+      });
+
+      test("a different payload under an existing order_id still returns the stored order", async () => {
+        await create(newOrder("a"));
+        const stored = await find("a");
+        const other = newOrder("a", { userId: "user_2", itemIds: ["x"], totalCents: 1, createdAt: T0 + 5 });
+        expect(await storage.orders.createOrder(other)).toEqual({ created: false, existing: stored });
+        expect(await find("a")).toEqual(stored);
+      });
+
+      test("of 50 concurrent creates of one order_id exactly one is created", async () => {
+        const outcomes = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            storage.orders.createOrder(newOrder("a", { userId: `user_${i}` })),
+          ),
+        );
+        expect(outcomes.filter((outcome) => outcome.created)).toHaveLength(1);
+        const stored = await find("a");
+        const existing = outcomes.filter((o): o is Extract<CreateOutcome, { created: false }> => !o.created);
+        expect(existing).toHaveLength(49);
+        for (const outcome of existing) expect(outcome.existing).toEqual(stored);
+        expect(await listAll()).toEqual([stored]);
+      });
+    });
+
+    describe("reads", () => {
+      test("an unknown order is undefined to findOrder and findOrderStatus", async () => {
+        await create(newOrder("a"));
+        expect(await storage.orders.findOrder("b")).toBeUndefined();
+        expect(await storage.orders.findOrderStatus("b")).toBeUndefined();
+      });
+
+      test("findOrderStatus returns just the id and the current status", async () => {
+        await create(newOrder("a"));
+        expect(await storage.orders.findOrderStatus("a")).toEqual({ orderId: "a", status: "pending" });
+        await storage.orders.cancelOrder("a");
+        expect(await storage.orders.findOrderStatus("a")).toEqual({ orderId: "a", status: "cancelled" });
+      });
+
+      test("listOrders pages in seq order (not createdAt) by afterSeq and limit", async () => {
+        // Created in this order, with createdAt going backwards: the listing follows creation.
+        await create(...["a", "b", "c", "d", "e"].map((id, i) => newOrder(id, { createdAt: T0 - i })));
+        const first = await storage.orders.listOrders({ afterSeq: 0, limit: 2 });
+        expect(idsOf(first)).toEqual(["a", "b"]);
+        expect(first[0]?.seq).toBeLessThan(first[1]?.seq ?? 0);
+        const second = await storage.orders.listOrders({ afterSeq: first[1]?.seq ?? 0, limit: 2 });
+        expect(idsOf(second)).toEqual(["c", "d"]);
+        const third = await storage.orders.listOrders({ afterSeq: second[1]?.seq ?? 0, limit: 2 });
+        expect(idsOf(third)).toEqual(["e"]);
+        expect(await storage.orders.listOrders({ afterSeq: third[0]?.seq ?? 0, limit: 2 })).toEqual([]);
+        expect(await storage.orders.listOrders({ afterSeq: 0, limit: 10 })).toEqual(await listAll());
+      });
+
+      test("listOrders filters by status and by userId, alone or together", async () => {
+        await create(
+          newOrder("a1", { userId: "alice" }),
+          newOrder("b1", { userId: "bob" }),
+          newOrder("a2", { userId: "alice" }),
+          newOrder("a3", { userId: "alice" }),
+        );
+        await storage.orders.cancelOrder("a2");
+        await storage.orders.cancelOrder("b1");
+        expect(idsOf(await listAll({ userId: "alice" }))).toEqual(["a1", "a2", "a3"]);
+        expect(idsOf(await listAll({ status: "cancelled" }))).toEqual(["b1", "a2"]);
+        expect(idsOf(await listAll({ status: "pending", userId: "alice" }))).toEqual(["a1", "a3"]);
+        expect(await listAll({ userId: "carol" })).toEqual([]);
+        const page = await storage.orders.listOrders({ userId: "alice", afterSeq: 0, limit: 1 });
+        expect(idsOf(page)).toEqual(["a1"]);
+      });
+    });
+
+    describe("cancel", () => {
+      test("a pending order is cancelled once; cancelling again leaves it cancelled", async () => {
+        await create(newOrder("a"));
+        const pending = await find("a");
+        expect(await storage.orders.cancelOrder("a")).toEqual({
+          cancelled: true,
+          order: { ...pending, status: "cancelled" },
+        });
+        expect(await storage.orders.cancelOrder("a")).toEqual({
+          cancelled: false,
+          order: { ...pending, status: "cancelled" },
+        });
+        expect((await find("a")).status).toBe("cancelled");
+      });
+
+      test("cancelling an unknown order finds nothing", async () => {
+        expect(await storage.orders.cancelOrder("nope")).toEqual({ cancelled: false, order: undefined });
+      });
+
+      test("a claimed order is not cancelled and stays processing", async () => {
+        await create(newOrder("a"));
+        await claimOne("w1", T0 + 10);
+        const outcome = await storage.orders.cancelOrder("a");
+        expect(outcome.cancelled).toBe(false);
+        expect(outcome.order?.status).toBe("processing");
+        expect((await find("a")).status).toBe("processing");
+        await settle({ kind: "completed", seq: (await find("a")).seq, owner: "w1" }, T0 + 20);
+        expect((await find("a")).status).toBe("completed");
+      });
+
+      test("a cancelled order is never claimed", async () => {
+        await create(newOrder("a"), newOrder("b"));
+        await storage.orders.cancelOrder("a");
+        expect(idsOf(await claim("w1", 5, T0 + 10))).toEqual(["b"]);
+        await expectNothingDue(T0 + 1_000_000, null);
+        expect((await find("a")).status).toBe("cancelled");
+      });
+
+      test("cancels racing one claim: each order is either cancelled or claimed, never both", async () => {
+        const ids = Array.from({ length: 20 }, (_, i) => `race-${i}`);
+        await create(...ids.map((id) => newOrder(id)));
+        // The claim is sent between the cancels, so either side may be first for some orders.
+        const cancel = (id: string) => storage.orders.cancelOrder(id);
+        const before = Promise.all(ids.slice(0, 10).map(cancel));
+        const claiming = claim("w1", ids.length, T0 + 10);
+        const after = Promise.all(ids.slice(10).map(cancel));
+        const [cancelsBefore, claimed, cancelsAfter] = await Promise.all([before, claiming, after]);
+        const cancels = [...cancelsBefore, ...cancelsAfter];
+        const claimedIds = new Set(idsOf(claimed));
+        for (const [i, id] of ids.entries()) {
+          const cancelled = cancels[i]?.cancelled;
+          expect(cancelled).toBe(!claimedIds.has(id));
+          expect((await find(id)).status).toBe(cancelled ? "cancelled" : "processing");
+        }
+      });
+    });
+
+    describe("claim", () => {
+      test("the oldest due orders are claimed first: by createdAt, then by seq", async () => {
+        await create(
+          newOrder("late", { createdAt: T0 + 30 }),
+          newOrder("first", { createdAt: T0 + 10 }),
+          newOrder("middle", { createdAt: T0 + 20 }),
+          newOrder("tie", { createdAt: T0 + 10 }),
+        );
+        expect(idsOf(await claim("w1", 3, T0 + 100))).toEqual(["first", "tie", "middle"]);
+        expect(idsOf(await claim("w1", 3, T0 + 100))).toEqual(["late"]);
+      });
+
+      test("a claimed order comes back processing, attempts + 1, startedAt = now", async () => {
+        await create(newOrder("a"));
+        const pending = await find("a");
+        const claimed = await claimOne("w1", T0 + 42);
+        expect(claimed).toEqual({ ...pending, status: "processing", attempts: 1, startedAt: T0 + 42 });
+        expect(await find("a")).toEqual(claimed);
+      });
+
+      test("each request gets at most its limit, the requests filled in turn", async () => {
+        await create(...["a", "b", "c", "d", "e"].map((id) => newOrder(id)));
+        const { claimed } = await pump(
+          [
+            { owner: "w1", limit: 2 },
+            { owner: "w2", limit: 2 },
+            { owner: "w3", limit: 2 },
+          ],
+          T0 + 10,
+        );
+        expect(claimed.map(idsOf)).toEqual([["a", "b"], ["c", "d"], ["e"]]);
+        expect(await claim("w4", 5, T0 + 10)).toEqual([]);
+      });
+
+      test("nextDueAt: undefined when every request was filled, null when nothing is pending", async () => {
+        expect(await pump([{ owner: "w1", limit: 1 }], T0)).toEqual({ claimed: [[]], nextDueAt: null });
+        await create(newOrder("a"), newOrder("b"));
+        const filled = await pump([{ owner: "w1", limit: 1 }], T0 + 10);
+        expect(filled.nextDueAt).toBeUndefined();
+        const exact = await pump([{ owner: "w1", limit: 1 }], T0 + 10);
+        expect(idsOf(exact.claimed[0] as Order[])).toEqual(["b"]);
+        expect(exact.nextDueAt).toBeUndefined();
+        expect(await pump([{ owner: "w2", limit: 1 }], T0 + 10)).toEqual({ claimed: [[]], nextDueAt: null });
+      });
+
+      test("an order retried for later is not claimed before its runAt; nextDueAt is the earliest", async () => {
+        await create(newOrder("a"), newOrder("b"), newOrder("c"));
+        const [a, b] = await claim("w1", 2, T0 + 10);
+        await pump([], T0 + 20, [
+          { kind: "retry", seq: a?.seq ?? 0, owner: "w1", runAt: T0 + 500, error: "e" },
+          { kind: "retry", seq: b?.seq ?? 0, owner: "w1", runAt: T0 + 300, error: "e" },
+        ]);
+        // A request left short by future orders: the due one, and when the next becomes due.
+        const short = await pump([{ owner: "w2", limit: 5 }], T0 + 30);
+        expect(short.claimed.map(idsOf)).toEqual([["c"]]);
+        expect(short.nextDueAt).toBe(T0 + 300);
+        await expectNothingDue(T0 + 299, T0 + 300);
+        expect(idsOf(await claim("w2", 5, T0 + 300))).toEqual(["b"]);
+        await expectNothingDue(T0 + 499, T0 + 500);
+        expect(idsOf(await claim("w2", 5, T0 + 500))).toEqual(["a"]);
+      });
+    });
+
+    describe("settle", () => {
+      test("a completion by the owner completes the order at now", async () => {
+        await create(newOrder("a"));
+        const claimed = await claimOne("w1", T0 + 10);
+        await settle({ kind: "completed", seq: claimed.seq, owner: "w1" }, T0 + 60);
+        expect(await find("a")).toEqual({ ...claimed, status: "completed", completedAt: T0 + 60 });
+        await expectNothingDue(T0 + 100, null);
+      });
+
+      test("a settlement from another owner changes nothing", async () => {
+        await create(newOrder("a"));
+        const claimed = await claimOne("w1", T0 + 10);
+        const { seq } = claimed;
+        await pump([], T0 + 20, [
+          { kind: "completed", seq, owner: "w2" },
+          { kind: "retry", seq, owner: "w2", runAt: T0 + 30, error: "e" },
+          { kind: "failed", seq, owner: "w2", error: "e" },
+        ]);
+        expect(await find("a")).toEqual(claimed);
+        await settle({ kind: "completed", seq, owner: "w1" }, T0 + 40);
+        expect((await find("a")).status).toBe("completed");
+      });
+
+      test("a retry puts the order back pending with its error, claimable again at runAt", async () => {
+        await create(newOrder("a"));
+        const claimed = await claimOne("w1", T0 + 10);
+        await settle(
+          { kind: "retry", seq: claimed.seq, owner: "w1", runAt: T0 + 1000, error: "boom" },
+          T0 + 20,
+        );
+        expect(await find("a")).toMatchObject({
+          status: "pending",
+          attempts: 1,
+          lastError: "boom",
+          completedAt: null,
+        });
+        await expectNothingDue(T0 + 999, T0 + 1000);
+        const again = await claimOne("w2", T0 + 1000);
+        expect(again).toMatchObject({
+          orderId: "a",
+          status: "processing",
+          attempts: 2,
+          startedAt: T0 + 1000,
+        });
+      });
+
+      test("settlements are recorded before the same call's claims", async () => {
+        await create(newOrder("a"));
+        const claimed = await claimOne("w1", T0 + 10);
+        const retry: Settlement = {
+          kind: "retry",
+          seq: claimed.seq,
+          owner: "w1",
+          runAt: T0 + 20,
+          error: "e",
+        };
+        const { claimed: again } = await pump([{ owner: "w2", limit: 1 }], T0 + 20, [retry]);
+        expect(again[0]).toEqual([{ ...claimed, attempts: 2, startedAt: T0 + 20, lastError: "e" }]);
+      });
+
+      test("a failure marks the order failed with its error, never claimed again", async () => {
+        await create(newOrder("a"));
+        const claimed = await claimOne("w1", T0 + 10);
+        await settle({ kind: "failed", seq: claimed.seq, owner: "w1", error: "gave up" }, T0 + 20);
+        expect(await find("a")).toEqual({ ...claimed, status: "failed", lastError: "gave up" });
+        await expectNothingDue(T0 + 1_000_000, null);
+      });
+
+      test("a settlement for an order that was released changes nothing", async () => {
+        await create(newOrder("a"));
+        const claimed = await claimOne("w1", T0 + 10);
+        const { seq } = claimed;
+        await storage.queue.releaseOrders({ owner: "w1", now: T0 + 20 });
+        await settle({ kind: "completed", seq, owner: "w1" }, T0 + 30);
+        expect((await find("a")).status).toBe("pending");
+        // Claimed by another slot meanwhile: the old owner's late result still changes nothing.
+        const reclaimed = await claimOne("w2", T0 + 40);
+        await settle({ kind: "failed", seq, owner: "w1", error: "late" }, T0 + 50);
+        expect(await find("a")).toEqual(reclaimed);
+      });
+    });
+
+    describe("release", () => {
+      test("releaseOrders puts back only that owner's orders and returns how many", async () => {
+        await create(newOrder("a"), newOrder("b"), newOrder("c"));
+        await claim("w1", 2, T0 + 10);
+        await claimOne("w2", T0 + 10);
+        expect(await storage.queue.releaseOrders({ owner: "w1", now: T0 + 20 })).toBe(2);
+        expect(idsOf(await listAll({ status: "pending" }))).toEqual(["a", "b"]);
+        expect(idsOf(await listAll({ status: "processing" }))).toEqual(["c"]);
+        expect(await storage.queue.releaseOrders({ owner: "w1", now: T0 + 30 })).toBe(0);
+      });
+
+      test("released orders are claimable again at the release's now, and attempts keeps counting", async () => {
+        await create(newOrder("a"));
+        await claimOne("w1", T0 + 10);
+        await storage.queue.releaseOrders({ owner: "w1", now: T0 + 20 });
+        const again = await claimOne("w2", T0 + 20);
+        expect(again).toMatchObject({ orderId: "a", status: "processing", attempts: 2, startedAt: T0 + 20 });
+      });
+
+      test("releaseAllOrders puts back every processing order and returns the count", async () => {
+        await create(newOrder("a"), newOrder("b"), newOrder("c"), newOrder("d"));
+        const a = await claimOne("w1", T0 + 10);
+        await claimOne("w2", T0 + 10);
+        await claimOne("w3", T0 + 10);
+        await settle({ kind: "completed", seq: a.seq, owner: "w1" }, T0 + 15);
+        expect(await storage.queue.releaseAllOrders(T0 + 20)).toBe(2);
+        expect(idsOf(await listAll({ status: "pending" }))).toEqual(["b", "c", "d"]);
+        expect((await find("a")).status).toBe("completed");
+        expect(await storage.queue.releaseAllOrders(T0 + 30)).toBe(0);
+        const again = await claim("w4", 5, T0 + 20);
+        expect(again.map((order) => [order.orderId, order.attempts])).toEqual([
+          ["d", 1],
+          ["b", 2],
+          ["c", 2],
+        ]);
+      });
+    });
+
+    describe("counts", () => {
+      test("an empty store counts zero for every status", async () => {
+        const zeros = Object.fromEntries(ORDER_STATUSES.map((status) => [status, 0])) as Record<
+          OrderStatus,
+          0
+        >;
+        expect(await storage.system.countOrders()).toEqual({ byStatus: zeros, completedProcessingMs: 0 });
+      });
+
+      test("countOrders matches the listing for every status, with the completed processing time", async () => {
+        await create(...Array.from({ length: 8 }, (_, i) => newOrder(`o${i}`, { createdAt: T0 + i })));
+        await storage.orders.cancelOrder("o7");
+        const [o0, o1, o2, o3] = await claim("w1", 6, T0 + 100);
+        await pump([], T0 + 150, [{ kind: "completed", seq: o0?.seq ?? 0, owner: "w1" }]);
+        await pump([], T0 + 175, [
+          { kind: "completed", seq: o1?.seq ?? 0, owner: "w1" },
+          { kind: "retry", seq: o2?.seq ?? 0, owner: "w1", runAt: T0 + 10_000, error: "e" },
+          { kind: "failed", seq: o3?.seq ?? 0, owner: "w1", error: "e" },
+        ]);
+
+        const counts = await storage.system.countOrders();
+        expect(counts.byStatus).toEqual({ pending: 2, processing: 2, completed: 2, failed: 1, cancelled: 1 });
+        const listed = await listAll();
+        for (const status of ORDER_STATUSES) {
+          expect(counts.byStatus[status]).toBe(listed.filter((order) => order.status === status).length);
+        }
+        const completed = listed.filter((order) => order.status === "completed");
+        const processingMs = completed.reduce((sum, o) => sum + (o.completedAt ?? 0) - (o.startedAt ?? 0), 0);
+        expect(counts.completedProcessingMs).toBe(processingMs);
+        expect(counts.completedProcessingMs).toBe(50 + 75);
+      });
+    });
+
+    describe("system", () => {
+      test("probeWrite resolves and leaves the orders as they were", async () => {
+        await create(newOrder("a"));
+        const before = await listAll();
+        await storage.system.probeWrite();
+        expect(await listAll()).toEqual(before);
+      });
+
+      test("close can be called twice", async () => {
+        await create(newOrder("a"));
+        await storage.close();
+        await expect(storage.close()).resolves.toBeUndefined();
+      });
+    });
+  });
+}
