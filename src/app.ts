@@ -5,10 +5,11 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { toAppError, toErrorBody } from "./error-envelope.ts";
-import { routeNotFound } from "./errors.ts";
+import { methodNotAllowed, routeNotFound } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { orderRoutes } from "./orders/routes.ts";
 import type { OrderDeps } from "./orders/service.ts";
+import { checkQueryString } from "./query-string.ts";
 import { type SystemDeps, systemRoutes } from "./system/routes.ts";
 
 /** Everything the HTTP layer needs: the features' dependencies (their ports among them). */
@@ -16,37 +17,59 @@ export type AppDeps = { orders: OrderDeps; system: SystemDeps; log: Logger };
 
 /** The whole HTTP API: orders, metrics, health, and the OpenAPI document with Swagger UI. */
 export function createApp(deps: AppDeps) {
-  return (
-    // normalize: false makes unknown fields an error instead of silently dropping them.
-    new Elysia({ normalize: false })
-      .use(
-        openapi({
-          path: "/swagger",
-          specPath: "/swagger/json",
-          provider: "swagger-ui",
-          documentation: {
-            info: {
-              title: "Order service",
-              version: "0.1.0",
-              description:
-                "Accepts orders, processes them asynchronously on worker threads, and reports status and metrics. " +
-                'Every error has the envelope {"error":{"code","message","details"?}}.',
-            },
-            tags: [
-              { name: "Orders", description: "Submit, read, list and cancel orders" },
-              { name: "System", description: "Metrics, liveness and readiness" },
-            ],
+  const app = new Elysia({ normalize: false }) // normalize: false: unknown fields are an error, not dropped
+    .use(
+      openapi({
+        path: "/swagger",
+        specPath: "/swagger/json",
+        provider: "swagger-ui",
+        documentation: {
+          info: {
+            title: "Order service",
+            version: "0.1.0",
+            description:
+              "Accepts orders, processes them asynchronously on worker threads, and reports status and metrics. " +
+              'Every error has the envelope {"error":{"code","message","details"?}}.',
           },
-        }),
-      )
-      .onError(({ code, error, set }) => {
-        const appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log);
-        set.status = appError.status;
-        return toErrorBody(appError);
-      })
-      .use(orderRoutes(deps.orders))
-      .use(systemRoutes(deps.system))
-  );
+          tags: [
+            { name: "Orders", description: "Submit, read, list and cancel orders" },
+            { name: "System", description: "Metrics, liveness and readiness" },
+          ],
+        },
+      }),
+    )
+    .onRequest(({ request }) => checkQueryString(request.url))
+    .onError(({ code, error, set, request }) => {
+      let appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log);
+      if (code === "NOT_FOUND") {
+        const allowed = allowedMethods(new URL(request.url).pathname);
+        if (allowed.length > 0) {
+          appError = methodNotAllowed(request.method, allowed);
+          set.headers.allow = allowed.join(", ");
+        }
+      }
+      set.status = appError.status;
+      return toErrorBody(appError);
+    })
+    .use(orderRoutes(deps.orders))
+    .use(systemRoutes(deps.system));
+
+  // The methods each route path answers, matched by pattern (`:param` is one path segment).
+  let routes: { pattern: RegExp; method: string }[] | undefined;
+  function allowedMethods(path: string): string[] {
+    routes ??= app.routes
+      .filter((route) => !route.path.includes("*"))
+      .map((route) => ({
+        method: route.method,
+        pattern: new RegExp(
+          `^${route.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+")}/?$`,
+        ),
+      }));
+    const methods = routes.filter((route) => route.pattern.test(path)).map((route) => route.method);
+    return [...new Set(methods)].sort();
+  }
+
+  return app;
 }
 
 /** The app's type, for tests and the server. */

@@ -9,12 +9,14 @@
 const STATUS = {
   VALIDATION_FAILED: 422,
   INVALID_JSON: 400,
+  INVALID_QUERY: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
   PAYLOAD_TOO_LARGE: 413,
   ORDER_NOT_FOUND: 404,
   ORDER_ID_CONFLICT: 409,
   ORDER_NOT_CANCELLABLE: 409,
   ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   NOT_READY: 503,
   STORAGE_UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,
@@ -37,6 +39,14 @@ export class AppError extends Error {
   }
 }
 
+/** Longest piece of client input an error message repeats; a longer one is cut with "…". */
+const MAX_ECHO = 64;
+
+/** Client input as an error message quotes it: cut to MAX_ECHO characters. */
+function echo(text: string): string {
+  return text.length > MAX_ECHO ? `${text.slice(0, MAX_ECHO)}…` : text;
+}
+
 /** A field-level validation problem, as listed in `details` of a VALIDATION_FAILED error. */
 export type FieldProblem = { field: string; message: string };
 
@@ -49,12 +59,12 @@ export function validationFailed(problems: FieldProblem[], part = "request"): Ap
 /** 400: the body is not JSON. */
 export function invalidJson(reason?: string): AppError {
   const message = "The request body is not valid JSON";
-  return new AppError("INVALID_JSON", reason ? `${message}: ${reason}` : message);
+  return new AppError("INVALID_JSON", reason ? `${message}: ${reason.slice(0, 200)}` : message);
 }
 
 /** 415: the body is not sent as application/json. */
 export function unsupportedMediaType(contentType: string): AppError {
-  const got = contentType ? `'${contentType}'` : "no content type";
+  const got = contentType ? `'${echo(contentType)}'` : "no content type";
   return new AppError("UNSUPPORTED_MEDIA_TYPE", `Send the body as application/json (got ${got})`);
 }
 
@@ -65,19 +75,38 @@ export function payloadTooLarge(limitBytes: number): AppError {
 
 /** 404: no order with this id. */
 export function orderNotFound(orderId: string): AppError {
-  return new AppError("ORDER_NOT_FOUND", `No order with order_id '${orderId}'`);
+  return new AppError("ORDER_NOT_FOUND", `No order with order_id '${echo(orderId)}'`);
 }
 
 /** 409: the order_id exists with another payload. */
 export function orderIdConflict(orderId: string): AppError {
-  return new AppError("ORDER_ID_CONFLICT", `order_id '${orderId}' already exists with a different payload`);
+  return new AppError(
+    "ORDER_ID_CONFLICT",
+    `order_id '${echo(orderId)}' already exists with a different payload`,
+  );
 }
 
 /** 409: only pending orders can be cancelled. */
 export function orderNotCancellable(orderId: string, status: string): AppError {
   return new AppError(
     "ORDER_NOT_CANCELLABLE",
-    `Order '${orderId}' is ${status}; only pending orders can be cancelled`,
+    `Order '${echo(orderId)}' is ${status}; only pending orders can be cancelled`,
+  );
+}
+
+/** 400: the query string cannot be decoded (a bad percent-escape, or bytes that are not UTF-8). */
+export function invalidQuery(part: string): AppError {
+  return new AppError("INVALID_QUERY", `The query string cannot be decoded near '${echo(part)}'`);
+}
+
+/** 405: the path exists, the method does not; `allowed` goes in the Allow header too. */
+export function methodNotAllowed(method: string, allowed: string[]): AppError {
+  return new AppError(
+    "METHOD_NOT_ALLOWED",
+    `${echo(method)} is not allowed here; use ${allowed.join(", ")}`,
+    {
+      allowed,
+    },
   );
 }
 

@@ -6,6 +6,7 @@
 import { createApp } from "./app.ts";
 import { type Config, StartupError } from "./config.ts";
 import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
+import { toAppError, toErrorBody } from "./error-envelope.ts";
 import { MAX_BODY_BYTES } from "./json-body.ts";
 import type { Logger } from "./logger.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
@@ -26,14 +27,18 @@ async function openStorage(config: Config, log: Logger, onFatal: (reason: string
       { log: (message, error) => log("error", message, { error }), onFatal },
     );
   } catch (error) {
+    const path = config.databasePath;
     if (error instanceof FileLockedError) {
       throw new StartupError(
         "DATABASE_PATH",
-        `database ${config.databasePath} is in use by another running order service (${error.message}); ` +
+        `database ${path} is in use by another running order service (${error.message}); ` +
           "stop that one first, or point DATABASE_PATH at another file",
       );
     }
-    throw error;
+    // A directory, a file that is not a database, a read-only place, a name too long: say which
+    // setting to fix and what the system said, never a stack trace.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StartupError("DATABASE_PATH", `cannot open the database at ${path}: ${reason}`);
   }
 }
 
@@ -65,6 +70,12 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
         port: config.port,
         maxRequestBodySize: MAX_BODY_BYTES * 2,
         reusePort: false,
+        // The last line of defence: whatever escapes Elysia gets the envelope, never Bun's error
+        // page (which shows source lines and paths).
+        error: (error) => {
+          const body = toErrorBody(toAppError(error, log));
+          return Response.json(body, { status: 500 });
+        },
       });
     } catch (error) {
       const code = (error as { code?: string }).code;
@@ -72,6 +83,26 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
       throw new StartupError("PORT", `port ${config.port} on ${config.host} ${reason}`);
     }
     return new URL(`http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${app.server?.port}`);
+  }
+
+  /**
+   * Stops accepting and lets requests in flight finish, but for at most `timeoutMs`: then every
+   * connection still open is closed (a client holding an unfinished body would otherwise keep the
+   * process alive past the supervisor's grace period).
+   */
+  async function stopHttp(timeoutMs: number): Promise<void> {
+    const server = app.server;
+    if (!server) return;
+    const drained = await Promise.race([
+      server.stop().then(() => true),
+      Bun.sleep(timeoutMs).then(() => false),
+    ]);
+    if (!drained) {
+      log("warn", "connections still open at the shutdown deadline; closing them", {
+        connections: server.pendingRequests,
+      });
+      await server.stop(true);
+    }
   }
 
   return {
@@ -99,8 +130,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
      * orders within SHUTDOWN_TIMEOUT_MS (the rest go back to pending), checkpoint and close.
      */
     async stop(): Promise<void> {
-      await app.server?.stop();
-      await dispatcher.stop(config.shutdownTimeoutMs);
+      await Promise.all([stopHttp(config.shutdownTimeoutMs), dispatcher.stop(config.shutdownTimeoutMs)]);
       await storage.close();
     },
   };

@@ -235,7 +235,6 @@ describe("reading orders", () => {
       ["limit=501", "limit"],
       ["limit=-1", "limit"],
       ["limit=abc", "limit"],
-      ["cursor=%%%", "cursor"],
       ["cursor=LTE", "cursor"],
       ["color=red", "color"],
     ]) {

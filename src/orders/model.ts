@@ -2,7 +2,7 @@
  * Request and response models of the orders API. Each is a `t` schema constant with a type of the
  * same name; Elysia validates with them and the OpenAPI document is generated from them.
  */
-import { Kind, TypeRegistry } from "@sinclair/typebox";
+import { FormatRegistry, Kind, TypeRegistry } from "@sinclair/typebox";
 import { t } from "elysia";
 import { ORDER_STATUSES } from "../order.ts";
 import { MAX_AMOUNT, MONEY_RULE, toCents } from "./money.ts";
@@ -25,6 +25,12 @@ const Money = (options: { description: string }) =>
     ...options,
   });
 
+// Text a person could have typed: no lone UTF-16 surrogate (JSON.parse turns "\ud800" into one,
+// and storing it as UTF-8 would turn it into U+FFFD, so the identical replay would not match) and
+// no control characters.
+FormatRegistry.Set("printable", (value) => value.isWellFormed() && !/\p{Cc}/u.test(value));
+const TEXT_RULE = "a non-empty string of at most 128 characters, no control characters";
+
 // A union of literals, not t.UnionEnum: Elysia fills an absent optional UnionEnum query parameter
 // with its first value, which would silently filter listings to "pending".
 // Unsafe only gives the union its static type (a .map() over the list would widen it to string).
@@ -41,11 +47,7 @@ export type OrderStatus = typeof OrderStatus.static;
 
 export const CreateOrderBody = t.Object(
   {
-    user_id: t.String({
-      minLength: 1,
-      maxLength: 128,
-      error: "must be a non-empty string of at most 128 characters",
-    }),
+    user_id: t.String({ minLength: 1, maxLength: 128, format: "printable", error: `must be ${TEXT_RULE}` }),
     order_id: t.String({
       minLength: 1,
       maxLength: 128,
@@ -54,11 +56,7 @@ export const CreateOrderBody = t.Object(
       error: "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
     }),
     item_ids: t.Array(
-      t.String({
-        minLength: 1,
-        maxLength: 128,
-        error: "must be a non-empty string of at most 128 characters",
-      }),
+      t.String({ minLength: 1, maxLength: 128, format: "printable", error: `must be ${TEXT_RULE}` }),
       { minItems: 1, maxItems: 1000, error: "must be an array of 1 to 1,000 item ids" },
     ),
     total_amount: Money({ description: "Decimal amount with at most two decimals, from 0 to 1e12" }),

@@ -4,6 +4,7 @@
  */
 import { Elysia } from "elysia";
 import { ErrorBody } from "../error-envelope.ts";
+import { validationFailed } from "../errors.ts";
 import { parseJsonBody } from "../json-body.ts";
 import {
   CreateOrderBody,
@@ -14,6 +15,13 @@ import {
   OrderView,
 } from "./model.ts";
 import { cancelOrder, createOrder, getOrder, getOrderStatus, listOrders, type OrderDeps } from "./service.ts";
+
+/** Refuses a query number that is not plain decimal digits. */
+function checkDecimal(value: string | null, field: string): void {
+  if (value !== null && !/^[0-9]{1,9}$/.test(value)) {
+    throw validationFailed([{ field, message: "must be a whole number in decimal digits" }], "query");
+  }
+}
 
 /** The `/orders` routes. */
 export function orderRoutes(deps: OrderDeps) {
@@ -51,8 +59,10 @@ export function orderRoutes(deps: OrderDeps) {
       },
     )
     .get("", ({ query }) => listOrders(deps.store, query), {
+      // Before Elysia coerces it: `limit` is decimal digits, so 1e2 and 0x10 are refused, not read.
+      transform: ({ request }) => checkDecimal(new URL(request.url).searchParams.get("limit"), "limit"),
       query: ListOrdersQuery,
-      response: { 200: OrderPage, 422: ErrorBody },
+      response: { 200: OrderPage, 400: ErrorBody, 422: ErrorBody },
       detail: { summary: "List orders in creation order (keyset pagination)" },
     })
     .get("/:order_id", ({ params }) => getOrder(deps.store, params.order_id), {

@@ -6,6 +6,7 @@
  * it refuses to start instead of releasing the first one's orders.
  */
 import type { SynchronousLevel } from "../../config.ts";
+import { storageUnavailable } from "../../errors.ts";
 import type { NewOrder } from "../../order.ts";
 import { migrateDatabase, openDatabase } from "./client.ts";
 import { lockFile } from "./file-lock.ts";
@@ -16,6 +17,28 @@ import type { WriteOps } from "./writes.ts";
 export { FileLockedError } from "./file-lock.ts";
 
 const WRITES_MODULE = new URL("./writes.ts", import.meta.url);
+// Readiness (see probeWrite): a write that committed this recently is proof enough, so /ready polled
+// under load commits nothing of its own; a refused write keeps the service not ready for HOLD_MS,
+// and for up to STICKY_MS while nothing has committed since.
+const FRESH_MS = 1000;
+const HOLD_MS = 5000;
+const STICKY_MS = 30_000;
+
+/**
+ * Readiness of the database from the real writes as well as a probe. Why not the probe alone: on a
+ * full disk the probe, which rewrites one existing page, can still commit while every insert fails.
+ * Why not the real writes alone: an idle service (or one its load balancer took out) would never
+ * notice that the disk is fine again.
+ */
+async function probeWrite(writer: DatabaseWriter<WriteOps>): Promise<void> {
+  const { succeededAt = 0, failed } = writer.lastOutcomes();
+  const now = Date.now();
+  if (failed && (now - failed.at < HOLD_MS || (failed.at > succeededAt && now - failed.at < STICKY_MS))) {
+    throw storageUnavailable(`a write failed ${now - failed.at} ms ago: ${failed.message}`);
+  }
+  if (now - succeededAt < FRESH_MS) return;
+  await writer.run("probeWrite");
+}
 
 /**
  * Locks `path`, applies the migrations, starts the writer thread and opens the read-only
@@ -59,7 +82,7 @@ export async function openSqliteStorage(
       },
       system: {
         countOrders: async () => reads.countOrders(),
-        probeWrite: () => writer.run("probeWrite"),
+        probeWrite: () => probeWrite(writer),
       },
       /** Commits what is queued, checkpoints and closes both connections, then drops the lock. */
       async close(): Promise<void> {

@@ -44,6 +44,9 @@ export type WriterHooks = {
   onFatal: (reason: string) => void;
 };
 
+/** The latest write that committed and the latest refused, for readiness (epoch ms). */
+export type WriteOutcomes = { succeededAt?: number; failed?: { at: number; message: string } };
+
 type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
 type OpTable = Record<string, (...args: never[]) => unknown>;
 
@@ -61,6 +64,7 @@ export class DatabaseWriter<Ops extends OpTable> {
   private opened: { resolve: () => void; reject: (error: Error) => void } | undefined;
   private closed: ((error?: string) => void) | undefined;
   private running = true;
+  private outcomes: WriteOutcomes = {};
 
   /**
    * Opens `path` on a new writer thread running the op table of `opsModule` (migrations must
@@ -102,6 +106,11 @@ export class DatabaseWriter<Ops extends OpTable> {
     });
   }
 
+  /** When a write last committed and when one was last refused by the database (a 503). */
+  lastOutcomes(): WriteOutcomes {
+    return this.outcomes;
+  }
+
   /**
    * Waits for every call so far to be durable, then closes the connection and ends the thread.
    * Rejects if the connection could not be closed cleanly (the calls were still answered).
@@ -135,8 +144,15 @@ export class DatabaseWriter<Ops extends OpTable> {
           const waiting = this.pending.get(reply.id);
           this.pending.delete(reply.id);
           if (!waiting) continue;
-          if (reply.ok) waiting.resolve(reply.value);
-          else waiting.reject(fromWireError(reply.error));
+          if (reply.ok) {
+            this.outcomes.succeededAt = Date.now();
+            waiting.resolve(reply.value);
+          } else {
+            if (reply.error.code === "STORAGE_UNAVAILABLE") {
+              this.outcomes.failed = { at: Date.now(), message: reply.error.message };
+            }
+            waiting.reject(fromWireError(reply.error));
+          }
         }
         this.flush();
         break;
