@@ -11,6 +11,8 @@ test("defaults match the documented table", () => {
     workerConcurrency: 32,
     processingTimeMs: 100,
     processingFailureRate: 0,
+    processingTimeoutMs: 30_000,
+    processOrderModule: undefined,
     maxAttempts: 5,
     retryBaseMs: 1000,
     shutdownTimeoutMs: 10_000,

@@ -2,6 +2,8 @@
  * Configuration: the one file that reads the environment. Every variable is validated once at
  * start-up; a bad value stops the process with a message naming the variable.
  */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 
 /** SQLite `synchronous` levels we accept. FULL (default) makes a 201 survive power loss, not just a crash. */
 export const SYNCHRONOUS_LEVELS = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
@@ -20,6 +22,8 @@ export type Config = {
   workerConcurrency: number;
   processingTimeMs: number;
   processingFailureRate: number;
+  processingTimeoutMs: number;
+  processOrderModule: string | undefined;
   maxAttempts: number;
   retryBaseMs: number;
   shutdownTimeoutMs: number;
@@ -74,6 +78,16 @@ function readChoice<T extends string>(env: Env, name: string, fallback: T, choic
   return normalized;
 }
 
+/** An optional path to a module, made absolute; it must exist. */
+function readModule(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const path = resolve(raw);
+  if (!existsSync(path))
+    throw new ConfigError(name, `${name} must name an existing module file, got "${raw}"`);
+  return path;
+}
+
 /** Reads and validates the configuration; throws `ConfigError` naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   return {
@@ -85,6 +99,8 @@ export function loadConfig(env: Env = process.env): Config {
     workerConcurrency: readInt(env, "WORKER_CONCURRENCY", 32, 1, 1000),
     processingTimeMs: readInt(env, "PROCESSING_TIME_MS", 100, 0, 600_000),
     processingFailureRate: readNumber(env, "PROCESSING_FAILURE_RATE", 0, 0, 1),
+    processingTimeoutMs: readInt(env, "PROCESSING_TIMEOUT_MS", 30_000, 1, 86_400_000),
+    processOrderModule: readModule(env, "PROCESS_ORDER_MODULE"),
     maxAttempts: readInt(env, "MAX_ATTEMPTS", 5, 1, 100),
     retryBaseMs: readInt(env, "RETRY_BASE_MS", 1000, 0, 300_000),
     shutdownTimeoutMs: readInt(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),

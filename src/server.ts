@@ -53,7 +53,12 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     concurrency: config.workerConcurrency,
     maxAttempts: config.maxAttempts,
     retryBaseMs: config.retryBaseMs,
-    processing: { processingTimeMs: config.processingTimeMs, failureRate: config.processingFailureRate },
+    processing: {
+      processingTimeMs: config.processingTimeMs,
+      failureRate: config.processingFailureRate,
+      timeoutMs: config.processingTimeoutMs,
+      module: config.processOrderModule,
+    },
     log,
   });
   const app = createApp({

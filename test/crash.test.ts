@@ -86,6 +86,12 @@ test("SIGTERM with orders still running past SHUTDOWN_TIMEOUT_MS returns them to
   await waitFor(async () => (await metrics(restarted.url)).status_counts.completed === 3);
 });
 
+test("starts on a database whose folder does not exist yet, as the quick start does", async () => {
+  const dbPath = join(tempDir(), "data", "nested", "orders.db");
+  const service = await spawnService({ DATABASE_PATH: dbPath });
+  expect((await call(service.url, "POST", "/orders", order("fresh-1"))).status).toBe(201);
+});
+
 test("a bad setting exits 1 with a message naming the variable", async () => {
   for (const [name, value] of [
     ["WORKERS", "0"],

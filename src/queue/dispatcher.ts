@@ -30,12 +30,15 @@ export type DispatcherDeps = {
   log: (level: "info" | "warn" | "error", message: string, extra?: Record<string, unknown>) => void;
 };
 
-/** An order a worker thread holds: what its result needs to be recorded. */
-type Claim = { seq: number; attempts: number };
+/** An order a worker thread holds: what its result needs to be recorded, and when it was handed over. */
+type Claim = { seq: number; attempts: number; handedAt: number };
 type Reported = { owner: string; result: AttemptResult };
 
 // Upper bound on how long an idle dispatcher sleeps before looking for due retries again.
 const MAX_IDLE_MS = 1000;
+// A thread that has not reported an attempt this long after its deadline is not answering at all
+// (its own deadline timer did not run: processOrder blocks the thread): it is replaced.
+const UNRESPONSIVE_GRACE_MS = 5000;
 
 /** Runs the processing queue; see the file comment. */
 export class Dispatcher {
@@ -49,6 +52,9 @@ export class Dispatcher {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopping = false;
   private drained: (() => void) | undefined;
+  // Threads found unresponsive: their overdue attempts are recorded as failed, then they are replaced.
+  private readonly unresponsive = new Set<string>();
+  private watchdog: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.pool = new WorkerPool(
@@ -71,6 +77,7 @@ export class Dispatcher {
   /** Starts the worker threads; orders are claimed as soon as the first one is ready. */
   start(): void {
     this.pool.start();
+    this.watchdog = setInterval(() => this.checkDeadlines(), MAX_IDLE_MS);
   }
 
   /** Orders currently held by workers. */
@@ -98,11 +105,19 @@ export class Dispatcher {
     const now = this.deps.now();
     const settlements = reported.flatMap(({ owner, result }) => this.decide(owner, result, now));
     const claims: ClaimRequest[] = this.stopping ? [] : this.freeSlots(reported);
+    const replacing = [...this.unresponsive].filter((owner) =>
+      reported.some((entry) => entry.owner === owner),
+    );
     try {
       const { claimed, nextDueAt } = await this.deps.queue.settleAndClaim({ settlements, claims, now });
       for (const { owner, result } of reported) this.held.get(owner)?.delete(result.orderId);
       for (const [i, { owner }] of claims.entries()) this.hand(owner, claimed[i] ?? []);
       if (nextDueAt !== undefined) this.scheduleNextDue(nextDueAt, now);
+      // Their overdue attempts are recorded now: replace the threads (the rest they held is released).
+      for (const owner of replacing) {
+        this.unresponsive.delete(owner);
+        this.pool.kill(owner);
+      }
     } catch (error) {
       // The call failed as a whole (on SQLite the transaction rolled back), so nothing was claimed:
       // keep the results and record them on the next pump.
@@ -123,6 +138,7 @@ export class Dispatcher {
       if (this.held.get(owner)?.has(result.orderId)) freed.set(owner, (freed.get(owner) ?? 0) + 1);
     return this.pool
       .readyOwners()
+      .filter((owner) => !this.unresponsive.has(owner))
       .map((owner) => ({
         owner,
         limit: this.deps.concurrency - (this.held.get(owner)?.size ?? 0) + (freed.get(owner) ?? 0),
@@ -156,13 +172,40 @@ export class Dispatcher {
       void this.write("releaseOrders", this.deps.queue.releaseOrders({ owner, now: this.deps.now() }));
       return;
     }
-    for (const order of orders) claims.set(order.orderId, { seq: order.seq, attempts: order.attempts });
+    const handedAt = this.deps.now();
+    for (const order of orders)
+      claims.set(order.orderId, { seq: order.seq, attempts: order.attempts, handedAt });
+  }
+
+  /**
+   * Finds threads holding an attempt well past its deadline without a word: their own deadline
+   * timer would have reported it, so processOrder blocks the thread. Those attempts are recorded
+   * as failed (retried with backoff, `failed` after MAX_ATTEMPTS, so an order that always blocks
+   * cannot loop forever), then the thread is replaced (see pump).
+   */
+  private checkDeadlines(): void {
+    const now = this.deps.now();
+    const limit = this.deps.processing.timeoutMs + UNRESPONSIVE_GRACE_MS;
+    for (const [owner, claims] of this.held) {
+      if (this.unresponsive.has(owner)) continue;
+      const overdue = [...claims].filter(([, claim]) => now - claim.handedAt > limit);
+      if (overdue.length === 0) continue;
+      this.deps.log("error", "worker thread unresponsive past the processing deadline; replacing it", {
+        worker: owner,
+        orders: overdue.length,
+      });
+      this.unresponsive.add(owner);
+      const error = `processing timed out after ${this.deps.processing.timeoutMs} ms; the worker thread did not respond and was replaced`;
+      for (const [orderId] of overdue) this.reported.push({ owner, result: { orderId, error } });
+    }
+    if (this.unresponsive.size > 0) this.wake();
   }
 
   /** A worker thread died: forget what it held and put those orders back to pending at once. */
   private release(owner: string): void {
     this.deps.log("warn", "worker thread exited; releasing its orders and replacing it", { worker: owner });
     this.held.delete(owner);
+    this.unresponsive.delete(owner);
     this.reported = this.reported.filter((entry) => entry.owner !== owner);
     void this.write("releaseOrders", this.deps.queue.releaseOrders({ owner, now: this.deps.now() }));
   }
@@ -189,6 +232,7 @@ export class Dispatcher {
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
     clearTimeout(this.timer);
+    clearInterval(this.watchdog);
     if (this.inFlight() > 0) {
       const drained = new Promise<void>((resolve) => {
         this.drained = resolve;

@@ -11,4 +11,8 @@ export type ToWorker =
 export type AttemptResult = { orderId: string; error?: string };
 
 /** Worker -> main thread. */
-export type FromWorker = { type: "ready" } | { type: "done"; results: AttemptResult[] };
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "done"; results: AttemptResult[] }
+  // An attempt went on past its deadline and did not end when aborted: replace this thread.
+  | { type: "stuck"; orderId: string };

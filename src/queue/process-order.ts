@@ -1,8 +1,9 @@
 /**
  * The processing step, run inside a worker thread: the one function to replace with a real
- * fulfilment call. It gets the order and an AbortSignal (raised when shutdown runs out of time)
- * and either resolves (the order is completed) or throws (the attempt failed and is retried with
- * backoff until MAX_ATTEMPTS).
+ * fulfilment call, either here or with `PROCESS_ORDER_MODULE` (a module exporting a function
+ * `processOrder` of the same shape). It gets the order and an AbortSignal (raised when the attempt
+ * passes PROCESSING_TIMEOUT_MS, or when shutdown runs out of time) and either resolves (the order is
+ * completed) or throws (the attempt failed and is retried with backoff until MAX_ATTEMPTS).
  */
 
 /** The order as a worker sees it. */
@@ -14,8 +15,19 @@ export type WorkOrder = {
   attempt: number;
 };
 
-/** Settings of the default simulated fulfilment. */
-export type ProcessingSettings = { processingTimeMs: number; failureRate: number };
+/** The processing function's shape. */
+export type ProcessOrder = (order: WorkOrder, signal: AbortSignal) => Promise<void>;
+
+/**
+ * How orders are processed: the simulated fulfilment's time and failure rate, or `module`, a path
+ * to a module whose `processOrder` replaces it; `timeoutMs` is each attempt's deadline.
+ */
+export type ProcessingSettings = {
+  processingTimeMs: number;
+  failureRate: number;
+  timeoutMs: number;
+  module?: string;
+};
 
 /** Waits `ms`, or rejects as soon as `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -37,7 +49,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * The default processing: simulates an I/O-bound fulfilment call of `processingTimeMs` that fails
  * a `failureRate` fraction of attempts.
  */
-export function createProcessOrder(settings: ProcessingSettings) {
+export function createProcessOrder(settings: ProcessingSettings): ProcessOrder {
   return async function processOrder(_order: WorkOrder, signal: AbortSignal): Promise<void> {
     await sleep(settings.processingTimeMs, signal);
     if (settings.failureRate > 0 && Math.random() < settings.failureRate) {

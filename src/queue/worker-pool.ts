@@ -64,9 +64,11 @@ export class WorkerPool {
     for (const thread of this.threads) thread.worker.postMessage({ type: "abort" } satisfies ToWorker);
   }
 
-  /** Ends a thread as if it had crashed (tests, and an operator's last resort). */
-  kill(index: number): void {
-    this.threads[index]?.worker.terminate();
+  /** Ends a thread as if it had crashed: by index (tests) or owner (an unresponsive thread). */
+  kill(which: number | string): void {
+    const thread =
+      typeof which === "number" ? this.threads[which] : this.threads.find((t) => t.owner === which);
+    if (thread) this.end(thread);
   }
 
   /** Ends every thread, waiting (briefly) until they are gone. */
@@ -94,8 +96,14 @@ export class WorkerPool {
       if (message.type === "ready") {
         thread.ready = true;
         this.events.ready(thread.owner);
-      } else {
+      } else if (message.type === "done") {
         this.events.results(thread.owner, message.results);
+      } else {
+        this.log("processOrder ignored its abort past the deadline; replacing the worker thread", {
+          worker: thread.owner,
+          order: message.orderId,
+        });
+        this.end(thread);
       }
     };
     worker.onerror = (event) => {
@@ -105,6 +113,12 @@ export class WorkerPool {
     worker.addEventListener("close", () => this.replace(thread));
     worker.postMessage({ type: "init", settings: this.options.processing } satisfies ToWorker);
     return thread;
+  }
+
+  /** Ends a thread now; it takes no more orders meanwhile (its close event comes later). */
+  private end(thread: Thread): void {
+    thread.ready = false;
+    thread.worker.terminate();
   }
 
   /** A thread ended: report it and, unless stopping, start another in its place. */

@@ -1,15 +1,27 @@
 /**
  * Worker thread entry: runs `processOrder` for the orders the dispatcher sends and reports each
  * outcome. It never touches the database (bun:sqlite connections can't cross threads, and every
- * write goes through the one writer thread); results are sent back in one message per
- * turn to keep postMessage overhead off the hot path.
+ * write goes through the one writer thread); results are sent back in one message per turn to keep
+ * postMessage overhead off the hot path.
+ *
+ * Each attempt has a deadline (PROCESSING_TIMEOUT_MS): then its signal is aborted and it is
+ * reported failed at once, so its slot is free again. An attempt that still has not ended
+ * ABORT_GRACE_MS later ignores its signal: the thread reports itself stuck and is replaced.
  */
 import type { AttemptResult, FromWorker, ToWorker } from "./messages.ts";
-import { createProcessOrder, type WorkOrder } from "./process-order.ts";
+import {
+  createProcessOrder,
+  type ProcessingSettings,
+  type ProcessOrder,
+  type WorkOrder,
+} from "./process-order.ts";
 
 declare const self: Worker;
 
-let processOrder: ReturnType<typeof createProcessOrder> | undefined;
+const ABORT_GRACE_MS = 1000;
+
+let processOrder: ProcessOrder | undefined;
+let timeoutMs = 30_000;
 const running = new Map<string, AbortController>();
 let outbox: AttemptResult[] = [];
 
@@ -31,21 +43,50 @@ function report(result: AttemptResult): void {
 async function run(order: WorkOrder): Promise<void> {
   const controller = new AbortController();
   running.set(order.orderId, controller);
+  let reported = false;
+  let ended = false;
+  const finish = (error?: string) => {
+    if (!reported)
+      report(error === undefined ? { orderId: order.orderId } : { orderId: order.orderId, error });
+    reported = true;
+  };
+  const deadline = setTimeout(() => {
+    const reason = `processing timed out after ${timeoutMs} ms`;
+    controller.abort(new Error(reason));
+    finish(reason);
+    setTimeout(() => {
+      if (!ended) send({ type: "stuck", orderId: order.orderId });
+    }, ABORT_GRACE_MS);
+  }, timeoutMs);
   try {
-    await processOrder?.(order, controller.signal);
-    report({ orderId: order.orderId });
+    if (!processOrder) throw new Error("the worker thread is not initialised");
+    await processOrder(order, controller.signal);
+    finish();
   } catch (error) {
-    report({ orderId: order.orderId, error: error instanceof Error ? error.message : String(error) });
+    finish(error instanceof Error ? error.message : String(error));
   } finally {
+    ended = true;
+    clearTimeout(deadline);
     running.delete(order.orderId);
   }
 }
 
-self.onmessage = (event: MessageEvent<ToWorker>) => {
+/** The simulated fulfilment, or the `processOrder` of the module the settings name. */
+async function loadProcessOrder(settings: ProcessingSettings): Promise<ProcessOrder> {
+  if (!settings.module) return createProcessOrder(settings);
+  const loaded = (await import(settings.module)) as { processOrder?: unknown };
+  if (typeof loaded.processOrder !== "function") {
+    throw new Error(`${settings.module} does not export a function processOrder`);
+  }
+  return loaded.processOrder as ProcessOrder;
+}
+
+self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   switch (message.type) {
     case "init":
-      processOrder = createProcessOrder(message.settings);
+      timeoutMs = message.settings.timeoutMs;
+      processOrder = await loadProcessOrder(message.settings);
       send({ type: "ready" });
       break;
     case "process":

@@ -5,6 +5,8 @@
  * for the life of the process first, before any migration or write, so a second process pointed at
  * it refuses to start instead of releasing the first one's orders.
  */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import type { SynchronousLevel } from "../../config.ts";
 import { storageUnavailable } from "../../errors.ts";
 import type { NewOrder } from "../../order.ts";
@@ -50,6 +52,8 @@ export async function openSqliteStorage(
   hooks: WriterHooks,
 ) {
   const { path, synchronous } = options;
+  // The folder first (the quick start's ./data does not exist yet), then the lock beside the file.
+  mkdirSync(dirname(path), { recursive: true });
   const lock = lockFile(path);
   try {
     // Migrations on a connection of their own, kept open until the reader is: closing the last
