@@ -1,5 +1,6 @@
 -- wrk script: GET /orders/<id>/status for random ids of preloaded orders (pre-<n>, n < PRELOADED),
--- or GET /metrics when PATH_KIND=metrics. Each connection pauses PAUSE_MS between requests (wrk
+-- or GET /metrics when PATH_KIND=metrics, GET /health when PATH_KIND=health, GET /orders?limit=500
+-- when PATH_KIND=list. Each connection pauses PAUSE_MS between requests (wrk
 -- measures latency from the send, so the pause is not in it). Prints one JSON line like post-orders.lua.
 local preloaded = tonumber(os.getenv("PRELOADED") or "1000")
 local kind = os.getenv("PATH_KIND") or "status"
@@ -11,6 +12,8 @@ end
 
 function request()
   if kind == "metrics" then return wrk.format("GET", "/metrics") end
+  if kind == "health" then return wrk.format("GET", "/health") end
+  if kind == "list" then return wrk.format("GET", "/orders?limit=500") end
   return wrk.format("GET", "/orders/pre-" .. math.random(0, preloaded - 1) .. "/status")
 end
 
