@@ -25,15 +25,33 @@ export function toErrorBody(error: AppError): ErrorBody {
   return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
 }
 
-/** Turns Elysia's validation error into per-field problems, using our schemas' messages. */
+type Issue = { path?: string; message: string; summary?: string; schema?: unknown };
+
+/**
+ * The issues of a validation error. Elysia's `all` builds a summary that prints the value, which
+ * throws for an object with a non-callable `toString` (`{"user_id":{"toString":0}}` was a 500):
+ * then the validator's own issues, which never print values.
+ */
+function issuesOf(error: ValidationError): Issue[] {
+  try {
+    return error.all as Issue[];
+  } catch {
+    const validator = error.validator as { Errors?: (value: unknown) => Iterable<Issue> } | undefined;
+    return [...(validator?.Errors?.(error.value) ?? [])];
+  }
+}
+
+/** Turns Elysia's validation error into per-field problems, using our schemas' messages, each once. */
 function toFieldProblems(error: ValidationError): FieldProblem[] {
-  return error.all.map((issue) => {
-    const field = "path" in issue && issue.path ? issue.path.slice(1).replaceAll("/", ".") : error.type;
-    const custom = "schema" in issue ? (issue.schema as { error?: unknown }).error : undefined;
+  const problems = new Map<string, FieldProblem>();
+  for (const issue of issuesOf(error)) {
+    const field = issue.path ? issue.path.slice(1).replaceAll("/", ".") : error.type;
+    const custom = (issue.schema as { error?: unknown } | undefined)?.error;
     const unexpected = issue.summary?.startsWith("Property '") && issue.message === "Unexpected property";
     const message = unexpected ? "is not a known field" : typeof custom === "string" ? custom : issue.message;
-    return { field, message };
-  });
+    problems.set(`${field}\n${message}`, { field, message });
+  }
+  return [...problems.values()];
 }
 
 /** The `AppError` to answer for any error; an unexpected one is logged and becomes a 500. */

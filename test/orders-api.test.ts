@@ -106,6 +106,13 @@ describe("POST /orders", () => {
     expect(fields.sort()).toEqual(["item_ids", "order_id", "total_amount", "user_id"]);
   });
 
+  test("an empty object names each missing field once", async () => {
+    const res = await post({});
+    expect(res.status).toBe(422);
+    const fields = res.body.error.details.map((d: any) => d.field);
+    expect(fields.sort()).toEqual(["item_ids", "order_id", "total_amount", "user_id"]);
+  });
+
   test("rejects a missing field with 422", async () => {
     const { total_amount: _dropped, ...body } = order("missing-1");
     const res = await post(body);
