@@ -9,7 +9,6 @@ import { methodNotAllowed, routeNotFound } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { orderRoutes } from "./orders/routes.ts";
 import type { OrderDeps } from "./orders/service.ts";
-import { checkQueryString } from "./query-string.ts";
 import { type SystemDeps, systemRoutes } from "./system/routes.ts";
 
 /** Everything the HTTP layer needs: the features' dependencies (their ports among them). */
@@ -38,7 +37,6 @@ export function createApp(deps: AppDeps) {
         },
       }),
     )
-    .onRequest(({ request }) => checkQueryString(request.url))
     .onError(({ code, error, set, request }) => {
       let appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log);
       if (code === "NOT_FOUND") {

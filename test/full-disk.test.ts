@@ -89,3 +89,30 @@ test.skipIf(!canMount)(
     expect(service.output()).not.toContain("stopped cleanly");
   },
 );
+
+test.skipIf(!canMount)(
+  "a database on a read-only mount: exit 1 before listening, one JSON line naming it",
+  async () => {
+    const disk = smallDisk("1m") as string;
+    spawnSync(["mount", "-o", "remount,ro", disk]);
+    const proc = Bun.spawn(["bun", "src/main.ts"], {
+      cwd: join(import.meta.dir, ".."),
+      env: {
+        ...process.env,
+        HOST: "127.0.0.1",
+        PORT: "0",
+        DATABASE_PATH: join(disk, "orders.db"),
+        LOG_LEVEL: "info",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(await proc.exited).toBe(1);
+    const stdout = await new Response(proc.stdout).text();
+    const stderr = (await new Response(proc.stderr).text()).trim().split("\n");
+    expect(stdout).not.toContain("listening");
+    expect(stderr).toHaveLength(1);
+    expect(JSON.parse(stderr[0] ?? "")).toMatchObject({ level: "error", setting: "DATABASE_PATH" });
+    expect(stderr[0]).toContain(join(disk, "orders.db"));
+  },
+);

@@ -7,6 +7,7 @@ import { ErrorBody } from "../error-envelope.ts";
 import { validationFailed } from "../errors.ts";
 import { Gate } from "../gate.ts";
 import { parseJsonBody } from "../json-body.ts";
+import { checkQueryString } from "../query-string.ts";
 import {
   CreateOrderBody,
   ListOrdersQuery,
@@ -64,8 +65,12 @@ export function orderRoutes(deps: OrderDeps) {
       // Listings are the one expensive read: through the gate, one at a time, serialised here (a
       // Response skips Elysia's response check, about half the cost of a 500-order page).
       .get("", ({ query }) => listings.run(async () => Response.json(await listOrders(deps.store, query))), {
-        // Before Elysia coerces it: `limit` is decimal digits, so 1e2 and 0x10 are refused, not read.
-        transform: ({ request }) => checkDecimal(new URL(request.url).searchParams.get("limit"), "limit"),
+        // Before Elysia reads the query: decodable, each parameter once, and `limit` in decimal
+        // digits (1e2 and 0x10 are refused, not read as numbers).
+        transform: ({ request }) => {
+          checkQueryString(request.url);
+          checkDecimal(new URL(request.url).searchParams.get("limit"), "limit");
+        },
         query: ListOrdersQuery,
         response: { 200: OrderPage, 400: ErrorBody, 422: ErrorBody },
         detail: { summary: "List orders in creation order (keyset pagination)" },
