@@ -2,41 +2,33 @@
  * Builds the Elysia app from its dependencies. It never listens, so tests can drive it with
  * `app.handle(new Request(...))` or serve it on a port of their choosing.
  */
-import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
+import { apiDocs } from "./docs.ts";
 import { toAppError, toErrorBody } from "./error-envelope.ts";
 import { methodNotAllowed, routeNotFound } from "./errors.ts";
+import { type HttpPolicyDeps, httpPolicy } from "./http/policy.ts";
 import type { Logger } from "./logger.ts";
+import { httpMetrics } from "./metrics/http.ts";
+import type { Metrics } from "./metrics/registry.ts";
 import { orderRoutes } from "./orders/routes.ts";
 import type { OrderDeps } from "./orders/service.ts";
 import { type SystemDeps, systemRoutes } from "./system/routes.ts";
 
 /** Everything the HTTP layer needs: the features' dependencies (their ports among them). */
-export type AppDeps = { orders: OrderDeps; system: SystemDeps; log: Logger };
+export type AppDeps = {
+  orders: OrderDeps;
+  system: SystemDeps;
+  http: HttpPolicyDeps;
+  metrics: Metrics;
+  log: Logger;
+};
 
 /** The whole HTTP API: orders, metrics, health, and the OpenAPI document with Swagger UI. */
 export function createApp(deps: AppDeps) {
   const app = new Elysia({ normalize: false }) // normalize: false: unknown fields are an error, not dropped
-    .use(
-      openapi({
-        path: "/swagger",
-        specPath: "/swagger/json",
-        provider: "swagger-ui",
-        documentation: {
-          info: {
-            title: "Order service",
-            version: "0.1.0",
-            description:
-              "Accepts orders, processes them asynchronously on worker threads, and reports status and metrics. " +
-              'Every error has the envelope {"error":{"code","message","details"?}}.',
-          },
-          tags: [
-            { name: "Orders", description: "Submit, read, list and cancel orders" },
-            { name: "System", description: "Metrics, liveness and readiness" },
-          ],
-        },
-      }),
-    )
+    .use(apiDocs())
+    .use(httpPolicy(deps.http))
+    .use(httpMetrics(deps.metrics))
     .onError(({ code, error, set, request }) => {
       let appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log);
       if (code === "NOT_FOUND") {

@@ -9,6 +9,7 @@ import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
 import { toAppError, toErrorBody } from "./error-envelope.ts";
 import { MAX_BODY_BYTES } from "./json-body.ts";
 import type { Logger } from "./logger.ts";
+import { createMetrics } from "./metrics/registry.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
 import type { Storage } from "./storage.ts";
 
@@ -42,6 +43,33 @@ async function openStorage(config: Config, log: Logger, onFatal: (reason: string
   }
 }
 
+/**
+ * The number of pending orders, for backpressure: read at most every 100 ms (a read of the
+ * running totals) and answered from the last read meanwhile, so a request never waits for it.
+ */
+function cachedPendingOrders(storage: Storage, log: Logger): () => number {
+  let pending = 0;
+  let readAt = 0;
+  let reading = false;
+  return () => {
+    if (!reading && Date.now() - readAt > 100) {
+      reading = true;
+      storage.system.countOrders().then(
+        (counts) => {
+          pending = counts.byStatus.pending;
+          readAt = Date.now();
+          reading = false;
+        },
+        (error) => {
+          log("error", "could not read the pending orders", { error: String(error) });
+          reading = false;
+        },
+      );
+    }
+    return pending;
+  };
+}
+
 /** Opens the storage and builds everything; nothing listens or runs until `start`. */
 export async function createServer(config: Config, log: Logger, hooks: ServerHooks) {
   const now = hooks.now ?? Date.now;
@@ -61,9 +89,12 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     },
     log,
   });
+  const metrics = createMetrics();
   const app = createApp({
     orders: { store: storage.orders, now, onOrderStored: () => dispatcher.wake() },
     system: { store: storage.system, workers: () => dispatcher.pool.health() },
+    http: { config, log, pendingOrders: cachedPendingOrders(storage, log) },
+    metrics,
     log,
   });
 
