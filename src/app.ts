@@ -8,8 +8,6 @@ import { toAppError, toErrorBody } from "./error-envelope.ts";
 import { methodNotAllowed, routeNotFound } from "./errors.ts";
 import { type HttpPolicyDeps, httpPolicy } from "./http/policy.ts";
 import type { Logger } from "./logger.ts";
-import { httpMetrics } from "./metrics/http.ts";
-import type { Metrics } from "./metrics/registry.ts";
 import { orderRoutes } from "./orders/routes.ts";
 import type { OrderDeps } from "./orders/service.ts";
 import { type SystemDeps, systemRoutes } from "./system/routes.ts";
@@ -19,7 +17,6 @@ export type AppDeps = {
   orders: OrderDeps;
   system: SystemDeps;
   http: HttpPolicyDeps;
-  metrics: Metrics;
   log: Logger;
 };
 
@@ -28,7 +25,6 @@ export function createApp(deps: AppDeps) {
   const app = new Elysia({ normalize: false }) // normalize: false: unknown fields are an error, not dropped
     .use(apiDocs())
     .use(httpPolicy(deps.http))
-    .use(httpMetrics(deps.metrics))
     .onError(({ code, error, set, request }) => {
       let appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log);
       if (code === "NOT_FOUND") {

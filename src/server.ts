@@ -93,8 +93,12 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   const app = createApp({
     orders: { store: storage.orders, now, onOrderStored: () => dispatcher.wake() },
     system: { store: storage.system, workers: () => dispatcher.pool.health() },
-    http: { config, log, pendingOrders: cachedPendingOrders(storage, log) },
-    metrics,
+    http: {
+      config,
+      log,
+      pendingOrders: cachedPendingOrders(storage, log),
+      onResponse: (_info) => {}, // the request metrics go here
+    },
     log,
   });
 

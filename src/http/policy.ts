@@ -13,6 +13,17 @@ export type HttpPolicyDeps = {
   log: Logger;
   /** Orders now pending (cached, cheap): the backlog that MAX_PENDING_ORDERS bounds. */
   pendingOrders: () => number;
+  /** Told of every answered request, once (the request metrics listen here). */
+  onResponse: (info: ResponseInfo) => void;
+};
+
+/** One answered request: `route` is the route template (`/orders/:order_id`), never the raw path. */
+export type ResponseInfo = {
+  method: string;
+  route: string;
+  status: number;
+  durationMs: number;
+  requestId: string;
 };
 
 /** The policy, as a global Elysia plugin. */
