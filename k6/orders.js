@@ -96,9 +96,10 @@ const COMPLETION_TIMEOUT_S = envNumber("COMPLETION_TIMEOUT_S", 60);
 // leaves out connection set-up, so 500 ms is over 3x the worst of those; see docs/DOCKER.md.
 const POST_P95_MS = envNumber("POST_P95_MS", 500);
 const POLL_INTERVAL_S = envNumber("POLL_INTERVAL_S", 0.5);
-// Highest order number this run can have used: every burst VU sends one order; a soak run starts at most
-// RATE * DURATION iterations (fewer when k6 drops some).
-const MAX_ORDERS = BURST ? ORDERS : Math.ceil(RATE * durationSeconds(DURATION));
+// How many order numbers this run can have used: every burst VU sends one order; a constant-arrival-rate
+// run starts up to RATE * DURATION + 1 iterations (one at t=0 and one per 1/RATE s up to DURATION), fewer
+// when k6 drops some. Numbers never used are "never created", which a soak run does not count against it.
+const MAX_ORDERS = BURST ? ORDERS : Math.ceil(RATE * durationSeconds(DURATION)) + 1;
 // Status polls are sent with http.batch, this many at a time.
 const STATUS_BATCH = 50;
 
@@ -161,11 +162,13 @@ if (BURST) {
   thresholds.dropped_iterations = ["count==0"];
 }
 
+const TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"];
+
 /** @type {import("k6/options").Options} */
 export const options = {
   scenarios,
   thresholds,
-  summaryTrendStats: ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"],
+  summaryTrendStats: TREND_STATS,
   setupTimeout: "60s",
   // Waiting for completion happens in teardown(): the time limit plus room for the status polls.
   teardownTimeout: `${Math.ceil(COMPLETION_TIMEOUT_S + 120)}s`,
@@ -437,21 +440,52 @@ function padDots(text, width) {
   return `${out}:`;
 }
 
+/**
+ * Bytes in human units, as k6's own summary prints them (1 kB = 1000 B).
+ * @param {number} bytes
+ */
+function formatBytes(bytes) {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * A value of a metric in its own unit: times in ms/s, data in bytes, the rest as numbers.
+ * @param {SummaryMetric} metric
+ * @param {number} value
+ */
+function formatValue(metric, value) {
+  if (metric.contains === "time") {
+    return formatMs(value);
+  }
+  if (metric.contains === "data") {
+    return formatBytes(value);
+  }
+  return Number.isInteger(value) ? String(value) : value.toFixed(2);
+}
+
 /** @param {SummaryMetric} metric */
 function formatMetric(metric) {
   const v = metric.values;
   if (metric.type === "trend") {
-    return Object.keys(v)
-      .map((stat) => `${stat}=${metric.contains === "time" ? formatMs(v[stat]) : v[stat].toFixed(2)}`)
+    // In the order of summaryTrendStats, whatever order k6 hands them over in.
+    return TREND_STATS.filter((stat) => typeof v[stat] === "number")
+      .map((stat) => `${stat}=${formatValue(metric, v[stat])}`)
       .join(" ");
   }
   if (metric.type === "rate") {
     return `${(v.rate * 100).toFixed(2)}% (${v.passes} of ${v.passes + v.fails})`;
   }
   if (metric.type === "counter") {
-    return `${v.count} ${v.rate.toFixed(2)}/s`;
+    return `${formatValue(metric, v.count)} ${formatValue(metric, v.rate)}/s`;
   }
-  return `${v.value} min=${v.min} max=${v.max}`;
+  return `${formatValue(metric, v.value)} min=${formatValue(metric, v.min)} max=${formatValue(metric, v.max)}`;
 }
 
 /**
