@@ -5,8 +5,9 @@
 import { Elysia } from "elysia";
 import { apiDocs } from "./docs.ts";
 import { toAppError, toErrorBody } from "./error-envelope.ts";
-import { methodNotAllowed, routeNotFound } from "./errors.ts";
-import { type HttpPolicyDeps, httpPolicy } from "./http/policy.ts";
+import { type AppError, methodNotAllowed, routeNotFound } from "./errors.ts";
+import { boundPendingOrders, OVERLOADED_RETRY_AFTER_S } from "./http/backpressure.ts";
+import { type HttpPolicyDeps, httpPolicy, openPaths, type PolicyHost } from "./http/policy.ts";
 import type { Logger } from "./logger.ts";
 import { orderRoutes } from "./orders/routes.ts";
 import type { OrderDeps } from "./orders/service.ts";
@@ -20,13 +21,33 @@ export type AppDeps = {
   log: Logger;
 };
 
+/** Headers some errors add to their answer. */
+function headersFor(error: AppError): Record<string, string> | undefined {
+  switch (error.code) {
+    case "OVERLOADED":
+      return { "retry-after": String(OVERLOADED_RETRY_AFTER_S) };
+    case "REQUEST_TIMEOUT":
+      // The rest of the body may still be on its way: the connection cannot carry another request.
+      return { connection: "close" };
+    default:
+      return undefined;
+  }
+}
+
 /** The whole HTTP API: orders, metrics, health, and the OpenAPI document with Swagger UI. */
 export function createApp(deps: AppDeps) {
+  const { config } = deps.http;
+  const orders = {
+    ...deps.orders,
+    store: boundPendingOrders(deps.orders.store, deps.http.pendingOrders, config.maxPendingOrders),
+  };
+  // Filled in once the app exists: the policy labels early refusals and reads client addresses.
+  const host: PolicyHost = { routeOf: (method, path) => routeOf(method, path), server: () => null };
   const app = new Elysia({ normalize: false }) // normalize: false: unknown fields are an error, not dropped
-    .use(apiDocs())
-    .use(httpPolicy(deps.http))
-    .onError(({ code, error, set, request }) => {
-      let appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log);
+    .use(httpPolicy(deps.http, host))
+    .use(apiDocs({ apiKeysOn: config.apiKeys.length > 0, openPaths: openPaths(config) }))
+    .onError(({ code, error, set, request, requestId }) => {
+      let appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log, requestId);
       if (code === "NOT_FOUND") {
         const allowed = allowedMethods(new URL(request.url).pathname);
         if (allowed.length > 0) {
@@ -34,25 +55,49 @@ export function createApp(deps: AppDeps) {
           set.headers.allow = allowed.join(", ");
         }
       }
+      // A storage failure's own text (an SQLiteError, a path) is in its cause: for the log only.
+      if (appError.code === "STORAGE_UNAVAILABLE") {
+        deps.log("error", "storage unavailable", {
+          requestId,
+          cause: String(appError.cause ?? appError.message),
+        });
+      }
+      const headers = headersFor(appError);
+      if (headers) Object.assign(set.headers, headers);
       set.status = appError.status;
       return toErrorBody(appError);
     })
-    .use(orderRoutes(deps.orders))
+    .use(orderRoutes(orders, { bodyTimeoutMs: config.bodyTimeoutMs }))
     .use(systemRoutes(deps.system));
 
-  // The methods each route path answers, matched by pattern (`:param` is one path segment).
-  let routes: { pattern: RegExp; method: string }[] | undefined;
-  function allowedMethods(path: string): string[] {
+  host.server = () => app.server;
+
+  // Each route's method, template and pattern (`:param` is one path segment), built on first use.
+  let routes: { pattern: RegExp; method: string; path: string }[] | undefined;
+  function routeTable() {
     routes ??= app.routes
       .filter((route) => !route.path.includes("*"))
       .map((route) => ({
         method: route.method,
+        path: route.path,
         pattern: new RegExp(
           `^${route.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+")}/?$`,
         ),
       }));
-    const methods = routes.filter((route) => route.pattern.test(path)).map((route) => route.method);
+    return routes;
+  }
+  /** The methods a path answers. */
+  function allowedMethods(path: string): string[] {
+    const methods = routeTable()
+      .filter((route) => route.pattern.test(path))
+      .map((route) => route.method);
     return [...new Set(methods)].sort();
+  }
+  /** The template of the route a request would reach, for requests refused before routing. */
+  function routeOf(method: string, path: string): string {
+    return (
+      routeTable().find((route) => route.method === method && route.pattern.test(path))?.path ?? "unmatched"
+    );
   }
 
   return app;

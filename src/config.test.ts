@@ -1,4 +1,7 @@
 import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError, loadConfig } from "./config.ts";
 
 test("defaults match the documented table", () => {
@@ -6,6 +9,7 @@ test("defaults match the documented table", () => {
     host: "0.0.0.0",
     port: 3000,
     databasePath: "./data/orders.db",
+    databaseUrl: undefined,
     sqliteSynchronous: "FULL",
     workers: 4,
     workerConcurrency: 32,
@@ -16,7 +20,15 @@ test("defaults match the documented table", () => {
     maxAttempts: 5,
     retryBaseMs: 1000,
     shutdownTimeoutMs: 10_000,
+    leaseMs: 30_000,
     logLevel: "info",
+    apiKeys: [],
+    metricsPublic: true,
+    docsPublic: true,
+    rateLimitPerS: 0,
+    maxPendingOrders: 100_000,
+    bodyTimeoutMs: 10_000,
+    corsOrigins: [],
   });
 });
 
@@ -45,6 +57,69 @@ test("rejects out-of-range and malformed values, naming the variable", () => {
     ["PROCESSING_FAILURE_RATE", "-0.1"],
     ["SQLITE_SYNCHRONOUS", "ALWAYS"],
     ["LOG_LEVEL", "chatty"],
+  ] as const) {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  }
+});
+
+test("reads the HTTP policy settings", () => {
+  const config = loadConfig({
+    API_KEYS: " key-one-0123456789 , key-two-0123456789,",
+    METRICS_PUBLIC: "false",
+    DOCS_PUBLIC: "no",
+    RATE_LIMIT_PER_S: "50",
+    MAX_PENDING_ORDERS: "10",
+    BODY_TIMEOUT_MS: "500",
+    CORS_ORIGINS: "https://shop.example.com, http://localhost:5173",
+  });
+  expect(config).toMatchObject({
+    apiKeys: ["key-one-0123456789", "key-two-0123456789"],
+    metricsPublic: false,
+    docsPublic: false,
+    rateLimitPerS: 50,
+    maxPendingOrders: 10,
+    bodyTimeoutMs: 500,
+    corsOrigins: ["https://shop.example.com", "http://localhost:5173"],
+  });
+});
+
+test("reads API keys from API_KEYS_FILE, one a line, skipping blanks and comments", () => {
+  const dir = mkdtempSync(join(tmpdir(), "config-test-"));
+  try {
+    const file = join(dir, "keys");
+    writeFileSync(file, "# rotated 2026-11\nkey-one-0123456789\r\n\n  key-two-0123456789  \n");
+    expect(loadConfig({ API_KEYS_FILE: file }).apiKeys).toEqual(["key-one-0123456789", "key-two-0123456789"]);
+    writeFileSync(file, "\n# nothing\n");
+    expect(() => loadConfig({ API_KEYS_FILE: file })).toThrow("holds no key");
+    expect(() => loadConfig({ API_KEYS_FILE: join(dir, "missing") })).toThrow("API_KEYS_FILE");
+    expect(() => loadConfig({ API_KEYS_FILE: file, API_KEYS: "key-one-0123456789" })).toThrow("not both");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a bad API key is named by its position, never by its text", () => {
+  for (const bad of ["short-key", "has a space in it 0123", "x".repeat(257)]) {
+    const env = { API_KEYS: `good-key-0123456789,${bad}` };
+    expect(() => loadConfig(env)).toThrow("API_KEYS: key 2 must be");
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect((error as Error).message).not.toContain(bad);
+    }
+  }
+});
+
+test("rejects malformed policy settings, naming the variable", () => {
+  for (const [name, value] of [
+    ["METRICS_PUBLIC", "maybe"],
+    ["RATE_LIMIT_PER_S", "-1"],
+    ["MAX_PENDING_ORDERS", "0"],
+    ["BODY_TIMEOUT_MS", "10"],
+    ["CORS_ORIGINS", "https://shop.example.com/"],
+    ["CORS_ORIGINS", "shop.example.com"],
+    ["CORS_ORIGINS", "*"],
   ] as const) {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

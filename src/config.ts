@@ -2,7 +2,7 @@
  * Configuration: the one file that reads the environment. Every variable is validated once at
  * start-up; a bad value stops the process with a message naming the variable.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 /** SQLite `synchronous` levels we accept. FULL (default) makes a 201 survive power loss, not just a crash. */
@@ -17,6 +17,8 @@ export type Config = {
   host: string;
   port: number;
   databasePath: string;
+  /** postgres://… to run on PostgreSQL (several replicas on one database); SQLite otherwise. */
+  databaseUrl: string | undefined;
   sqliteSynchronous: SynchronousLevel;
   workers: number;
   workerConcurrency: number;
@@ -27,7 +29,22 @@ export type Config = {
   maxAttempts: number;
   retryBaseMs: number;
   shutdownTimeoutMs: number;
+  leaseMs: number;
   logLevel: LogLevel;
+  /** API keys; empty: authentication is off. Never log them. */
+  apiKeys: string[];
+  /** Whether /metrics answers without a key when keys are set. */
+  metricsPublic: boolean;
+  /** Whether /swagger and /swagger/* answer without a key when keys are set. */
+  docsPublic: boolean;
+  /** Requests per second per client (its key, else its address); 0: no limit. */
+  rateLimitPerS: number;
+  /** Pending orders beyond which a new order is refused (503 OVERLOADED). */
+  maxPendingOrders: number;
+  /** Time a request body has to arrive in full (408 REQUEST_TIMEOUT). */
+  bodyTimeoutMs: number;
+  /** Origins allowed by CORS; empty: CORS is off. */
+  corsOrigins: string[];
 };
 
 /**
@@ -78,6 +95,20 @@ function readChoice<T extends string>(env: Env, name: string, fallback: T, choic
   return normalized;
 }
 
+/** DATABASE_URL, when set: a postgres:// or postgresql:// URL (the password is never repeated). */
+function readDatabaseUrl(env: Env): string | undefined {
+  const raw = env.DATABASE_URL;
+  if (raw === undefined || raw === "") return undefined;
+  let protocol = "";
+  try {
+    protocol = new URL(raw).protocol;
+  } catch {}
+  if (protocol !== "postgres:" && protocol !== "postgresql:") {
+    throw new ConfigError("DATABASE_URL", "DATABASE_URL must be a postgres:// URL (unset it to use SQLite)");
+  }
+  return raw;
+}
+
 /** An optional path to a module, made absolute; it must exist. */
 function readModule(env: Env, name: string): string | undefined {
   const raw = env[name];
@@ -88,12 +119,88 @@ function readModule(env: Env, name: string): string | undefined {
   return path;
 }
 
+function readBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = raw.trim().toLowerCase();
+  if (["true", "1", "yes"].includes(value)) return true;
+  if (["false", "0", "no"].includes(value)) return false;
+  throw new ConfigError(name, `${name} must be true or false, got "${raw}"`);
+}
+
+/** A comma-separated list, each entry trimmed, empty entries dropped. */
+function readList(env: Env, name: string): string[] {
+  return (env[name] ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+}
+
+/** What an API key may be: long enough not to be guessed, and safe in an HTTP header. */
+const API_KEY = /^[\x21-\x7e]{16,256}$/;
+
+/**
+ * The API keys, from API_KEYS (comma-separated) or API_KEYS_FILE (one per line; blank lines and
+ * lines starting with # are skipped). An error names the key by its position, never by its text:
+ * start-up errors are logged.
+ */
+function readApiKeys(env: Env): string[] {
+  const inline = env.API_KEYS ?? "";
+  const file = env.API_KEYS_FILE ?? "";
+  if (inline !== "" && file !== "") {
+    throw new ConfigError("API_KEYS", "set API_KEYS or API_KEYS_FILE, not both");
+  }
+  let name = "API_KEYS";
+  let keys = readList(env, "API_KEYS");
+  if (file !== "") {
+    name = "API_KEYS_FILE";
+    let text: string;
+    try {
+      text = readFileSync(resolve(file), "utf8");
+    } catch {
+      throw new ConfigError(name, `API_KEYS_FILE must name a readable file, got "${file}"`);
+    }
+    keys = text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== "" && !line.startsWith("#"));
+    if (keys.length === 0) throw new ConfigError(name, `API_KEYS_FILE "${file}" holds no key`);
+  }
+  const bad = keys.findIndex((key) => !API_KEY.test(key) || key.includes(","));
+  if (bad !== -1) {
+    throw new ConfigError(
+      name,
+      `${name}: key ${bad + 1} must be 16 to 256 visible ASCII characters, without commas or spaces`,
+    );
+  }
+  return keys;
+}
+
+/** CORS origins: each `scheme://host[:port]` exactly as a browser sends it in `Origin`. */
+function readOrigins(env: Env): string[] {
+  const origins = readList(env, "CORS_ORIGINS");
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (parsed?.origin !== origin) {
+      throw new ConfigError(
+        "CORS_ORIGINS",
+        `CORS_ORIGINS must list origins like https://shop.example.com (scheme, host, optional port; no path or trailing slash), got "${origin}"`,
+      );
+    }
+  }
+  return origins;
+}
+
 /** Reads and validates the configuration; throws `ConfigError` naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   return {
     host: env.HOST || "0.0.0.0",
     port: readInt(env, "PORT", 3000, 0, 65535),
     databasePath: env.DATABASE_PATH || "./data/orders.db",
+    databaseUrl: readDatabaseUrl(env),
     sqliteSynchronous: readChoice(env, "SQLITE_SYNCHRONOUS", "FULL", SYNCHRONOUS_LEVELS),
     workers: readInt(env, "WORKERS", 4, 1, 64),
     workerConcurrency: readInt(env, "WORKER_CONCURRENCY", 32, 1, 1000),
@@ -104,6 +211,14 @@ export function loadConfig(env: Env = process.env): Config {
     maxAttempts: readInt(env, "MAX_ATTEMPTS", 5, 1, 100),
     retryBaseMs: readInt(env, "RETRY_BASE_MS", 1000, 0, 300_000),
     shutdownTimeoutMs: readInt(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    leaseMs: readInt(env, "LEASE_MS", 30_000, 300, 3_600_000),
     logLevel: readChoice(env, "LOG_LEVEL", "info", LOG_LEVELS),
+    apiKeys: readApiKeys(env),
+    metricsPublic: readBoolean(env, "METRICS_PUBLIC", true),
+    docsPublic: readBoolean(env, "DOCS_PUBLIC", true),
+    rateLimitPerS: readInt(env, "RATE_LIMIT_PER_S", 0, 0, 1_000_000),
+    maxPendingOrders: readInt(env, "MAX_PENDING_ORDERS", 100_000, 1, 1_000_000_000),
+    bodyTimeoutMs: readInt(env, "BODY_TIMEOUT_MS", 10_000, 100, 600_000),
+    corsOrigins: readOrigins(env),
   };
 }

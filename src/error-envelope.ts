@@ -54,13 +54,16 @@ function toFieldProblems(error: ValidationError): FieldProblem[] {
   return [...problems.values()];
 }
 
-/** The `AppError` to answer for any error; an unexpected one is logged and becomes a 500. */
-export function toAppError(error: unknown, log: Logger): AppError {
+/**
+ * The `AppError` to answer for any error. An unexpected one is logged (stack and all) with the
+ * request's id and becomes a 500 that names the id and nothing else: no stack, SQL or path reaches
+ * a client. Without a request (an error that escaped Elysia) a new id stands in.
+ */
+export function toAppError(error: unknown, log: Logger, requestId: string = crypto.randomUUID()): AppError {
   const cause = error instanceof ParseError ? error.cause : error;
   if (cause instanceof AppError) return cause;
   if (error instanceof ParseError) return invalidJson();
   if (error instanceof ValidationError) return validationFailed(toFieldProblems(error), error.type);
-  const requestId = crypto.randomUUID();
   log("error", "unhandled error", { requestId, error: error instanceof Error ? error.stack : String(error) });
   return internalError(requestId);
 }

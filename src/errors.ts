@@ -17,6 +17,10 @@ const STATUS = {
   ORDER_NOT_CANCELLABLE: 409,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
+  UNAUTHORIZED: 401,
+  RATE_LIMITED: 429,
+  OVERLOADED: 503,
   NOT_READY: 503,
   STORAGE_UNAVAILABLE: 503,
   INTERNAL_ERROR: 500,
@@ -115,6 +119,35 @@ export function routeNotFound(): AppError {
   return new AppError("ROUTE_NOT_FOUND", "No such route; see /swagger for the API");
 }
 
+/** 401: no API key, or not one of ours. Never names the key that was sent. */
+export function unauthorized(): AppError {
+  return new AppError(
+    "UNAUTHORIZED",
+    "Send a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+  );
+}
+
+/** 429: this client sent more than its limit; Retry-After says when to come back. */
+export function rateLimited(limitPerSecond: number): AppError {
+  return new AppError(
+    "RATE_LIMITED",
+    `Too many requests: at most ${limitPerSecond} per second; retry after the time in Retry-After`,
+  );
+}
+
+/** 503: the backlog of pending orders is full; nothing was stored. */
+export function overloaded(): AppError {
+  return new AppError(
+    "OVERLOADED",
+    "Too many orders are waiting to be processed; nothing was stored. Retry after the time in Retry-After.",
+  );
+}
+
+/** 408: the request body did not arrive in time. */
+export function requestTimeout(timeoutMs: number): AppError {
+  return new AppError("REQUEST_TIMEOUT", `The request body did not arrive within ${timeoutMs} ms`);
+}
+
 /** 503 from /ready, saying what is not ready. */
 export function notReady(problems: string[], details: unknown): AppError {
   return new AppError("NOT_READY", `Not ready: ${problems.join("; ")}`, details);
@@ -130,16 +163,29 @@ export function internalError(requestId: string): AppError {
   return new AppError("INTERNAL_ERROR", "Something went wrong on our side", { request_id: requestId });
 }
 
-/** An `AppError` as plain data, for postMessage. */
-export type WireError = { code: ErrorCode; message: string; details?: unknown };
+/** An `AppError` as plain data, for postMessage; `cause` is for the log, never for the client. */
+export type WireError = { code: ErrorCode; message: string; details?: unknown; cause?: string };
 
-/** Turns any error into plain data; anything but an `AppError` becomes `fallback(its text)`. */
+/** What a client is told when an error we did not foresee crosses a thread. */
+const UNFORESEEN = "The database could not do what was asked. Retry the request.";
+
+/**
+ * Turns any error into plain data. Anything but an `AppError` becomes `fallback(a generic
+ * message)`: its own text (an `SQLiteError: disk I/O error`, a path) travels as `cause`, for the
+ * log, and never reaches a client.
+ */
 export function toWireError(error: unknown, fallback: (text: string) => AppError): WireError {
-  const known = error instanceof AppError ? error : fallback(String(error));
-  return { code: known.code, message: known.message, details: known.details };
+  if (error instanceof AppError) {
+    const cause = error.cause === undefined ? undefined : String(error.cause);
+    return { code: error.code, message: error.message, details: error.details, cause };
+  }
+  const known = fallback(UNFORESEEN);
+  return { code: known.code, message: known.message, details: known.details, cause: String(error) };
 }
 
-/** The `AppError` that `toWireError` sent. */
+/** The `AppError` that `toWireError` sent, with its `cause` (a string) if it had one. */
 export function fromWireError(wire: WireError): AppError {
-  return new AppError(wire.code, wire.message, wire.details);
+  const error = new AppError(wire.code, wire.message, wire.details);
+  if (wire.cause !== undefined) error.cause = wire.cause;
+  return error;
 }

@@ -1,9 +1,17 @@
 /**
  * Strict JSON body parsing for routes that take a body: JSON only (415 otherwise), at most
  * MAX_BODY_BYTES (413), UTF-8 (400: invalid bytes are refused, never silently replaced), well-formed
- * (400), nested at most MAX_DEPTH deep (422). Errors are `AppError`s, so they get the one envelope.
+ * (400), nested at most MAX_DEPTH deep (422), arrived in full within its deadline (408). Errors are
+ * `AppError`s, so they get the one envelope.
  */
-import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from "./errors.ts";
+import {
+  type AppError,
+  invalidJson,
+  payloadTooLarge,
+  requestTimeout,
+  unsupportedMediaType,
+  validationFailed,
+} from "./errors.ts";
 
 /** Largest accepted request body: 1 MiB. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -55,17 +63,63 @@ function checkDepth(body: unknown): void {
   throw validationFailed(problems, "body");
 }
 
-/** Parses the request body as JSON under the rules above. */
-export async function parseJsonBody(request: Request): Promise<unknown> {
+/** Default time a body has to arrive in full (BODY_TIMEOUT_MS). */
+export const BODY_TIMEOUT_MS = 10_000;
+
+/** A body read in progress: when it must be done, and how to give up on it. */
+type Deadline = { at: number; fail: (error: AppError) => void; timeoutMs: number };
+
+// One sweeper for every read in progress instead of a timer each: a Set add and delete cost less
+// than arming and clearing a timeout per request, and most bodies are complete on arrival.
+const reading = new Set<Deadline>();
+let sweeper: ReturnType<typeof setInterval> | undefined;
+const SWEEP_MS = 100;
+
+function sweep(): void {
+  const now = Date.now();
+  for (const deadline of reading) {
+    if (now < deadline.at) continue;
+    reading.delete(deadline);
+    deadline.fail(requestTimeout(deadline.timeoutMs));
+  }
+  if (reading.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+/**
+ * `read`, or a 408 once `timeoutMs` has passed (give or take SWEEP_MS): a client trickling its body
+ * cannot hold a request, and its connection, for longer. The answer says `Connection: close`.
+ */
+async function withinDeadline<T>(read: Promise<T>, timeoutMs: number): Promise<T> {
+  let deadline: Deadline | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    deadline = { at: Date.now() + timeoutMs, fail: reject, timeoutMs };
+  });
+  const entry = deadline as Deadline;
+  reading.add(entry);
+  sweeper ??= setInterval(sweep, SWEEP_MS).unref();
+  try {
+    return await Promise.race([read, expired]);
+  } finally {
+    reading.delete(entry);
+  }
+}
+
+/** Parses the request body as JSON under the rules above; the body must arrive within `timeoutMs`. */
+export async function parseJsonBody(request: Request, timeoutMs = BODY_TIMEOUT_MS): Promise<unknown> {
   const contentType = request.headers.get("content-type") ?? "";
   const mediaType = contentType.split(";", 1)[0]?.trim().toLowerCase();
   if (mediaType !== "application/json") throw unsupportedMediaType(contentType);
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > MAX_BODY_BYTES) throw payloadTooLarge(MAX_BODY_BYTES);
-  const bytes =
+  const bytes = await withinDeadline(
     declared !== null
-      ? new Uint8Array(await request.arrayBuffer())
-      : await readLimited(request, MAX_BODY_BYTES);
+      ? request.arrayBuffer().then((buffer) => new Uint8Array(buffer))
+      : readLimited(request, MAX_BODY_BYTES),
+    timeoutMs,
+  );
   let text: string;
   try {
     text = utf8.decode(bytes);

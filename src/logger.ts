@@ -1,4 +1,8 @@
-/** Structured logging: one JSON object per line, filtered by LOG_LEVEL. */
+/**
+ * Structured logging: one JSON object per line, filtered by LOG_LEVEL. Access-log lines are
+ * buffered and written once per event-loop turn; every other line flushes them first, so stdout
+ * stays in order.
+ */
 import type { LogLevel } from "./config.ts";
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -10,12 +14,64 @@ export type Logger = (
   extra?: Record<string, unknown>,
 ) => void;
 
+// Access-log lines waiting for the end of the turn. Measured writing to a pipe: console.log of each
+// line cost ~2.9 µs, one console.log of a turn's lines joined ~0.3 µs a line.
+let buffered: string[] = [];
+let scheduled = false;
+
+/** Writes the buffered access-log lines now. */
+export function flushLogs(): void {
+  scheduled = false;
+  if (buffered.length === 0) return;
+  const lines = buffered;
+  buffered = [];
+  console.log(lines.join("\n"));
+}
+
 /** Creates a logger writing info and below to stdout, warnings and errors to stderr. */
 export function createLogger(minimum: LogLevel): Logger {
   return (level, message, extra) => {
     if (RANK[level] < RANK[minimum]) return;
     const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...extra });
+    flushLogs();
     if (RANK[level] >= RANK.warn) console.error(line);
     else console.log(line);
+  };
+}
+
+/** One answered request, as the access log writes it. */
+export type AccessEntry = {
+  method: string;
+  route: string;
+  status: number;
+  durationMs: number;
+  requestId: string;
+};
+
+// The time of the last line, reused while the clock has not moved (toISOString costs ~0.15 µs).
+let lastMs = 0;
+let lastIso = "";
+
+/**
+ * The access log: one `info` line per request, buffered for the turn. Undefined when LOG_LEVEL is
+ * above info, so a quiet service does no work for it at all.
+ */
+export function createAccessLog(minimum: LogLevel): ((entry: AccessEntry) => void) | undefined {
+  if (RANK.info < RANK[minimum]) return undefined;
+  return (entry) => {
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      lastIso = new Date(now).toISOString();
+    }
+    // Built by hand, not with JSON.stringify: the method and route are quoted, the request id is
+    // ours or matched [A-Za-z0-9._:-], and the rest are numbers.
+    buffered.push(
+      `{"time":"${lastIso}","level":"info","message":"request","method":${JSON.stringify(entry.method)},"route":${JSON.stringify(entry.route)},"status":${entry.status},"durationMs":${Math.round(entry.durationMs * 1000) / 1000},"requestId":"${entry.requestId}"}`,
+    );
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flushLogs);
+    }
   };
 }

@@ -5,11 +5,14 @@
  */
 import { createApp } from "./app.ts";
 import { type Config, StartupError } from "./config.ts";
+import { redact } from "./db/postgres/client.ts";
+import { openPostgresStorage } from "./db/postgres/storage.ts";
 import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
 import { toAppError, toErrorBody } from "./error-envelope.ts";
 import { MAX_BODY_BYTES } from "./json-body.ts";
 import type { Logger } from "./logger.ts";
-import { createMetrics } from "./metrics/registry.ts";
+import { createMetrics, type Metrics } from "./metrics/registry.ts";
+import type { OrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
 import type { Storage } from "./storage.ts";
 
@@ -20,13 +23,40 @@ export type ServerHooks = {
   now?: () => number;
 };
 
-/** Opens the storage (the one adapter today: SQLite at DATABASE_PATH). */
-async function openStorage(config: Config, log: Logger, onFatal: (reason: string) => void): Promise<Storage> {
+/** PostgreSQL at DATABASE_URL; an unreachable or refusing server stops the start (password redacted). */
+async function openPostgres(url: string, log: Logger): Promise<Storage> {
   try {
-    return await openSqliteStorage(
+    return await openPostgresStorage({ url }, { log: (message, error) => log("error", message, { error }) });
+  } catch (error) {
+    throw new StartupError("DATABASE_URL", (error as Error).message);
+  }
+}
+
+/**
+ * Opens the storage: PostgreSQL when DATABASE_URL is set, else SQLite at DATABASE_PATH (its
+ * writer's batches go to `metrics`).
+ */
+async function openStorage(
+  config: Config,
+  log: Logger,
+  onFatal: (reason: string) => void,
+  metrics: Metrics,
+): Promise<Storage> {
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, log);
+  try {
+    const storage = await openSqliteStorage(
       { path: config.databasePath, synchronous: config.sqliteSynchronous },
-      { log: (message, error) => log("error", message, { error }), onFatal },
+      {
+        log: (message, error) => log("error", message, { error }),
+        onFatal,
+        onBatches: metrics.observeBatches,
+      },
     );
+    metrics.queue.released(storage.recovered);
+    if (storage.recovered > 0) {
+      log("warn", "took up orders a previous process left processing", { released: storage.recovered });
+    }
+    return storage;
   } catch (error) {
     const path = config.databasePath;
     if (error instanceof FileLockedError) {
@@ -70,10 +100,23 @@ function cachedPendingOrders(storage: Storage, log: Logger): () => number {
   };
 }
 
+/** The orders port, counting the cancels that happen (pending -> cancelled) into `metrics`. */
+function countingCancels(store: OrderStore, metrics: Metrics): OrderStore {
+  return {
+    ...store,
+    cancelOrder: async (orderId) => {
+      const outcome = await store.cancelOrder(orderId);
+      if (outcome.cancelled) metrics.orderCancelled();
+      return outcome;
+    },
+  };
+}
+
 /** Opens the storage and builds everything; nothing listens or runs until `start`. */
 export async function createServer(config: Config, log: Logger, hooks: ServerHooks) {
   const now = hooks.now ?? Date.now;
-  const storage = await openStorage(config, log, hooks.onFatal);
+  const metrics = createMetrics();
+  const storage = await openStorage(config, log, hooks.onFatal, metrics);
   const dispatcher = new Dispatcher({
     queue: storage.queue,
     now,
@@ -81,6 +124,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     concurrency: config.workerConcurrency,
     maxAttempts: config.maxAttempts,
     retryBaseMs: config.retryBaseMs,
+    leaseMs: config.leaseMs,
     processing: {
       processingTimeMs: config.processingTimeMs,
       failureRate: config.processingFailureRate,
@@ -88,19 +132,39 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
       module: config.processOrderModule,
     },
     log,
+    observer: metrics.queue,
   });
-  const metrics = createMetrics();
+  metrics.watch({
+    countOrders: () => storage.system.countOrders(),
+    slots: () => ({
+      busy: dispatcher.inFlight(),
+      capacity: dispatcher.pool.health().ready * config.workerConcurrency,
+    }),
+  });
   const app = createApp({
-    orders: { store: storage.orders, now, onOrderStored: () => dispatcher.wake() },
-    system: { store: storage.system, workers: () => dispatcher.pool.health() },
+    orders: {
+      store: countingCancels(storage.orders, metrics),
+      now,
+      onOrderStored: () => {
+        metrics.orderCreated();
+        dispatcher.wake();
+      },
+    },
+    system: {
+      store: storage.system,
+      workers: () => dispatcher.pool.health(),
+      prometheus: metrics.prometheus,
+    },
     http: {
       config,
       log,
       pendingOrders: cachedPendingOrders(storage, log),
-      onResponse: (_info) => {}, // the request metrics go here
+      onResponse: metrics.observeRequest,
     },
     log,
   });
+  // Requests the routes do not match are labelled `unmatched`, never by their raw path.
+  metrics.knowRoutes(app.routes.map((route) => route.path));
 
   /** Binds the port, never sharing it: a second service on the same port is refused, not merged. */
   function listen(): URL {
@@ -110,11 +174,22 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
         port: config.port,
         maxRequestBodySize: MAX_BODY_BYTES * 2,
         reusePort: false,
+        // Seconds a connection may stay silent (Elysia's default, said here): an idle or stalled
+        // client cannot hold a connection longer. A body that trickles in is cut by BODY_TIMEOUT_MS.
+        idleTimeout: 30,
         // The last line of defence: whatever escapes Elysia gets the envelope, never Bun's error
         // page (which shows source lines and paths).
         error: (error) => {
-          const body = toErrorBody(toAppError(error, log));
-          return Response.json(body, { status: 500 });
+          const requestId = crypto.randomUUID();
+          const body = toErrorBody(toAppError(error, log, requestId));
+          return Response.json(body, {
+            status: 500,
+            headers: {
+              "x-request-id": requestId,
+              "x-content-type-options": "nosniff",
+              "cache-control": "no-store",
+            },
+          });
         },
       });
     } catch (error) {
@@ -153,13 +228,10 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     /** Listens, takes up orders a dead process left processing, then starts the workers. */
     async start(): Promise<URL> {
       const url = listen();
-      // Storage holds the database for this process alone, so any processing order is a dead one's.
-      const released = await storage.queue.releaseAllOrders(now());
-      if (released > 0) log("warn", "took up orders a previous process left processing", { released });
       dispatcher.start();
       log("info", "order service listening", {
         url: url.href,
-        database: config.databasePath,
+        database: config.databaseUrl ? redact(config.databaseUrl) : config.databasePath,
         workers: config.workers,
       });
       return url;

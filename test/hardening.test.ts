@@ -116,9 +116,14 @@ test("a DATABASE_PATH that cannot be a database exits 1 with one JSON line namin
     cases.map(async (path) => {
       const { code, stdout, stderr } = await startExpectingFailure(path);
       expect(code).toBe(1);
-      const lines = stderr.split("\n").filter((line) => line.trim() !== "");
-      expect(lines).toHaveLength(1);
-      const logged = JSON.parse(lines[0] as string);
+      // JSON lines only (a warning may come first), exactly one of them an error.
+      const lines = stderr
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => JSON.parse(line));
+      const errors = lines.filter((line) => line.level === "error");
+      expect(errors).toHaveLength(1);
+      const logged = errors[0];
       expect(logged.setting).toBe("DATABASE_PATH");
       expect(logged.message).toContain(path);
       expect(`${stdout}\n${stderr}`).not.toMatch(/^\s+at /m);

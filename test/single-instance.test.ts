@@ -75,16 +75,23 @@ async function runToExit(
   return { code: proc.exitCode, stdout, stderr };
 }
 
-/** Asserts `stderr` is exactly one JSON error line for `setting`, with no stack trace or Bun banner; returns it. */
+/**
+ * Asserts `stderr` is JSON lines (warnings may come first) with exactly one error line, for
+ * `setting`, and no stack trace or Bun banner; returns it.
+ */
 function expectOneStartupLine(
   stderr: string,
   setting: string,
 ): { level: string; message: string; setting: string } {
   expect(stderr).not.toMatch(/^\s+at /m);
   expect(stderr).not.toMatch(/^error:/im);
-  const lines = stderr.split("\n").filter((line) => line.trim() !== "");
-  expect(lines).toHaveLength(1);
-  const line = JSON.parse(lines[0] as string);
+  const lines = stderr
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line));
+  const errors = lines.filter((line) => line.level === "error");
+  expect(errors).toHaveLength(1);
+  const line = errors[0];
   expect(line.level).toBe("error");
   expect(line.setting).toBe(setting);
   expect(line.message).toStartWith("cannot start: ");

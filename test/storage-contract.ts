@@ -10,6 +10,7 @@ import type { ClaimRequest, Settlement } from "../src/queue/store.ts";
 import type { Storage } from "../src/storage.ts";
 
 const T0 = 1_700_000_000_000;
+const LEASE_MS = 30_000;
 
 /** A new order as the service would compute it; fields can be overridden. */
 function newOrder(orderId: string, overrides: Partial<NewOrder> = {}): NewOrder {
@@ -40,9 +41,19 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
     async function create(...orders: NewOrder[]): Promise<void> {
       for (const order of orders) expect(await storage.orders.createOrder(order)).toEqual({ created: true });
     }
-    /** One settleAndClaim call; `claimed` has one array per request. */
-    async function pump(claims: ClaimRequest[], now: number, settlements: Settlement[] = []) {
-      const result = await storage.queue.settleAndClaim({ settlements, claims, now });
+    /** One settleAndClaim call, claims leased for LEASE_MS; `claimed` has one array per request. */
+    async function pump(
+      claims: ClaimRequest[],
+      now: number,
+      settlements: Settlement[] = [],
+      leaseMs = LEASE_MS,
+    ) {
+      const result = await storage.queue.settleAndClaim({
+        settlements,
+        claims,
+        now,
+        leaseUntil: now + leaseMs,
+      });
       expect(result.claimed).toHaveLength(claims.length);
       return result;
     }
@@ -398,22 +409,39 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(again).toMatchObject({ orderId: "a", status: "processing", attempts: 2, startedAt: T0 + 20 });
       });
 
-      test("releaseAllOrders puts back every processing order and returns the count", async () => {
-        await create(newOrder("a"), newOrder("b"), newOrder("c"), newOrder("d"));
-        const a = await claimOne("w1", T0 + 10);
-        await claimOne("w2", T0 + 10);
-        await claimOne("w3", T0 + 10);
-        await settle({ kind: "completed", seq: a.seq, owner: "w1" }, T0 + 15);
-        expect(await storage.queue.releaseAllOrders(T0 + 20)).toBe(2);
-        expect(idsOf(await listAll({ status: "pending" }))).toEqual(["b", "c", "d"]);
-        expect((await find("a")).status).toBe("completed");
-        expect(await storage.queue.releaseAllOrders(T0 + 30)).toBe(0);
-        const again = await claim("w4", 5, T0 + 20);
-        expect(again.map((order) => [order.orderId, order.attempts])).toEqual([
-          ["d", 1],
-          ["b", 2],
-          ["c", 2],
-        ]);
+      test("releaseExpiredLeases puts back only orders whose lease ended, and returns how many", async () => {
+        await create(newOrder("a"), newOrder("b"), newOrder("c"));
+        await pump([{ owner: "short", limit: 1 }], T0 + 10, [], 1_000);
+        const b = (await pump([{ owner: "done", limit: 1 }], T0 + 10, [], 1_000)).claimed[0]?.[0] as Order;
+        await pump([{ owner: "long", limit: 1 }], T0 + 10, [], 60_000);
+        await settle({ kind: "completed", seq: b.seq, owner: "done" }, T0 + 20);
+        expect(await storage.queue.releaseExpiredLeases(T0 + 500)).toBe(0);
+        expect(await storage.queue.releaseExpiredLeases(T0 + 2_000)).toBe(1);
+        expect(idsOf(await listAll({ status: "pending" }))).toEqual(["a"]);
+        expect((await find("b")).status).toBe("completed");
+        expect((await find("c")).status).toBe("processing");
+        expect(await storage.queue.releaseExpiredLeases(T0 + 3_000)).toBe(0);
+        expect(await claimOne("other", T0 + 2_000)).toMatchObject({ orderId: "a", attempts: 2 });
+      });
+
+      test("renewLeases keeps the orders its owners hold from being rescued, and only theirs", async () => {
+        await create(newOrder("a"), newOrder("b"));
+        await pump([{ owner: "alive", limit: 1 }], T0 + 10, [], 1_000);
+        await pump([{ owner: "dead", limit: 1 }], T0 + 10, [], 1_000);
+        await storage.queue.renewLeases({ owners: ["alive", "nobody"], until: T0 + 10_000 });
+        expect(await storage.queue.releaseExpiredLeases(T0 + 5_000)).toBe(1);
+        expect((await find("a")).status).toBe("processing");
+        expect((await find("b")).status).toBe("pending");
+      });
+
+      test("a late result from a holder whose lease expired changes nothing once the order is rescued", async () => {
+        await create(newOrder("a"));
+        const first = (await pump([{ owner: "lost", limit: 1 }], T0 + 10, [], 1_000))
+          .claimed[0]?.[0] as Order;
+        await storage.queue.releaseExpiredLeases(T0 + 2_000);
+        await claimOne("rescuer", T0 + 2_000);
+        await settle({ kind: "completed", seq: first.seq, owner: "lost" }, T0 + 2_500);
+        expect(await find("a")).toMatchObject({ status: "processing", attempts: 2, completedAt: null });
       });
     });
 

@@ -34,7 +34,7 @@ async function freshDatabase(adminUrl: string): Promise<{ url: string; drop: () 
 if (ADMIN_URL) {
   describeStorageContract("postgres", async (): Promise<Storage> => {
     const { url, drop } = await freshDatabase(ADMIN_URL);
-    const storage = await openPostgresStorage({ url, leaseMs: 30_000 }, { log: () => {} });
+    const storage = await openPostgresStorage({ url }, { log: () => {} });
     return {
       ...storage,
       close: async () => {

@@ -31,8 +31,19 @@ const Money = (options: { description: string }) =>
 // C0, DEL and C1 control characters.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-FormatRegistry.Set("printable", (value) => !CONTROL.test(value) && value.isWellFormed());
+/** The format name of such text; validation only: the published document drops it (openapi-document.ts). */
+export const PRINTABLE = "printable";
+FormatRegistry.Set(PRINTABLE, (value) => !CONTROL.test(value) && value.isWellFormed());
 const TEXT_RULE = "a non-empty string of at most 128 characters, no control characters";
+/** Text a person could have typed, under TEXT_RULE; `what` opens its description. */
+const Text = (what: string) =>
+  t.String({
+    minLength: 1,
+    maxLength: 128,
+    format: PRINTABLE,
+    description: `${what}: ${TEXT_RULE}`,
+    error: `must be ${TEXT_RULE}`,
+  });
 
 // A union of literals, not t.UnionEnum: Elysia fills an absent optional UnionEnum query parameter
 // with its first value, which would silently filter listings to "pending".
@@ -50,7 +61,7 @@ export type OrderStatus = typeof OrderStatus.static;
 
 export const CreateOrderBody = t.Object(
   {
-    user_id: t.String({ minLength: 1, maxLength: 128, format: "printable", error: `must be ${TEXT_RULE}` }),
+    user_id: Text("The customer's id"),
     order_id: t.String({
       minLength: 1,
       maxLength: 128,
@@ -58,10 +69,11 @@ export const CreateOrderBody = t.Object(
       description: "The client's idempotency key",
       error: "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
     }),
-    item_ids: t.Array(
-      t.String({ minLength: 1, maxLength: 128, format: "printable", error: `must be ${TEXT_RULE}` }),
-      { minItems: 1, maxItems: 1000, error: "must be an array of 1 to 1,000 item ids" },
-    ),
+    item_ids: t.Array(Text("An item's id"), {
+      minItems: 1,
+      maxItems: 1000,
+      error: "must be an array of 1 to 1,000 item ids",
+    }),
     total_amount: Money({ description: "Decimal amount with at most two decimals, from 0 to 1e12" }),
   },
   {

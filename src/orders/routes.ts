@@ -2,11 +2,12 @@
  * HTTP routes of the orders feature: thin handlers that take what they need from the request and
  * call the service.
  */
-import { Elysia } from "elysia";
+import { withHeaders } from "@elysiajs/openapi";
+import { Elysia, t } from "elysia";
 import { ErrorBody } from "../error-envelope.ts";
 import { validationFailed } from "../errors.ts";
 import { Gate } from "../gate.ts";
-import { parseJsonBody } from "../json-body.ts";
+import { BODY_TIMEOUT_MS, parseJsonBody } from "../json-body.ts";
 import { checkQueryString } from "../query-string.ts";
 import {
   CreateOrderBody,
@@ -25,8 +26,8 @@ function checkDecimal(value: string | null, field: string): void {
   }
 }
 
-/** The `/orders` routes. */
-export function orderRoutes(deps: OrderDeps) {
+/** The `/orders` routes; a body must arrive within `bodyTimeoutMs` (BODY_TIMEOUT_MS). */
+export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS } = {}) {
   const listings = new Gate(1);
   return (
     new Elysia({ name: "orders", prefix: "/orders", detail: { tags: ["Orders"] } })
@@ -41,12 +42,15 @@ export function orderRoutes(deps: OrderDeps) {
         {
           // Our parser always answers (or throws 413/415/400); the "application/json" entry after it
           // never runs and is there so the OpenAPI document lists the JSON request body.
-          parse: [({ request }) => parseJsonBody(request), "application/json"],
+          parse: [({ request }) => parseJsonBody(request, bodyTimeoutMs), "application/json"],
           body: CreateOrderBody,
           response: {
             200: OrderStatusView,
-            201: OrderStatusView,
+            201: withHeaders(OrderStatusView, {
+              Location: t.String({ description: "Path of the new order: /orders/{order_id}" }),
+            }),
             400: ErrorBody,
+            408: ErrorBody,
             409: ErrorBody,
             413: ErrorBody,
             415: ErrorBody,
@@ -54,6 +58,7 @@ export function orderRoutes(deps: OrderDeps) {
             503: ErrorBody,
           },
           detail: {
+            operationId: "createOrder",
             summary: "Submit an order",
             description:
               "Stores the order as pending (committed before the answer) and queues it for processing. " +
@@ -73,22 +78,23 @@ export function orderRoutes(deps: OrderDeps) {
         },
         query: ListOrdersQuery,
         response: { 200: OrderPage, 400: ErrorBody, 422: ErrorBody },
-        detail: { summary: "List orders in creation order (keyset pagination)" },
+        detail: { operationId: "listOrders", summary: "List orders in creation order (keyset pagination)" },
       })
       .get("/:order_id", ({ params }) => getOrder(deps.store, params.order_id), {
         params: OrderIdParams,
         response: { 200: OrderView, 404: ErrorBody },
-        detail: { summary: "Get the whole order" },
+        detail: { operationId: "getOrder", summary: "Get the whole order" },
       })
       .get("/:order_id/status", ({ params }) => getOrderStatus(deps.store, params.order_id), {
         params: OrderIdParams,
         response: { 200: OrderStatusView, 404: ErrorBody },
-        detail: { summary: "Get an order's status" },
+        detail: { operationId: "getOrderStatus", summary: "Get an order's status" },
       })
       .post("/:order_id/cancel", ({ params }) => cancelOrder(deps.store, params.order_id), {
         params: OrderIdParams,
         response: { 200: OrderView, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
         detail: {
+          operationId: "cancelOrder",
           summary: "Cancel a pending order",
           description:
             "A pending order becomes cancelled; cancelling a cancelled order again is a no-op. " +

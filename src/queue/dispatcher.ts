@@ -14,6 +14,7 @@
 import type { Order } from "../order.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { AttemptResult } from "./messages.ts";
+import { ignoreQueue, type QueueObserver } from "./observer.ts";
 import type { ProcessingSettings, WorkOrder } from "./process-order.ts";
 import type { ClaimRequest, QueueStore, Settlement } from "./store.ts";
 import { WorkerPool } from "./worker-pool.ts";
@@ -26,13 +27,18 @@ export type DispatcherDeps = {
   concurrency: number;
   maxAttempts: number;
   retryBaseMs: number;
+  /** How long a claim holds an order; renewed every third of it while the order is worked on. */
+  leaseMs: number;
   processing: ProcessingSettings;
   log: (level: "info" | "warn" | "error", message: string, extra?: Record<string, unknown>) => void;
+  /** Told of each claim, outcome and release once it is committed (the queue metrics). */
+  observer?: QueueObserver;
 };
 
 /** An order a worker thread holds: what its result needs to be recorded, and when it was handed over. */
 type Claim = { seq: number; attempts: number; handedAt: number };
-type Reported = { owner: string; result: AttemptResult };
+/** A result as it arrived (`at`, for the processing time), waiting for the next pump to record it. */
+type Reported = { owner: string; result: AttemptResult; at: number };
 
 // Upper bound on how long an idle dispatcher sleeps before looking for due retries again.
 const MAX_IDLE_MS = 1000;
@@ -55,8 +61,11 @@ export class Dispatcher {
   // Threads found unresponsive: their overdue attempts are recorded as failed, then they are replaced.
   private readonly unresponsive = new Set<string>();
   private watchdog: ReturnType<typeof setInterval> | undefined;
+  private leases: ReturnType<typeof setInterval> | undefined;
+  private readonly observer: QueueObserver;
 
   constructor(private readonly deps: DispatcherDeps) {
+    this.observer = deps.observer ?? ignoreQueue;
     this.pool = new WorkerPool(
       { size: deps.workers, processing: deps.processing },
       {
@@ -65,7 +74,8 @@ export class Dispatcher {
           this.wake();
         },
         results: (owner, results) => {
-          for (const result of results) this.reported.push({ owner, result });
+          const at = deps.now();
+          for (const result of results) this.reported.push({ owner, result, at });
           this.wake();
         },
         exited: (owner) => this.release(owner),
@@ -78,6 +88,28 @@ export class Dispatcher {
   start(): void {
     this.pool.start();
     this.watchdog = setInterval(() => this.checkDeadlines(), MAX_IDLE_MS);
+    this.leases = setInterval(() => void this.tendLeases(), Math.max(100, this.deps.leaseMs / 3));
+  }
+
+  /**
+   * Every third of a lease: renews the leases of the orders this process holds, and rescues orders
+   * whose lease ended (their holder died: another replica, or this process before a restart), so
+   * they are taken up again. A failure is logged; the next round tries again.
+   */
+  private async tendLeases(): Promise<void> {
+    const now = this.deps.now();
+    const owners = [...this.held].filter(([, claims]) => claims.size > 0).map(([owner]) => owner);
+    try {
+      if (owners.length > 0) await this.deps.queue.renewLeases({ owners, until: now + this.deps.leaseMs });
+      const rescued = await this.deps.queue.releaseExpiredLeases(now);
+      this.observer.released(rescued);
+      if (rescued > 0) {
+        this.deps.log("warn", "took up orders whose lease had expired (their holder is gone)", { rescued });
+        this.wake();
+      }
+    } catch (error) {
+      this.deps.log("error", "could not renew leases or rescue orders", { error: String(error) });
+    }
   }
 
   /** Orders currently held by workers. */
@@ -103,14 +135,30 @@ export class Dispatcher {
     const reported = this.reported;
     this.reported = [];
     const now = this.deps.now();
-    const settlements = reported.flatMap(({ owner, result }) => this.decide(owner, result, now));
+    // What each reported attempt means, and how long it took: the latter is observed only once
+    // the settlement is committed (a failed pump decides the same results again next time).
+    const settlements: Settlement[] = [];
+    const tookMs: number[] = [];
+    for (const { owner, result, at } of reported) {
+      const claim = this.held.get(owner)?.get(result.orderId);
+      if (!claim) continue; // its thread died and the order was released: nothing to record
+      settlements.push(this.decide(owner, claim, result, now));
+      tookMs.push(at - claim.handedAt);
+    }
     const claims: ClaimRequest[] = this.stopping ? [] : this.freeSlots(reported);
     const replacing = [...this.unresponsive].filter((owner) =>
       reported.some((entry) => entry.owner === owner),
     );
     try {
-      const { claimed, nextDueAt } = await this.deps.queue.settleAndClaim({ settlements, claims, now });
+      const { claimed, nextDueAt } = await this.deps.queue.settleAndClaim({
+        settlements,
+        claims,
+        now,
+        leaseUntil: now + this.deps.leaseMs,
+      });
       for (const { owner, result } of reported) this.held.get(owner)?.delete(result.orderId);
+      for (const [i, settlement] of settlements.entries())
+        this.observer.settled(settlement.kind, tookMs[i] ?? 0);
       for (const [i, { owner }] of claims.entries()) this.hand(owner, claimed[i] ?? []);
       if (nextDueAt !== undefined) this.scheduleNextDue(nextDueAt, now);
       // Their overdue attempts are recorded now: replace the threads (the rest they held is released).
@@ -147,19 +195,19 @@ export class Dispatcher {
   }
 
   /** What to record for one reported attempt: completed, retry later, or failed for good. */
-  private decide(owner: string, result: AttemptResult, now: number): Settlement[] {
-    const claim = this.held.get(owner)?.get(result.orderId);
-    if (!claim) return [];
+  private decide(owner: string, claim: Claim, result: AttemptResult, now: number): Settlement {
     const held = { seq: claim.seq, owner };
-    if (result.error === undefined) return [{ kind: "completed", ...held }];
-    if (claim.attempts >= this.deps.maxAttempts) return [{ kind: "failed", ...held, error: result.error }];
+    if (result.error === undefined) return { kind: "completed", ...held };
+    if (claim.attempts >= this.deps.maxAttempts) return { kind: "failed", ...held, error: result.error };
     const runAt = now + retryDelayMs(claim.attempts, this.deps.retryBaseMs);
-    return [{ kind: "retry", ...held, runAt, error: result.error }];
+    return { kind: "retry", ...held, runAt, error: result.error };
   }
 
   /** Posts claimed orders to their thread; if it died meanwhile, they go back to pending. */
   private hand(owner: string, orders: Order[]): void {
     if (orders.length === 0) return;
+    // Committed as processing, whether or not the thread is still there to take them.
+    for (const order of orders) this.observer.claimed(order);
     const claims = this.held.get(owner);
     const work: WorkOrder[] = orders.map((order) => ({
       orderId: order.orderId,
@@ -169,7 +217,7 @@ export class Dispatcher {
       attempt: order.attempts,
     }));
     if (!claims || !this.pool.send(owner, work)) {
-      void this.write("releaseOrders", this.deps.queue.releaseOrders({ owner, now: this.deps.now() }));
+      void this.releaseOrders(owner, this.deps.now());
       return;
     }
     const handedAt = this.deps.now();
@@ -196,7 +244,7 @@ export class Dispatcher {
       });
       this.unresponsive.add(owner);
       const error = `processing timed out after ${this.deps.processing.timeoutMs} ms; the worker thread did not respond and was replaced`;
-      for (const [orderId] of overdue) this.reported.push({ owner, result: { orderId, error } });
+      for (const [orderId] of overdue) this.reported.push({ owner, result: { orderId, error }, at: now });
     }
     if (this.unresponsive.size > 0) this.wake();
   }
@@ -207,7 +255,16 @@ export class Dispatcher {
     this.held.delete(owner);
     this.unresponsive.delete(owner);
     this.reported = this.reported.filter((entry) => entry.owner !== owner);
-    void this.write("releaseOrders", this.deps.queue.releaseOrders({ owner, now: this.deps.now() }));
+    void this.releaseOrders(owner, this.deps.now());
+  }
+
+  /** Puts back to pending whatever `owner` holds (outside the pump); the observer hears how many. */
+  private releaseOrders(owner: string, now: number): Promise<void> {
+    const released = this.deps.queue.releaseOrders({ owner, now });
+    return this.write(
+      "releaseOrders",
+      released.then((count) => this.observer.released(count)),
+    );
   }
 
   /** A queue write outside the pump; a failure is logged (the rows stay as they were). */
@@ -233,6 +290,7 @@ export class Dispatcher {
     this.stopping = true;
     clearTimeout(this.timer);
     clearInterval(this.watchdog);
+    clearInterval(this.leases);
     if (this.inFlight() > 0) {
       const drained = new Promise<void>((resolve) => {
         this.drained = resolve;
@@ -246,9 +304,7 @@ export class Dispatcher {
         orders: this.inFlight(),
       });
       const now = this.deps.now();
-      await Promise.all(
-        owners.map((owner) => this.write("releaseOrders", this.deps.queue.releaseOrders({ owner, now }))),
-      );
+      await Promise.all(owners.map((owner) => this.releaseOrders(owner, now)));
     }
     await this.pool.stop();
   }

@@ -29,18 +29,22 @@ export type SettleAndClaimResult = { claimed: Order[][]; nextDueAt: number | nul
 export type QueueStore = {
   /**
    * Records `settlements`, then claims due pending orders for each request in turn: each claimed
-   * order becomes `processing`, held by the request's owner, `attempts` + 1, `startedAt` = now.
+   * order becomes `processing`, held by the request's owner until `leaseUntil` (renewed by
+   * `renewLeases` while it is worked on), `attempts` + 1, `startedAt` = now.
    */
   settleAndClaim(args: {
     settlements: Settlement[];
     claims: ClaimRequest[];
     now: number;
+    leaseUntil: number;
   }): Promise<SettleAndClaimResult>;
+  /** Extends to `until` the lease of every processing order these owners hold. */
+  renewLeases(args: { owners: string[]; until: number }): Promise<void>;
   /** Puts every order `owner` holds back to pending, due now (its worker died or shutdown ran out). */
   releaseOrders(args: { owner: string; now: number }): Promise<number>;
   /**
-   * At start-up only: puts every processing order back to pending, due now. Right only while this
-   * process is the one user of the database (the SQLite adapter holds a lock on the file for that).
+   * Rescue: puts every processing order whose lease ended before `now` back to pending, due now;
+   * its holder is gone (a replica killed, a machine lost). Returns how many.
    */
-  releaseAllOrders(now: number): Promise<number>;
+  releaseExpiredLeases(now: number): Promise<number>;
 };

@@ -1,16 +1,20 @@
 /**
- * Operational routes: `/metrics` (the seed's JSON), `/health` (liveness), `/ready` (readiness).
+ * Operational routes: `/metrics` (the seed's JSON, or Prometheus' text format when asked for),
+ * `/health` (liveness), `/ready` (readiness).
  */
 import { Elysia, t } from "elysia";
 import { ErrorBody } from "../error-envelope.ts";
 import { notReady } from "../errors.ts";
 import { ORDER_STATUSES } from "../order.ts";
+import { metricsFormat } from "./metrics-format.ts";
 import type { SystemStore } from "./store.ts";
 
 /** What the operational routes need to know. */
 export type SystemDeps = {
   store: SystemStore;
   workers: () => { ready: number; expected: number };
+  /** The Prometheus exposition of the service's metrics (src/metrics/): its content type and text. */
+  prometheus: { contentType: string; render: () => Promise<string> };
 };
 
 const StatusCounts = t.Object(Object.fromEntries(ORDER_STATUSES.map((status) => [status, t.Integer()])));
@@ -46,6 +50,12 @@ export async function getMetrics(store: SystemStore): Promise<MetricsView> {
   };
 }
 
+/** The Prometheus text, as a Response of its own: it is not the JSON view the schema describes. */
+async function renderPrometheus(prometheus: SystemDeps["prometheus"]): Promise<Response> {
+  const text = await prometheus.render();
+  return new Response(text, { headers: { "content-type": prometheus.contentType } });
+}
+
 /** Ready when a write commits and every worker thread is up; otherwise a 503 saying which is not. */
 export async function checkReadiness(deps: SystemDeps) {
   const workers = deps.workers();
@@ -68,10 +78,35 @@ export async function checkReadiness(deps: SystemDeps) {
 /** The `/metrics`, `/health` and `/ready` routes. */
 export function systemRoutes(deps: SystemDeps) {
   return new Elysia({ name: "system", detail: { tags: ["System"] } })
-    .get("/metrics", () => getMetrics(deps.store), {
-      response: { 200: MetricsView },
-      detail: { summary: "Order totals by status and mean processing time" },
-    })
+    .get(
+      "/metrics",
+      ({ request, query }) =>
+        metricsFormat(request.headers.get("accept"), query.format) === "json"
+          ? getMetrics(deps.store)
+          : renderPrometheus(deps.prometheus),
+      {
+        response: { 200: MetricsView, 422: ErrorBody },
+        detail: {
+          summary: "Order totals by status and mean processing time",
+          description:
+            "JSON by default. Prometheus' text format (version 0.0.4) with ?format=prometheus, or when " +
+            "the Accept header prefers text/plain or application/openmetrics-text to JSON, as " +
+            "Prometheus' scraper does: request durations, orders created and their transitions, " +
+            "retries and failures, queue wait and processing times, worker slots, the database " +
+            "writer's batches, commits and fsyncs, process memory and event-loop lag.",
+          // Documented, not a query schema: with one, any other parameter would become a 422.
+          parameters: [
+            {
+              name: "format",
+              in: "query",
+              required: false,
+              description: "json (the default) or prometheus (the text format 0.0.4, whatever Accept says)",
+              schema: { type: "string", enum: ["json", "prometheus"] },
+            },
+          ],
+        },
+      },
+    )
     .get("/health", () => ({ status: "ok" as const }), {
       response: { 200: t.Object({ status: t.Literal("ok") }) },
       detail: { summary: "Liveness: 200 while the process is alive" },

@@ -31,9 +31,9 @@ export type PostgresHooks = { log: (message: string, error: string) => void };
 
 /**
  * Connects to `url`, checks it answers, applies the migrations under an advisory lock, and returns
- * the storage. `leaseMs` is how long a claim holds an order without renewal.
+ * the storage.
  */
-export async function openPostgresStorage(options: { url: string; leaseMs: number }, hooks: PostgresHooks) {
+export async function openPostgresStorage(options: { url: string }, hooks: PostgresHooks) {
   const pool = openPool(options.url, (error) =>
     hooks.log("PostgreSQL connection lost while idle", error.message),
   );
@@ -117,6 +117,7 @@ export async function openPostgresStorage(options: { url: string; leaseMs: numbe
     settlements: Settlement[];
     claims: { owner: string; limit: number }[];
     now: number;
+    leaseUntil: number;
   }) {
     const client = await pool.connect();
     try {
@@ -131,7 +132,7 @@ export async function openPostgresStorage(options: { url: string; leaseMs: numbe
         }
         const rows = (
           await client.query<Order & { runAt: number }>(
-            q.claimOrders([owner, limit, args.now, args.now + options.leaseMs]),
+            q.claimOrders([owner, limit, args.now, args.leaseUntil]),
           )
         ).rows;
         rows.sort((a, b) => a.runAt - b.runAt || a.seq - b.seq);
@@ -216,8 +217,7 @@ export async function openPostgresStorage(options: { url: string; leaseMs: numbe
           "release",
           async () => (await pool.query(q.releaseOwner([args.owner, args.now]))).rowCount ?? 0,
         ),
-      // Several replicas share the database: only orders whose lease ended were left by a dead one.
-      releaseAllOrders: (now: number) =>
+      releaseExpiredLeases: (now: number) =>
         guarded("rescue", async () => (await pool.query(q.releaseExpired([now]))).rowCount ?? 0),
       renewLeases: (args: { owners: string[]; until: number }) =>
         guarded("lease renewal", async () => {

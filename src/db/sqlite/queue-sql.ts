@@ -6,7 +6,7 @@
  * `status = 'processing' AND claimed_by = <owner>`, so a result from a worker that lost its claim
  * (it died and its orders were released) changes nothing.
  */
-import { and, asc, eq, inArray, lte, min, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, lte, min, sql } from "drizzle-orm";
 import type { Order } from "../../order.ts";
 import type { Db } from "./client.ts";
 import { orders, toOrder } from "./schema.ts";
@@ -34,13 +34,19 @@ export function createQueueSql(db: Db) {
       startedAt: sql`${sql.placeholder("now")}`,
       attempts: sql`${orders.attempts} + 1`,
       claimedBy: sql`${owner}`,
+      leaseUntil: sql`${sql.placeholder("leaseUntil")}`,
     })
     .where(inArray(orders.seq, due))
     .returning()
     .prepare();
   const complete = db
     .update(orders)
-    .set({ status: "completed", completedAt: sql`${sql.placeholder("now")}`, claimedBy: null })
+    .set({
+      status: "completed",
+      completedAt: sql`${sql.placeholder("now")}`,
+      claimedBy: null,
+      leaseUntil: null,
+    })
     .where(held)
     .prepare();
   const retry = db
@@ -50,25 +56,37 @@ export function createQueueSql(db: Db) {
       runAt: sql`${sql.placeholder("runAt")}`,
       lastError: sql`${sql.placeholder("error")}`,
       claimedBy: null,
+      leaseUntil: null,
     })
     .where(held)
     .prepare();
   const fail = db
     .update(orders)
-    .set({ status: "failed", lastError: sql`${sql.placeholder("error")}`, claimedBy: null })
+    .set({ status: "failed", lastError: sql`${sql.placeholder("error")}`, claimedBy: null, leaseUntil: null })
     .where(held)
     .prepare();
   const release = db
     .update(orders)
-    .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null })
+    .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null, leaseUntil: null })
     .where(and(eq(orders.status, "processing"), eq(orders.claimedBy, owner)))
     .returning({ seq: orders.seq })
     .prepare();
   const releaseAll = db
     .update(orders)
-    .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null })
+    .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null, leaseUntil: null })
     .where(eq(orders.status, "processing"))
     .returning({ seq: orders.seq })
+    .prepare();
+  const releaseExpired = db
+    .update(orders)
+    .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null, leaseUntil: null })
+    .where(and(eq(orders.status, "processing"), lt(orders.leaseUntil, sql.placeholder("now"))))
+    .returning({ seq: orders.seq })
+    .prepare();
+  const renew = db
+    .update(orders)
+    .set({ leaseUntil: sql`${sql.placeholder("until")}` })
+    .where(and(eq(orders.status, "processing"), eq(orders.claimedBy, owner)))
     .prepare();
   const nextDue = db
     .select({ runAt: min(orders.runAt) })
@@ -78,7 +96,7 @@ export function createQueueSql(db: Db) {
 
   return {
     /** Marks up to `limit` due pending orders processing for `owner`; returns them, oldest first. */
-    claimOrders(args: { owner: string; limit: number; now: number }): Order[] {
+    claimOrders(args: { owner: string; limit: number; now: number; leaseUntil: number }): Order[] {
       // RETURNING gives rows in no promised order; the runAt of a claimed row is not in `Order`.
       const rows = claim.all(args).sort((a, b) => a.runAt - b.runAt || a.seq - b.seq);
       return rows.map(toOrder);
@@ -102,6 +120,14 @@ export function createQueueSql(db: Db) {
     /** Puts every processing order back to pending; returns how many. */
     releaseAllOrders(now: number): number {
       return releaseAll.all({ now }).length;
+    },
+    /** Puts every processing order whose lease ended before `now` back to pending; returns how many. */
+    releaseExpiredLeases(now: number): number {
+      return releaseExpired.all({ now }).length;
+    },
+    /** Extends the lease of what `owner` holds to `until`. */
+    renewLease(args: { owner: string; until: number }): void {
+      renew.run(args);
     },
     /** When the earliest pending order becomes due, or null when none is pending. */
     nextDueAt(): number | null {

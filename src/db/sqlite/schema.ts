@@ -31,6 +31,10 @@ export const orders = sqliteTable(
     runAt: integer("run_at").notNull(),
     // The worker slot that holds a processing order; every write after a claim is guarded by it.
     claimedBy: text("claimed_by"),
+    // Until when the claim holds (epoch ms); renewed while the order is worked on. The file lock
+    // already keeps a second process away, so on SQLite an expired lease means a stuck dispatcher,
+    // and start-up releases every processing order anyway; the lease keeps both adapters alike.
+    leaseUntil: integer("lease_until"),
   },
   (table) => [
     uniqueIndex("orders_order_id_unique").on(table.orderId),

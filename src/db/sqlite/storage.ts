@@ -67,9 +67,14 @@ export async function openSqliteStorage(
     const reader = openDatabase(path, synchronous, { readonly: true });
     migrator.$client.close();
     const reads = createReads(reader);
+    // Under the lock no other process can hold an order: every processing one was left by a
+    // process that died. Before any claim, so these orders are the first to be taken up again.
+    const recovered = await writer.run("releaseAllOrders", Date.now());
     let closed = false;
 
     return {
+      /** Orders a dead process had left processing, put back to pending at open. */
+      recovered,
       orders: {
         createOrder: (order: NewOrder) =>
           writer.run("createOrder", { ...order, itemIds: JSON.stringify(order.itemIds) }),
@@ -81,8 +86,9 @@ export async function openSqliteStorage(
       queue: {
         settleAndClaim: (args: Parameters<WriteOps["settleAndClaim"]>[0]) =>
           writer.run("settleAndClaim", args),
+        renewLeases: (args: { owners: string[]; until: number }) => writer.run("renewLeases", args),
         releaseOrders: (args: { owner: string; now: number }) => writer.run("releaseOrders", args),
-        releaseAllOrders: (now: number) => writer.run("releaseAllOrders", now),
+        releaseExpiredLeases: (now: number) => writer.run("releaseExpiredLeases", now),
       },
       system: {
         countOrders: async () => reads.countOrders(),

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { AppError } from "../../errors.ts";
 import { closeDatabase, type Db, migrateDatabase, openDatabase, openWalSync } from "./client.ts";
 import { createReads } from "./reads.ts";
-import { WriteBatcher } from "./write-batcher.ts";
+import { type BatchStats, WriteBatcher } from "./write-batcher.ts";
 import { createWriteOps } from "./writes.ts";
 
 let dir: string;
@@ -90,4 +90,19 @@ test("with fsync, each commit is synced before its jobs settle; a failed sync is
   const failed = batcher.run(() => store.insertOrder(row("unsynced")));
   await expect(failed).rejects.toMatchObject({ status: 503, code: "STORAGE_UNAVAILABLE" });
   wal.close();
+});
+
+test("onBatch hears of each committed batch: its calls, commit and fsync seconds; a failed one is not reported", async () => {
+  const store = setup();
+  const batches: BatchStats[] = [];
+  const synced = new WriteBatcher(db, { fsync: () => {}, onBatch: (batch) => batches.push(batch) });
+  await Promise.all(["s-1", "s-2", "s-3"].map((id) => synced.run(() => store.insertOrder(row(id)))));
+  const unsynced = new WriteBatcher(db, { onBatch: (batch) => batches.push(batch) });
+  await unsynced.run(() => store.insertOrder(row("u-1")));
+  await unsynced.run(() => db.$client.run("insert into orders (order_id) values ('broken')")).catch(() => {});
+  expect(batches).toEqual([
+    { size: 3, commitSeconds: expect.any(Number), fsyncSeconds: expect.any(Number) },
+    { size: 1, commitSeconds: expect.any(Number), fsyncSeconds: undefined },
+  ]);
+  for (const batch of batches) expect(batch.commitSeconds).toBeGreaterThan(0);
 });

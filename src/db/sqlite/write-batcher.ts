@@ -28,10 +28,20 @@ import type { Db } from "./client.ts";
 type Job<T> = { work: () => T; resolve: (value: T) => void; reject: (error: unknown) => void };
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-/** Options of a batcher: `fsync` makes each commit durable (it blocks) before its jobs settle. */
+/**
+ * One committed batch, for metrics: its calls, the transaction's time (BEGIN IMMEDIATE, the calls'
+ * SQL, COMMIT) and the fsync's after it (absent when the batcher does not sync), in seconds.
+ */
+export type BatchStats = { size: number; commitSeconds: number; fsyncSeconds?: number };
+
+/**
+ * Options of a batcher: `fsync` makes each commit durable (it blocks) before its jobs settle;
+ * `onBatch` hears of each batch committed (and synced) before its jobs settle.
+ */
 export type WriteBatcherOptions = {
   fsync?: () => void;
   log?: (message: string, error: unknown) => void;
+  onBatch?: (batch: BatchStats) => void;
 };
 
 /** Runs write jobs in shared transactions; see the file comment. */
@@ -61,10 +71,14 @@ export class WriteBatcher {
     const jobs = this.queue;
     if (jobs.length === 0) return;
     this.queue = [];
+    // Two clock reads per batch (not per call): ~100 ns against a commit of tens of microseconds.
+    const started = performance.now();
     const outcomes = this.commit(jobs);
     if (!outcomes) return;
+    const committed = performance.now();
+    const { fsync, onBatch } = this.options;
     try {
-      this.options.fsync?.();
+      fsync?.();
     } catch (error) {
       this.options.log?.("fsync of the WAL failed; the batch is answered 503", error);
       const failure = storageUnavailable(
@@ -73,6 +87,11 @@ export class WriteBatcher {
       for (const job of jobs) job.reject(failure);
       return;
     }
+    onBatch?.({
+      size: jobs.length,
+      commitSeconds: (committed - started) / 1000,
+      fsyncSeconds: fsync ? (performance.now() - committed) / 1000 : undefined,
+    });
     for (const [i, job] of jobs.entries()) settleJob(job, outcomes[i]);
   }
 

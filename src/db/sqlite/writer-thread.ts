@@ -8,7 +8,7 @@
 import type { SynchronousLevel } from "../../config.ts";
 import { storageUnavailable, toWireError } from "../../errors.ts";
 import { closeDatabase, type Db, openDatabase, openWalSync } from "./client.ts";
-import { WriteBatcher } from "./write-batcher.ts";
+import { type BatchStats, WriteBatcher } from "./write-batcher.ts";
 import type { FromWriter, Reply, ToWriter } from "./writer.ts";
 
 declare const self: Worker;
@@ -19,6 +19,9 @@ let ops: OpTable | undefined;
 let batcher: WriteBatcher | undefined;
 let close: (() => void) | undefined;
 let outbox: Reply[] = [];
+// Batches committed since the last "replies" message: they travel with it (a message of their own
+// would cost ~60 µs each). Every batch has replies, so none waits longer than its own answers.
+let batches: BatchStats[] = [];
 // Messages are handled one after another: "calls" may arrive while "open" still loads its module.
 let queue: Promise<void> = Promise.resolve();
 
@@ -35,7 +38,13 @@ function sendReplies(): void {
   if (outbox.length === 0) return;
   const replies = outbox;
   outbox = [];
-  send({ type: "replies", replies });
+  if (batches.length === 0) {
+    send({ type: "replies", replies });
+    return;
+  }
+  const committed = batches;
+  batches = [];
+  send({ type: "replies", replies, batches: committed });
 }
 
 async function open(path: string, synchronous: SynchronousLevel, opsModule: string): Promise<void> {
@@ -61,6 +70,7 @@ async function open(path: string, synchronous: SynchronousLevel, opsModule: stri
         }
       }),
     log: (message, error) => send({ type: "log", message, error: String(error) }),
+    onBatch: (batch) => batches.push(batch),
   });
   close = () => {
     wal?.close();

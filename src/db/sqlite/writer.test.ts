@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppError } from "../../errors.ts";
 import { closeDatabase, type Db, migrateDatabase, openDatabase } from "./client.ts";
+import type { BatchStats } from "./write-batcher.ts";
 import { DatabaseWriter } from "./writer.ts";
 import type { WriteOps } from "./writes.ts";
 
@@ -20,14 +21,14 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function setup() {
+async function setup(onBatches?: (batches: BatchStats[]) => void) {
   dir = mkdtempSync(join(tmpdir(), "writer-test-"));
   const path = join(dir, "orders.db");
   db = openDatabase(path, "FULL"); // migrations, and the reads of this test
   migrateDatabase(db);
   writer = await DatabaseWriter.start<WriteOps>(
     { path, synchronous: "FULL", opsModule: WRITES },
-    { log: () => {}, onFatal: (reason) => fatal.push(reason) },
+    { log: () => {}, onFatal: (reason) => fatal.push(reason), onBatches },
   );
   return writer;
 }
@@ -65,6 +66,18 @@ test("writes run on the writer thread, are visible to another connection once an
   expect(refused).toBeInstanceOf(AppError);
   expect(refused).toMatchObject({ status: 503, code: "STORAGE_UNAVAILABLE" });
   expect(fatal).toEqual([]);
+});
+
+test("the thread's committed batches reach onBatches with the answers: every call counted once", async () => {
+  const batches: BatchStats[] = [];
+  const w = await setup((reported) => batches.push(...reported));
+  await Promise.all(Array.from({ length: 50 }, (_, i) => w.run("createOrder", order(`b-${i}`))));
+  await w.run("createOrder", order("b-last"));
+  expect(batches.reduce((sum, batch) => sum + batch.size, 0)).toBe(51);
+  for (const batch of batches) {
+    expect(batch.commitSeconds).toBeGreaterThan(0);
+    expect(batch.fsyncSeconds).toBeNumber(); // FULL: the batcher syncs the WAL itself
+  }
 });
 
 test("close answers every call made before it, then refuses new ones with a 503", async () => {

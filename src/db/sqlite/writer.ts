@@ -16,6 +16,7 @@
  */
 import type { SynchronousLevel } from "../../config.ts";
 import { fromWireError, storageUnavailable, type WireError } from "../../errors.ts";
+import type { BatchStats } from "./write-batcher.ts";
 
 /** Main thread -> writer thread. */
 export type ToWriter =
@@ -32,7 +33,8 @@ export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok:
 export type FromWriter =
   | { type: "opened" }
   | { type: "failed"; message: string }
-  | { type: "replies"; replies: Reply[] }
+  // `batches`: the transactions committed since the last replies (for metrics), when there were any.
+  | { type: "replies"; replies: Reply[]; batches?: BatchStats[] }
   | { type: "log"; message: string; error: string }
   | { type: "fatal"; message: string }
   | { type: "closed"; error?: string };
@@ -42,6 +44,8 @@ export type WriterHooks = {
   log: (message: string, error: string) => void;
   /** The thread failed or ended without being closed; every waiting call was answered 503. */
   onFatal: (reason: string) => void;
+  /** The batches the thread committed (calls, commit and fsync seconds), a message's worth at a time. */
+  onBatches?: (batches: BatchStats[]) => void;
 };
 
 /** The latest write that committed and the latest refused, for readiness (epoch ms). */
@@ -155,6 +159,7 @@ export class DatabaseWriter<Ops extends OpTable> {
           }
         }
         this.flush();
+        if (message.batches) this.reportBatches(message.batches);
         break;
       case "opened":
         this.opened?.resolve();
@@ -176,6 +181,15 @@ export class DatabaseWriter<Ops extends OpTable> {
       case "closed":
         this.closed?.(message.error);
         break;
+    }
+  }
+
+  /** Hands the committed batches to the hook after the answers are settled: a failing hook delays none. */
+  private reportBatches(batches: BatchStats[]): void {
+    try {
+      this.hooks.onBatches?.(batches);
+    } catch (error) {
+      this.hooks.log("the onBatches hook failed", String(error));
     }
   }
 

@@ -89,8 +89,9 @@ export function createWriteOps(db: Db) {
       settlements: Settlement[];
       claims: { owner: string; limit: number }[];
       now: number;
+      leaseUntil: number;
     }) {
-      const { now } = args;
+      const { now, leaseUntil } = args;
       for (const settlement of args.settlements) {
         if (settlement.kind === "completed") queue.completeOrder({ ...settlement, now });
         else if (settlement.kind === "retry") queue.retryOrder(settlement);
@@ -99,7 +100,7 @@ export function createWriteOps(db: Db) {
       const claimed: Order[][] = [];
       let nextDueAt: number | null | undefined;
       for (const { owner, limit } of args.claims) {
-        const rows = nextDueAt === undefined ? queue.claimOrders({ owner, limit, now }) : [];
+        const rows = nextDueAt === undefined ? queue.claimOrders({ owner, limit, now, leaseUntil }) : [];
         claimed.push(rows);
         if (rows.length < limit && nextDueAt === undefined) nextDueAt = queue.nextDueAt();
       }
@@ -114,6 +115,16 @@ export function createWriteOps(db: Db) {
     /** Puts every processing order back to pending (start-up, under the file lock). */
     releaseAllOrders(now: number): number {
       return queue.releaseAllOrders(now);
+    },
+
+    /** Rescue: processing orders whose lease ended go back to pending. */
+    releaseExpiredLeases(now: number): number {
+      return queue.releaseExpiredLeases(now);
+    },
+
+    /** Extends the leases of what these owners hold. */
+    renewLeases(args: { owners: string[]; until: number }): void {
+      for (const owner of args.owners) queue.renewLease({ owner, until: args.until });
     },
 
     /**

@@ -1,0 +1,77 @@
+/**
+ * `bun run lint:openapi`: lints the OpenAPI document the service publishes with Redocly's CLI
+ * (rules in redocly.yaml) and exits non-zero on any error. The app is built in-process on stub
+ * storage ports (the document needs no database); both variants are linted: as served with the
+ * default configuration (API keys off) and with API keys on.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createApp } from "../src/app.ts";
+import { loadConfig } from "../src/config.ts";
+import { createLogger } from "../src/logger.ts";
+import { cleanDocument } from "../src/openapi-document.ts";
+import type { OrderStore } from "../src/orders/store.ts";
+import type { SystemStore } from "../src/system/store.ts";
+
+const ROOT = join(import.meta.dir, "..");
+
+/** A port whose every method throws: building the document must not touch storage. */
+function unusedPort<T extends object>(name: string): T {
+  return new Proxy({} as T, {
+    get: (_target, method) => () => {
+      throw new Error(`${name}.${String(method)} called while building the OpenAPI document`);
+    },
+  });
+}
+
+/** The document as the app serves it at /swagger/json. */
+async function servedDocument(): Promise<unknown> {
+  const config = loadConfig({ LOG_LEVEL: "silent" });
+  const log = createLogger("silent");
+  const app = createApp({
+    orders: { store: unusedPort<OrderStore>("OrderStore"), now: Date.now, onOrderStored: () => {} },
+    system: {
+      store: unusedPort<SystemStore>("SystemStore"),
+      workers: () => ({ ready: 0, expected: 0 }),
+      prometheus: { contentType: "text/plain; version=0.0.4", render: async () => "" },
+    },
+    http: { config, log, pendingOrders: () => 0, onResponse: () => {} },
+    log,
+  });
+  const response = await app.handle(new Request("http://localhost/swagger/json"));
+  if (!response.ok)
+    throw new Error(`GET /swagger/json answered ${response.status}: ${await response.text()}`);
+  return response.json();
+}
+
+const served = await servedDocument();
+// cleanDocument on the served document again only changes what the options decide: the security.
+const withKeys = cleanDocument(served, { apiKeysOn: true, openPaths: ["/health", "/ready"] });
+
+const dir = mkdtempSync(join(tmpdir(), "openapi-lint-"));
+try {
+  const files = [
+    ["openapi.json", served],
+    ["openapi-api-keys.json", withKeys],
+  ].map(([name, document]) => {
+    const file = join(dir, name as string);
+    writeFileSync(file, JSON.stringify(document, null, 2));
+    return file;
+  });
+  const cli = join(dirname(fileURLToPath(import.meta.resolve("@redocly/cli/package.json"))), "bin/cli.js");
+  // Run by Bun (the CLI's shebang asks for node); no telemetry and no update check: no network.
+  const lint = Bun.spawnSync(
+    [process.execPath, cli, "lint", "--config", join(ROOT, "redocly.yaml"), "--format", "stylish", ...files],
+    {
+      cwd: ROOT,
+      env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
+      stdout: "inherit",
+      stderr: "inherit",
+    },
+  );
+  process.exitCode = lint.exitCode ?? 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,136 @@
+/**
+ * The order and queue metrics. Counts and durations are observed on the main thread where each
+ * fact is known (the orders service creates and cancels; the dispatcher claims, hands over to the
+ * worker threads, records their outcomes and releases), so they include the work of every worker
+ * thread. The levels (orders by status, slots busy) are read at each scrape.
+ */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { ORDER_STATUSES, type Order, type OrderStatus } from "../order.ts";
+import type { QueueObserver } from "../queue/observer.ts";
+
+/** What the gauges read at each scrape. */
+export type QueueSources = {
+  /** Orders per status now (the storage's running totals: constant time). */
+  countOrders: () => Promise<{ byStatus: Record<OrderStatus, number> }>;
+  /** Orders the worker threads hold, and the slots of the threads that are up. */
+  slots: () => { busy: number; capacity: number };
+};
+
+type Outcome = Parameters<QueueObserver["settled"]>[0];
+
+// Label sets made once: an observation on the hot path allocates nothing.
+const CLAIMED = { from: "pending", to: "processing" };
+const RELEASED = { from: "processing", to: "pending" };
+const CANCELLED = { from: "pending", to: "cancelled" };
+const SETTLED: Record<Outcome, { from: string; to: OrderStatus }> = {
+  completed: { from: "processing", to: "completed" },
+  retry: { from: "processing", to: "pending" },
+  failed: { from: "processing", to: "failed" },
+};
+const OUTCOMES: Record<Outcome, { outcome: Outcome }> = {
+  completed: { outcome: "completed" },
+  retry: { outcome: "retry" },
+  failed: { outcome: "failed" },
+};
+// Processing: from an instant processOrder (~1 ms of hand-over and messaging) to the 30 s deadline.
+const PROCESSING = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+// Queue wait: from an idle queue (milliseconds) to a backlog of minutes.
+const WAIT = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+
+/** The order counters and histograms, the dispatcher's observer, and the scrape-time gauges. */
+export function createQueueMetrics(registry: Registry) {
+  const registers = [registry];
+  const created = new Counter({
+    name: "orders_created_total",
+    help: "Orders created (an identical replay of an order_id creates none)",
+    registers,
+  });
+  const transitions = new Counter({
+    name: "order_transitions_total",
+    help: "Orders this process moved from one status to another (processing -> pending: a retry or a release)",
+    labelNames: ["from", "to"],
+    registers,
+  });
+  const retries = new Counter({
+    name: "order_retries_total",
+    help: "Failed attempts put back to pending, to run again after a backoff",
+    registers,
+  });
+  const failures = new Counter({
+    name: "order_failures_total",
+    help: "Orders failed for good: their last allowed attempt (MAX_ATTEMPTS) failed",
+    registers,
+  });
+  const processing = new Histogram({
+    name: "order_processing_duration_seconds",
+    help: "One attempt, from its hand-over to a worker thread to its result, by outcome (completed, retry, failed)",
+    labelNames: ["outcome"],
+    buckets: PROCESSING,
+    registers,
+  });
+  const queueWait = new Histogram({
+    name: "order_queue_wait_seconds",
+    help: "From an order's creation to the start of its first attempt",
+    buckets: WAIT,
+    registers,
+  });
+  // Every series from the start, so a rate over a fresh process is 0, not absent.
+  for (const labels of [CLAIMED, RELEASED, CANCELLED, ...Object.values(SETTLED)]) transitions.inc(labels, 0);
+  for (const labels of Object.values(OUTCOMES)) processing.zero(labels);
+
+  const observer: QueueObserver = {
+    claimed(order: Order) {
+      transitions.inc(CLAIMED);
+      // A retry's start is not a queue wait: it includes the earlier attempts and the backoff.
+      if (order.attempts === 1 && order.startedAt !== null) {
+        queueWait.observe((order.startedAt - order.createdAt) / 1000);
+      }
+    },
+    settled(outcome, tookMs) {
+      transitions.inc(SETTLED[outcome]);
+      processing.observe(OUTCOMES[outcome], tookMs / 1000);
+      if (outcome === "retry") retries.inc();
+      else if (outcome === "failed") failures.inc();
+    },
+    released(count) {
+      if (count > 0) transitions.inc(RELEASED, count);
+    },
+  };
+
+  return {
+    observer,
+    /** A new order was committed (pending). */
+    created: () => created.inc(),
+    /** A pending order was cancelled. */
+    cancelled: () => transitions.inc(CANCELLED),
+    /** Registers the gauges that read `sources` at each scrape. */
+    watch(sources: QueueSources): void {
+      new Gauge({
+        name: "orders",
+        help: "Orders by status now; pending is the queue depth",
+        labelNames: ["status"],
+        registers,
+        async collect() {
+          const { byStatus } = await sources.countOrders();
+          for (const status of ORDER_STATUSES) this.set({ status }, byStatus[status]);
+        },
+      });
+      new Gauge({
+        name: "worker_slots_busy",
+        help: "Worker slots holding an order now (orders processing in this process)",
+        registers,
+        collect() {
+          this.set(sources.slots().busy);
+        },
+      });
+      new Gauge({
+        name: "worker_slots_capacity",
+        help: "Worker slots of the threads that are up (threads x WORKER_CONCURRENCY)",
+        registers,
+        collect() {
+          this.set(sources.slots().capacity);
+        },
+      });
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { expect, test } from "bun:test";
+import type { Order } from "../order.ts";
+import { createMetrics } from "./registry.ts";
+
+const order = (overrides: Partial<Order>): Order => ({
+  seq: 1,
+  orderId: "order-secret-1",
+  userId: "user-secret-1",
+  itemIds: ["item"],
+  totalCents: 100,
+  status: "processing",
+  createdAt: 1_000,
+  startedAt: 1_250,
+  completedAt: null,
+  attempts: 1,
+  lastError: null,
+  ...overrides,
+});
+
+test("observeRequest counts by method, route template and status; unknown routes and methods get fixed labels", async () => {
+  const metrics = createMetrics();
+  metrics.knowRoutes(["/health", "/orders/:order_id"]);
+  const base = { requestId: "req-secret-1", durationMs: 3 };
+  metrics.observeRequest({ ...base, method: "GET", route: "/orders/:order_id", status: 200 });
+  metrics.observeRequest({ ...base, method: "GET", route: "/orders/:order_id", status: 200, durationMs: 7 });
+  metrics.observeRequest({ ...base, method: "GET", route: "/orders/order-secret-2", status: 404 });
+  metrics.observeRequest({ ...base, method: "GET", route: "", status: 404 });
+  metrics.observeRequest({ ...base, method: "BREW", route: "/health", status: 405 });
+  const text = await metrics.prometheus.render();
+  const series = (labels: string) => `http_request_duration_seconds_count{${labels}}`;
+  expect(text).toContain(`${series('method="GET",route="/orders/:order_id",status="200"')} 2\n`);
+  expect(text).toContain(
+    'http_request_duration_seconds_sum{method="GET",route="/orders/:order_id",status="200"} 0.01\n',
+  );
+  expect(text).toContain(`${series('method="GET",route="unmatched",status="404"')} 2\n`);
+  expect(text).toContain(`${series('method="OTHER",route="/health",status="405"')} 1\n`);
+  expect(text).not.toContain("secret");
+});
+
+test("the queue observer: transitions, retries, failures, first-attempt waits, processing by outcome", async () => {
+  const metrics = createMetrics();
+  metrics.queue.claimed(order({}));
+  metrics.queue.claimed(order({ attempts: 2, startedAt: 9_000 })); // a retry: no queue wait
+  metrics.queue.settled("retry", 40);
+  metrics.queue.settled("failed", 60);
+  metrics.queue.released(3);
+  metrics.orderCreated();
+  metrics.orderCancelled();
+  const text = await metrics.prometheus.render();
+  for (const line of [
+    "orders_created_total 1",
+    'order_transitions_total{from="pending",to="processing"} 2',
+    'order_transitions_total{from="processing",to="pending"} 4',
+    'order_transitions_total{from="processing",to="failed"} 1',
+    'order_transitions_total{from="processing",to="completed"} 0',
+    'order_transitions_total{from="pending",to="cancelled"} 1',
+    "order_retries_total 1",
+    "order_failures_total 1",
+    "order_queue_wait_seconds_count 1",
+    "order_queue_wait_seconds_sum 0.25",
+    'order_processing_duration_seconds_count{outcome="retry"} 1',
+    'order_processing_duration_seconds_sum{outcome="failed"} 0.06',
+    'order_processing_duration_seconds_count{outcome="completed"} 0',
+  ]) {
+    expect(text).toContain(`\n${line}\n`);
+  }
+  expect(text).not.toContain("secret");
+});
+
+test("writer batches, scrape-time gauges, and only the process metrics that hold on Bun", async () => {
+  const metrics = createMetrics();
+  metrics.observeBatches([
+    { size: 3, commitSeconds: 0.002, fsyncSeconds: 0.001 },
+    { size: 5, commitSeconds: 0.004 },
+  ]);
+  metrics.watch({
+    countOrders: async () => ({
+      byStatus: { pending: 7, processing: 2, completed: 40, failed: 1, cancelled: 0 },
+    }),
+    slots: () => ({ busy: 2, capacity: 128 }),
+  });
+  const text = await metrics.prometheus.render();
+  for (const line of [
+    "db_write_batch_size_count 2",
+    "db_write_batch_size_sum 8",
+    "db_write_commit_duration_seconds_count 2",
+    "db_write_fsync_duration_seconds_count 1",
+    'orders{status="pending"} 7',
+    'orders{status="completed"} 40',
+    'orders{status="cancelled"} 0',
+    "worker_slots_busy 2",
+    "worker_slots_capacity 128",
+  ]) {
+    expect(text).toContain(`\n${line}\n`);
+  }
+  expect(text).toContain("\nprocess_resident_memory_bytes ");
+  expect(text).toContain("\nnodejs_eventloop_lag_max_seconds ");
+  for (const wrong of [
+    "process_heap_bytes",
+    "nodejs_gc_duration_seconds",
+    "nodejs_active_handles",
+    "nodejs_heap_",
+  ]) {
+    expect(text).not.toContain(wrong);
+  }
+  expect(metrics.prometheus.contentType).toBe("text/plain; version=0.0.4; charset=utf-8");
+});
+
+test("each service instance has a registry of its own", async () => {
+  const first = createMetrics();
+  const second = createMetrics();
+  first.orderCreated();
+  expect(await first.prometheus.render()).toContain("\norders_created_total 1\n");
+  expect(await second.prometheus.render()).toContain("\norders_created_total 0\n");
+});

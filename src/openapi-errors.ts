@@ -1,0 +1,153 @@
+/**
+ * The error side of the OpenAPI document: which errors each operation answers, with an example of
+ * each built by the error catalogue's own constructors (so code, status and message are the ones
+ * the service sends), and the envelope of each status with its codes and typed `details`.
+ */
+import { toErrorBody } from "./error-envelope.ts";
+import {
+  type AppError,
+  type ErrorCode,
+  invalidJson,
+  invalidQuery,
+  notReady,
+  orderIdConflict,
+  orderNotCancellable,
+  orderNotFound,
+  overloaded,
+  payloadTooLarge,
+  requestTimeout,
+  storageUnavailable,
+  unsupportedMediaType,
+  validationFailed,
+} from "./errors.ts";
+import { BODY_TIMEOUT_MS, MAX_BODY_BYTES } from "./json-body.ts";
+import { MAX_PAGE } from "./orders/model.ts";
+import { MONEY_RULE } from "./orders/money.ts";
+
+type Node = Record<string, unknown>;
+
+const ORDER_ID = "order_456";
+const WRITER_DOWN = "The database writer is not running; nothing was saved.";
+
+/**
+ * Every error each operation answers, by "METHOD /openapi/path". test/swagger.test.ts checks that
+ * these are exactly the error statuses each route declares, and provokes them to check the examples
+ * are what the service answers. Errors of the HTTP policy that depend on configuration (401 with
+ * API keys) are added by `cleanDocument`.
+ */
+export const OPERATION_ERRORS: Record<string, AppError[]> = {
+  "POST /orders": [
+    invalidJson("JSON Parse error: Expected '}'"),
+    requestTimeout(BODY_TIMEOUT_MS),
+    orderIdConflict(ORDER_ID),
+    payloadTooLarge(MAX_BODY_BYTES),
+    unsupportedMediaType("text/plain"),
+    validationFailed([{ field: "total_amount", message: MONEY_RULE }], "body"),
+    overloaded(),
+    storageUnavailable(WRITER_DOWN),
+  ],
+  "GET /orders": [
+    invalidQuery("user_id=%FF"),
+    validationFailed([{ field: "limit", message: `must be a whole number from 1 to ${MAX_PAGE}` }], "query"),
+  ],
+  "GET /orders/{order_id}": [orderNotFound(ORDER_ID)],
+  "GET /orders/{order_id}/status": [orderNotFound(ORDER_ID)],
+  "POST /orders/{order_id}/cancel": [
+    orderNotFound(ORDER_ID),
+    orderNotCancellable(ORDER_ID, "completed"),
+    storageUnavailable(WRITER_DOWN),
+  ],
+  "GET /metrics": [validationFailed([{ field: "format", message: "must be json or prometheus" }], "query")],
+  "GET /ready": [
+    notReady(["1 of 4 worker threads are up"], { database: "writable", workers: { ready: 1, expected: 4 } }),
+  ],
+};
+
+/** The shape of `details` for each code that carries them; the other codes have none. */
+const DETAILS: Partial<Record<ErrorCode, Node>> = {
+  VALIDATION_FAILED: {
+    type: "array",
+    description: "Every problem at once, one per field and rule",
+    minItems: 1,
+    items: {
+      type: "object",
+      required: ["field", "message"],
+      properties: {
+        field: { type: "string", description: "Dotted path of the field (item_ids.0)" },
+        message: { type: "string" },
+      },
+    },
+  },
+  METHOD_NOT_ALLOWED: {
+    type: "object",
+    required: ["allowed"],
+    properties: { allowed: { type: "array", items: { type: "string" } } },
+  },
+  NOT_READY: {
+    type: "object",
+    required: ["database", "workers"],
+    properties: {
+      database: { type: "string", description: '"writable", or why not' },
+      workers: {
+        type: "object",
+        required: ["ready", "expected"],
+        properties: { ready: { type: "integer" }, expected: { type: "integer" } },
+      },
+    },
+  },
+  INTERNAL_ERROR: {
+    type: "object",
+    required: ["request_id"],
+    properties: { request_id: { type: "string", description: "Names the server's log line" } },
+  },
+};
+
+/** Headers some errors add to their answer (app.ts and http/policy.ts set them). */
+const HEADERS: Partial<Record<ErrorCode, Node>> = {
+  OVERLOADED: { "Retry-After": { description: "Seconds to wait (OVERLOADED)", schema: { type: "integer" } } },
+  RATE_LIMITED: { "Retry-After": { description: "Seconds to wait", schema: { type: "integer" } } },
+  UNAUTHORIZED: {
+    "WWW-Authenticate": { description: "The scheme to use: Bearer", schema: { type: "string" } },
+  },
+};
+
+/** The error envelope of one status: its codes only, `details` typed after them. */
+function errorSchema(codes: ErrorCode[]): Node {
+  const details = [...new Set(codes.map((code) => DETAILS[code]).filter((schema) => schema !== undefined))];
+  const always = details.length > 0 && codes.every((code) => DETAILS[code]);
+  return {
+    type: "object",
+    required: ["error"],
+    properties: {
+      error: {
+        type: "object",
+        required: ["code", "message", ...(always ? ["details"] : [])],
+        properties: {
+          code: { type: "string", enum: codes, description: "Stable, machine-readable" },
+          message: { type: "string", description: "What went wrong, for people" },
+          ...(details.length === 0
+            ? {}
+            : { details: details.length === 1 ? details[0] : { anyOf: details } }),
+        },
+      },
+    },
+  };
+}
+
+/** The response of one error status: its envelope, headers, and an example of every error it carries. */
+export function errorResponse(errors: AppError[]): Node {
+  const codes = [...new Set(errors.map((error) => error.code))];
+  const headers = Object.assign({}, ...codes.map((code) => HEADERS[code] ?? {}));
+  return {
+    description: codes.join(" or "),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    content: {
+      "application/json": {
+        schema: errorSchema(codes),
+        examples: Object.fromEntries(
+          errors.map((error) => [error.code, { summary: error.message, value: toErrorBody(error) }]),
+        ),
+      },
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * What the dispatcher tells about the orders it moves, as it learns it: plain functions of plain
+ * data, so the queue knows no metrics library (src/metrics/ implements it). Each is called on the
+ * main thread, once per order or per write, and must stay cheap: no formatting, no allocation.
+ */
+import type { Order } from "../order.ts";
+import type { Settlement } from "./store.ts";
+
+/** Told of every queue transition the dispatcher makes. */
+export type QueueObserver = {
+  /** The order was claimed (pending -> processing, committed) for an attempt; `startedAt` is set. */
+  claimed: (order: Order) => void;
+  /**
+   * An attempt's outcome was committed: completed, pending again for a retry, or failed for good.
+   * `tookMs` runs from the hand-over to the worker thread to the arrival of its result.
+   */
+  settled: (outcome: Settlement["kind"], tookMs: number) => void;
+  /** `count` orders went back from processing to pending without an outcome (a thread died, shutdown). */
+  released: (count: number) => void;
+};
+
+/** An observer that ignores everything (the default). */
+export const ignoreQueue: QueueObserver = {
+  claimed: () => {},
+  settled: () => {},
+  released: () => {},
+};
