@@ -43,10 +43,11 @@ export function createApp(deps: AppDeps) {
   };
   // Filled in once the app exists: the policy labels early refusals and reads client addresses.
   const host: PolicyHost = { routeOf: (method, path) => routeOf(method, path), server: () => null };
+  const policy = httpPolicy(deps.http, host);
   const app = new Elysia({ normalize: false }) // normalize: false: unknown fields are an error, not dropped
-    .use(httpPolicy(deps.http, host))
+    .use(policy.plugin)
     .use(apiDocs({ apiKeysOn: config.apiKeys.length > 0, openPaths: openPaths(config) }))
-    .onError(({ code, error, set, request, requestId }) => {
+    .onError(({ code, error, set, request, route, requestId, requestStartedAt }) => {
       let appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log, requestId);
       if (code === "NOT_FOUND") {
         const allowed = allowedMethods(new URL(request.url).pathname);
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps) {
       const headers = headersFor(appError);
       if (headers) Object.assign(set.headers, headers);
       set.status = appError.status;
+      policy.recordError(request.method, route, appError.status, requestStartedAt, requestId);
       return toErrorBody(appError);
     })
     .use(orderRoutes(orders, { bodyTimeoutMs: config.bodyTimeoutMs }))

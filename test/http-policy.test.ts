@@ -223,7 +223,7 @@ test("API keys: 401 with WWW-Authenticate without a right key; /health and /read
   ];
   for (const [method, path, body] of routes) {
     for (const headers of [
-      {},
+      {} as Record<string, string>,
       bearer(WRONG_KEY),
       { "x-api-key": WRONG_KEY },
       { authorization: `Basic ${KEY}` },
