@@ -120,6 +120,7 @@ test("rejects malformed policy settings, naming the variable", () => {
     ["CORS_ORIGINS", "https://shop.example.com/"],
     ["CORS_ORIGINS", "shop.example.com"],
     ["CORS_ORIGINS", "*"],
+    ["API_KEYS", " , "],
   ] as const) {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);

@@ -152,6 +152,8 @@ function readApiKeys(env: Env): string[] {
   }
   let name = "API_KEYS";
   let keys = readList(env, "API_KEYS");
+  // Set but empty of keys (" ", ","): a mistake that would leave the service open.
+  if (inline !== "" && keys.length === 0) throw new ConfigError(name, "API_KEYS is set but holds no key");
   if (file !== "") {
     name = "API_KEYS_FILE";
     let text: string;
