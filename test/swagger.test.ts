@@ -23,14 +23,18 @@ beforeAll(async () => {
 });
 afterAll(cleanup);
 
-describe("Swagger UI offline", () => {
+// Without the browser the page test is skipped with one line, so `bun run test` works on a fresh
+// machine; .ci/run installs chromium and sets REQUIRE_BROWSER, so there it always runs.
+const browserMissing = !existsSync(CHROMIUM);
+if (browserMissing) {
+  const message = `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does`;
+  if (process.env.REQUIRE_BROWSER) throw new Error(message);
+  console.log(`Swagger UI browser test skipped: ${message}`);
+}
+
+describe.skipIf(browserMissing)("Swagger UI offline", () => {
   let browser: Browser;
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does`,
-      );
-    }
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
