@@ -1,0 +1,149 @@
+/**
+ * Several replicas of the service on one PostgreSQL database, as real child processes: orders
+ * spread over them are each processed once, the same order_id sent to all at once is created
+ * once, and the orders of a replica killed with -9 are rescued by the others when their leases
+ * expire. Runs when TEST_DATABASE_URL is set (.ci/run starts a server); skips in one line otherwise.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import pg from "pg";
+import { type ChildService, call, cleanup, order, spawnService, waitFor } from "./helpers.ts";
+
+const ADMIN_URL = process.env.TEST_DATABASE_URL;
+const databases: string[] = [];
+
+afterEach(async () => {
+  await cleanup();
+  if (!ADMIN_URL) return;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  for (const name of databases.splice(0)) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
+});
+
+/** A new, empty database on the test server; its URL. */
+async function freshDatabase(adminUrl: string): Promise<string> {
+  const name = `orders_replicas_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  databases.push(name);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.href;
+}
+
+/** Rows of `sql` on `url`. */
+async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** `count` replicas on one database, started one after another (migrations run once, locked). */
+async function replicas(
+  url: string,
+  count: number,
+  env: Record<string, string> = {},
+): Promise<ChildService[]> {
+  const started: ChildService[] = [];
+  for (let i = 0; i < count; i++)
+    started.push(await spawnService({ DATABASE_URL: url, LOG_LEVEL: "warn", ...env }));
+  return started;
+}
+
+if (!ADMIN_URL) {
+  describe("replicas on PostgreSQL", () => {
+    console.log(
+      "PostgreSQL replica tests skipped: set TEST_DATABASE_URL (a server the tests may create databases on)",
+    );
+    test.skip("needs TEST_DATABASE_URL", () => {});
+  });
+} else {
+  describe("replicas on PostgreSQL", () => {
+    test("three replicas: 3,000 orders spread over them are all completed, each processed once", async () => {
+      const url = await freshDatabase(ADMIN_URL);
+      const services = await replicas(url, 3, { PROCESSING_TIME_MS: "5" });
+      const ids = Array.from({ length: 3000 }, (_, i) => `spread-${i}`);
+      for (let start = 0; start < ids.length; start += 200) {
+        const answers = await Promise.all(
+          ids
+            .slice(start, start + 200)
+            .map((id, i) => call((services[i % 3] as ChildService).url, "POST", "/orders", order(id))),
+        );
+        expect(answers.every((answer) => answer.status === 201)).toBe(true);
+      }
+      await waitFor(
+        async () => {
+          const [row] = await query<{ n: string }>(
+            url,
+            "SELECT count(*) AS n FROM orders WHERE status = 'completed'",
+          );
+          return Number(row?.n) === ids.length;
+        },
+        { timeoutMs: 60_000, what: "every order completed" },
+      );
+      const attempts = await query<{ attempts: number; n: string }>(
+        url,
+        "SELECT attempts, count(*) AS n FROM orders GROUP BY attempts",
+      );
+      expect(attempts.map((row) => [row.attempts, Number(row.n)])).toEqual([[1, ids.length]]);
+      // The counts behind /metrics add up across replicas.
+      const metrics = (await call((services[2] as ChildService).url, "GET", "/metrics")).body;
+      expect(metrics.status_counts.completed).toBe(ids.length);
+    }, 120_000);
+
+    test("the same order_id sent to every replica at once is created exactly once", async () => {
+      const url = await freshDatabase(ADMIN_URL);
+      const services = await replicas(url, 3, { PROCESSING_TIME_MS: "0" });
+      for (let round = 0; round < 20; round++) {
+        const answers = await Promise.all(
+          services.flatMap((service) =>
+            Array.from({ length: 5 }, () => call(service.url, "POST", "/orders", order(`same-${round}`))),
+          ),
+        );
+        expect(answers.filter((answer) => answer.status === 201)).toHaveLength(1);
+        expect(answers.filter((answer) => answer.status === 200)).toHaveLength(14);
+      }
+    }, 60_000);
+
+    test("a replica killed with -9 while it holds orders: the others complete them once its leases expire", async () => {
+      const url = await freshDatabase(ADMIN_URL);
+      const lease = { LEASE_MS: "1500" };
+      const [victim] = await replicas(url, 1, { ...lease, PROCESSING_TIME_MS: "60000" });
+      const ids = Array.from({ length: 40 }, (_, i) => `held-${i}`);
+      for (const id of ids)
+        expect((await call((victim as ChildService).url, "POST", "/orders", order(id))).status).toBe(201);
+      await waitFor(async () => {
+        const [row] = await query<{ n: string }>(
+          url,
+          "SELECT count(*) AS n FROM orders WHERE status = 'processing'",
+        );
+        return Number(row?.n) === ids.length;
+      });
+      (victim as ChildService).proc.kill("SIGKILL");
+      await (victim as ChildService).proc.exited;
+      const killedAt = Date.now();
+
+      await replicas(url, 2, { ...lease, PROCESSING_TIME_MS: "5" });
+      await waitFor(
+        async () => {
+          const [row] = await query<{ n: string }>(
+            url,
+            "SELECT count(*) AS n FROM orders WHERE status = 'completed'",
+          );
+          return Number(row?.n) === ids.length;
+        },
+        { timeoutMs: 30_000, what: "the rescued orders to complete" },
+      );
+      // Within the lease and the rescue round, plus a margin.
+      expect(Date.now() - killedAt).toBeLessThan(1500 + 5000);
+      const attempts = await query<{ attempts: number }>(url, "SELECT DISTINCT attempts FROM orders");
+      expect(attempts).toEqual([{ attempts: 2 }]);
+    }, 60_000);
+  });
+}
