@@ -32,11 +32,18 @@ export function redact(url: string): string {
 }
 
 /**
- * Opens a pool on `url`. Connections time out after 5 s; `onError` hears about connections the
+ * Opens a pool on `url`. Connecting times out after 5 s; `onError` hears about connections the
  * pool lost while idle (without a listener, `pg` would crash the process on them).
  */
 export function openPool(url: string, onError: (error: Error) => void, max = 16): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  // Idle connections stay open (pg closes them after 10 s by default): a service under bursty load
+  // would otherwise reconnect, and authenticate, again and again.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 0,
+  });
   pool.on("error", onError);
   return pool;
 }
