@@ -91,7 +91,9 @@ function cachedPendingOrders(storage: Storage, log: Logger): () => number {
           reading = false;
         },
         (error) => {
+          // Not again before the next 100 ms: while the database is down every request would retry.
           log("error", "could not read the pending orders", { error: String(error) });
+          readAt = Date.now();
           reading = false;
         },
       );

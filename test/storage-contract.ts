@@ -424,14 +424,23 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await claimOne("other", T0 + 2_000)).toMatchObject({ orderId: "a", attempts: 2 });
       });
 
-      test("renewLeases keeps the orders its owners hold from being rescued, and only theirs", async () => {
-        await create(newOrder("a"), newOrder("b"));
-        await pump([{ owner: "alive", limit: 1 }], T0 + 10, [], 1_000);
-        await pump([{ owner: "dead", limit: 1 }], T0 + 10, [], 1_000);
-        await storage.queue.renewLeases({ owners: ["alive", "nobody"], until: T0 + 10_000 });
-        expect(await storage.queue.releaseExpiredLeases(T0 + 5_000)).toBe(1);
+      test("renewLeases keeps the listed orders their owner holds from being rescued, and only those", async () => {
+        await create(newOrder("a"), newOrder("b"), newOrder("c"));
+        const [a, b] = (await pump([{ owner: "alive", limit: 2 }], T0 + 10, [], 1_000)).claimed[0] as Order[];
+        const c = (await pump([{ owner: "dead", limit: 1 }], T0 + 10, [], 1_000)).claimed[0]?.[0] as Order;
+        // b is held by "alive" but not listed (a claim whose answer was lost): it must expire.
+        await storage.queue.renewLeases({
+          held: [
+            { seq: (a as Order).seq, owner: "alive" },
+            { seq: c.seq, owner: "someone-else" },
+          ],
+          until: T0 + 10_000,
+        });
+        expect(await storage.queue.releaseExpiredLeases(T0 + 5_000)).toBe(2);
         expect((await find("a")).status).toBe("processing");
         expect((await find("b")).status).toBe("pending");
+        expect((await find("c")).status).toBe("pending");
+        expect((b as Order).orderId).toBe("b");
       });
 
       test("a late result from a holder whose lease expired changes nothing once the order is rescued", async () => {

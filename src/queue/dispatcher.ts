@@ -98,9 +98,11 @@ export class Dispatcher {
    */
   private async tendLeases(): Promise<void> {
     const now = this.deps.now();
-    const owners = [...this.held].filter(([, claims]) => claims.size > 0).map(([owner]) => owner);
+    const held = [...this.held].flatMap(([owner, claims]) =>
+      [...claims.values()].map(({ seq }) => ({ seq, owner })),
+    );
     try {
-      if (owners.length > 0) await this.deps.queue.renewLeases({ owners, until: now + this.deps.leaseMs });
+      if (held.length > 0) await this.deps.queue.renewLeases({ held, until: now + this.deps.leaseMs });
       const rescued = await this.deps.queue.releaseExpiredLeases(now);
       this.observer.released(rescued);
       if (rescued > 0) {

@@ -38,8 +38,12 @@ export type QueueStore = {
     now: number;
     leaseUntil: number;
   }): Promise<SettleAndClaimResult>;
-  /** Extends to `until` the lease of every processing order these owners hold. */
-  renewLeases(args: { owners: string[]; until: number }): Promise<void>;
+  /**
+   * Extends to `until` the lease of each of these orders that its owner still holds. By order, not
+   * by owner: an order claimed in a transaction whose answer was lost (the connection dropped after
+   * the commit) is held by a live owner that does not know it, and must expire to be rescued.
+   */
+  renewLeases(args: { held: { seq: number; owner: string }[]; until: number }): Promise<void>;
   /** Puts every order `owner` holds back to pending, due now (its worker died or shutdown ran out). */
   releaseOrders(args: { owner: string; now: number }): Promise<number>;
   /**

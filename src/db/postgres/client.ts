@@ -33,18 +33,26 @@ export function redact(url: string): string {
 
 /**
  * Opens a pool on `url`. Connecting times out after 5 s; `onError` hears about connections the
- * pool lost while idle (without a listener, `pg` would crash the process on them).
+ * server ended, idle or busy (without a listener, `pg` would crash the process on them).
  */
 export function openPool(url: string, onError: (error: Error) => void, max = 16): pg.Pool {
   // Idle connections stay open (pg closes them after 10 s by default): a service under bursty load
   // would otherwise reconnect, and authenticate, again and again.
+  // A query gets 10 s: a connection that died without a word (a cut network) would otherwise hold a
+  // caller, the queue's pump included, forever.
   const pool = new pg.Pool({
     connectionString: url,
     max,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 0,
+    query_timeout: 10_000,
+    keepAlive: true,
   });
   pool.on("error", onError);
+  // A connection the server ends while a query of ours holds it (a restart, a failover) emits
+  // "error" on its client: without a listener that event would end the process. The query itself
+  // fails (a 503 to its caller) and the pool replaces the connection.
+  pool.on("connect", (client) => client.on("error", onError));
   return pool;
 }
 

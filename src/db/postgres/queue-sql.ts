@@ -105,9 +105,10 @@ export const releaseExpired = statement(
    WHERE status = 'processing' AND lease_until < to_timestamp($1 / 1000.0)`,
 );
 
-/** Extends the leases of what these owners hold: [owners, until (ms)]. */
+/** Extends the leases of these orders, each while its owner holds it: [seqs, owners, until (ms)]. */
 export const renewLeases = statement(
   "renew_leases",
-  `UPDATE orders SET lease_until = to_timestamp($2 / 1000.0)
-   WHERE status = 'processing' AND claimed_by = ANY($1::text[])`,
+  `UPDATE orders SET lease_until = to_timestamp($3 / 1000.0)
+   FROM unnest($1::bigint[], $2::text[]) AS h(seq, owner)
+   WHERE orders.seq = h.seq AND orders.claimed_by = h.owner AND orders.status = 'processing'`,
 );

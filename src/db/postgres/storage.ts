@@ -34,9 +34,7 @@ export type PostgresHooks = { log: (message: string, error: string) => void };
  * the storage.
  */
 export async function openPostgresStorage(options: { url: string }, hooks: PostgresHooks) {
-  const pool = openPool(options.url, (error) =>
-    hooks.log("PostgreSQL connection lost while idle", error.message),
-  );
+  const pool = openPool(options.url, (error) => hooks.log("PostgreSQL connection lost", error.message));
   try {
     await pool.query("SELECT 1");
     await migrateDatabase(pool);
@@ -219,9 +217,11 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
         ),
       releaseExpiredLeases: (now: number) =>
         guarded("rescue", async () => (await pool.query(q.releaseExpired([now]))).rowCount ?? 0),
-      renewLeases: (args: { owners: string[]; until: number }) =>
+      renewLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
         guarded("lease renewal", async () => {
-          await pool.query(q.renewLeases([args.owners, args.until]));
+          await pool.query(
+            q.renewLeases([args.held.map((h) => h.seq), args.held.map((h) => h.owner), args.until]),
+          );
         }),
     },
     system: {

@@ -86,7 +86,7 @@ export function createQueueSql(db: Db) {
   const renew = db
     .update(orders)
     .set({ leaseUntil: sql`${sql.placeholder("until")}` })
-    .where(and(eq(orders.status, "processing"), eq(orders.claimedBy, owner)))
+    .where(held)
     .prepare();
   const nextDue = db
     .select({ runAt: min(orders.runAt) })
@@ -125,8 +125,8 @@ export function createQueueSql(db: Db) {
     releaseExpiredLeases(now: number): number {
       return releaseExpired.all({ now }).length;
     },
-    /** Extends the lease of what `owner` holds to `until`. */
-    renewLease(args: { owner: string; until: number }): void {
+    /** Extends the lease of order `seq` to `until`, if `owner` still holds it. */
+    renewLease(args: { seq: number; owner: string; until: number }): void {
       renew.run(args);
     },
     /** When the earliest pending order becomes due, or null when none is pending. */

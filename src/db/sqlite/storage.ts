@@ -86,7 +86,8 @@ export async function openSqliteStorage(
       queue: {
         settleAndClaim: (args: Parameters<WriteOps["settleAndClaim"]>[0]) =>
           writer.run("settleAndClaim", args),
-        renewLeases: (args: { owners: string[]; until: number }) => writer.run("renewLeases", args),
+        renewLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
+          writer.run("renewLeases", args),
         releaseOrders: (args: { owner: string; now: number }) => writer.run("releaseOrders", args),
         releaseExpiredLeases: (now: number) => writer.run("releaseExpiredLeases", now),
       },

@@ -122,9 +122,9 @@ export function createWriteOps(db: Db) {
       return queue.releaseExpiredLeases(now);
     },
 
-    /** Extends the leases of what these owners hold. */
-    renewLeases(args: { owners: string[]; until: number }): void {
-      for (const owner of args.owners) queue.renewLease({ owner, until: args.until });
+    /** Extends the lease of each of these orders that its owner still holds. */
+    renewLeases(args: { held: { seq: number; owner: string }[]; until: number }): void {
+      for (const { seq, owner } of args.held) queue.renewLease({ seq, owner, until: args.until });
     },
 
     /**
