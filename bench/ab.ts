@@ -3,7 +3,8 @@
  * regression" claim. Runs the intake and end-to-end scenarios of `bun run bench` (same wrk scripts,
  * same settings, 20 s loads) on two checkouts of the service, alternating A, B, A, B … so drift of
  * the machine hits both alike, and prints every run and the medians. Each checkout needs its
- * node_modules (a symlink to this one's is fine).
+ * node_modules (a symlink to this one's is fine). AB_ENV_A / AB_ENV_B (JSON objects) add settings to one
+ * side, e.g. the same checkout twice with AB_ENV_A='{"LOG_LEVEL":"warn"}' measures the access log.
  * Example: git worktree add /tmp/before HEAD~1 && ln -s $PWD/node_modules /tmp/before/ &&
  *          bun bench/ab.ts /tmp/before . 3
  */
@@ -22,6 +23,10 @@ const rounds = Number(roundsArg ?? 3);
 const SECONDS = 20;
 const TMP = mkdtempSync(join(tmpdir(), "orders-ab-"));
 const sides = { A: resolve(a), B: resolve(b) };
+const sideEnv = {
+  A: JSON.parse(process.env.AB_ENV_A ?? "{}") as Record<string, string>,
+  B: JSON.parse(process.env.AB_ENV_B ?? "{}") as Record<string, string>,
+};
 const results: Record<"A" | "B", { intake: number[]; intakeP99: number[]; e2e: number[] }> = {
   A: { intake: [], intakeP99: [], e2e: [] },
   B: { intake: [], intakeP99: [], e2e: [] },
@@ -43,12 +48,14 @@ try {
         db: join(TMP, `${side}-${round}-intake.db`),
         seconds: SECONDS,
         cwd,
+        env: sideEnv[side],
       });
       const e2e = await runEndToEnd({
         port: 3421,
         db: join(TMP, `${side}-${round}-e2e.db`),
         seconds: SECONDS,
         cwd,
+        env: sideEnv[side],
         concurrency: "32",
       });
       results[side].intake.push(intake.load.rps);

@@ -125,11 +125,11 @@ export function requireWrk(): void {
 }
 
 /** Where and how long to run one scenario; `cwd` is the checkout whose service runs (A/B runs). */
-export type Run = { port: number; db: string; seconds: number; cwd?: string };
+export type Run = { port: number; db: string; seconds: number; cwd?: string; env?: Record<string, string> };
 
 /** Intake: POST /orders with default settings, 64 connections; any error fails the run. */
-export async function runIntake({ port, db, seconds, cwd }: Run) {
-  const proc = await startServer(["src/main.ts"], serviceEnv(port, db), port, cwd);
+export async function runIntake({ port, db, seconds, cwd, env }: Run) {
+  const proc = await startServer(["src/main.ts"], serviceEnv(port, db, env), port, cwd);
   const load = await wrk(`http://127.0.0.1:${port}`, "post-orders.lua", seconds);
   const rssMb = peakRssMb(proc.pid);
   await stop(proc);
@@ -141,9 +141,16 @@ export async function runIntake({ port, db, seconds, cwd }: Run) {
  * End to end with instant processing: POSTs for `seconds`, then waits until every order is
  * completed; the rate is over the whole time.
  */
-export async function runEndToEnd({ port, db, seconds, cwd, concurrency }: Run & { concurrency: string }) {
+export async function runEndToEnd({
+  port,
+  db,
+  seconds,
+  cwd,
+  env: extra,
+  concurrency,
+}: Run & { concurrency: string }) {
   const url = `http://127.0.0.1:${port}`;
-  const env = serviceEnv(port, db, { PROCESSING_TIME_MS: "0", WORKER_CONCURRENCY: concurrency });
+  const env = serviceEnv(port, db, { ...extra, PROCESSING_TIME_MS: "0", WORKER_CONCURRENCY: concurrency });
   const proc = await startServer(["src/main.ts"], env, port, cwd);
   const started = performance.now();
   const load = await wrk(url, "post-orders.lua", seconds);
