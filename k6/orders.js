@@ -15,6 +15,7 @@
  *   POST_P95_MS           bound on the p95 latency of POST /orders, in ms  500
  *   POLL_INTERVAL_S       pause between completion polls, in seconds       0.5
  *   SUMMARY_JSON          also write k6's raw summary data to this file    (unset)
+ *   API_KEY               sent as X-API-Key when the service has API_KEYS on   (unset)
  *
  * How it decides:
  *   setup()     checks GET /ready, takes a baseline of GET /metrics and picks a run id, so the order ids of
@@ -110,7 +111,10 @@ const ordersIncomplete = new Counter("orders_incomplete");
 const ordersMissing = new Counter("orders_missing");
 const allCompletedSeconds = new Gauge("orders_all_completed_s");
 
-const JSON_HEADERS = { "Content-Type": "application/json" };
+// With API keys on (the service's API_KEYS), API_KEY is sent with every request as X-API-Key.
+/** @type {{ [name: string]: string }} */
+const KEY_HEADERS = __ENV.API_KEY ? { "X-API-Key": __ENV.API_KEY } : {};
+const JSON_HEADERS = Object.assign({ "Content-Type": "application/json" }, KEY_HEADERS);
 const CREATE_PARAMS = {
   headers: JSON_HEADERS,
   tags: { endpoint: "create", name: "POST /orders" },
@@ -118,6 +122,7 @@ const CREATE_PARAMS = {
 };
 // 404 is a legitimate answer while polling (an order this run never got to create), not a failed request.
 const STATUS_PARAMS = {
+  headers: KEY_HEADERS,
   tags: { endpoint: "status", name: "GET /orders/{id}/status" },
   responseCallback: http.expectedStatuses(200, 404),
   timeout: "30s",
@@ -208,7 +213,7 @@ function numberField(body, key) {
 
 /** @returns {MetricsSnapshot | null} */
 function readMetrics() {
-  const res = http.get(`${BASE_URL}/metrics`, { tags: { endpoint: "metrics" } });
+  const res = http.get(`${BASE_URL}/metrics`, { headers: KEY_HEADERS, tags: { endpoint: "metrics" } });
   const body = jsonObject(res);
   if (res.status !== 200 || body === null) {
     return null;
