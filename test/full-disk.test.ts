@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "bun";
-import { call, cleanup, order, spawnService, waitFor } from "./helpers.ts";
+import { call, cleanup, order, spawnService, startupError, waitFor } from "./helpers.ts";
 
 const mounts: string[] = [];
 afterEach(async () => {
@@ -109,15 +109,9 @@ test.skipIf(!canMount)(
     });
     expect(await proc.exited).toBe(1);
     const stdout = await new Response(proc.stdout).text();
-    // JSON lines only (a warning may come first), exactly one of them an error.
-    const lines = (await new Response(proc.stderr).text())
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line));
-    const errors = lines.filter((line) => line.level === "error");
+    const logged = startupError(await new Response(proc.stderr).text());
     expect(stdout).not.toContain("listening");
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ level: "error", setting: "DATABASE_PATH" });
-    expect(errors[0].message).toContain(join(disk, "orders.db"));
+    expect(logged).toMatchObject({ level: "error", setting: "DATABASE_PATH" });
+    expect(logged.message).toContain(join(disk, "orders.db"));
   },
 );

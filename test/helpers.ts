@@ -3,6 +3,7 @@
  * spoken to over real HTTP. Waits are on conditions with a deadline, never fixed sleeps.
  */
 import { Database } from "bun:sqlite";
+import { expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -152,4 +153,20 @@ export async function spawnService(env: Record<string, string>): Promise<ChildSe
     { what: "the child service to listen" },
   );
   return { proc, url, output: () => output };
+}
+
+/**
+ * The one error line a service that cannot start logs: its stderr must be JSON lines only (a
+ * warning may come first), with exactly one error and no stack trace or Bun banner.
+ */
+export function startupError(stderr: string): { level: string; message: string; setting: string } {
+  expect(stderr).not.toMatch(/^\s+at /m);
+  expect(stderr).not.toMatch(/^error:/im);
+  const lines = stderr
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line));
+  const errors = lines.filter((line) => line.level === "error");
+  expect(errors).toHaveLength(1);
+  return errors[0];
 }

@@ -44,6 +44,15 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
   }
 }
 
+/** How many orders of the database at `url` are in `status`. */
+async function countWithStatus(url: string, status: string): Promise<number> {
+  const [row] = await query<{ n: string }>(
+    url,
+    `SELECT count(*) AS n FROM orders WHERE status = '${status}'`,
+  );
+  return Number(row?.n);
+}
+
 /**
  * A TCP proxy to the database that can be cut: `cut()` closes every connection and refuses new
  * ones (the database is gone, as in a restart or a lost network), `restore()` lets them through.
@@ -141,16 +150,10 @@ if (!ADMIN_URL) {
         );
         expect(answers.every((answer) => answer.status === 201)).toBe(true);
       }
-      await waitFor(
-        async () => {
-          const [row] = await query<{ n: string }>(
-            url,
-            "SELECT count(*) AS n FROM orders WHERE status = 'completed'",
-          );
-          return Number(row?.n) === ids.length;
-        },
-        { timeoutMs: 60_000, what: "every order completed" },
-      );
+      await waitFor(async () => (await countWithStatus(url, "completed")) === ids.length, {
+        timeoutMs: 60_000,
+        what: "every order completed",
+      });
       const attempts = await query<{ attempts: number; n: string }>(
         url,
         "SELECT attempts, count(*) AS n FROM orders GROUP BY attempts",
@@ -233,28 +236,16 @@ if (!ADMIN_URL) {
       const ids = Array.from({ length: 40 }, (_, i) => `held-${i}`);
       for (const id of ids)
         expect((await call((victim as ChildService).url, "POST", "/orders", order(id))).status).toBe(201);
-      await waitFor(async () => {
-        const [row] = await query<{ n: string }>(
-          url,
-          "SELECT count(*) AS n FROM orders WHERE status = 'processing'",
-        );
-        return Number(row?.n) === ids.length;
-      });
+      await waitFor(async () => (await countWithStatus(url, "processing")) === ids.length);
       (victim as ChildService).proc.kill("SIGKILL");
       await (victim as ChildService).proc.exited;
       const killedAt = Date.now();
 
       await replicas(url, 2, { ...lease, PROCESSING_TIME_MS: "5" });
-      await waitFor(
-        async () => {
-          const [row] = await query<{ n: string }>(
-            url,
-            "SELECT count(*) AS n FROM orders WHERE status = 'completed'",
-          );
-          return Number(row?.n) === ids.length;
-        },
-        { timeoutMs: 30_000, what: "the rescued orders to complete" },
-      );
+      await waitFor(async () => (await countWithStatus(url, "completed")) === ids.length, {
+        timeoutMs: 30_000,
+        what: "the rescued orders to complete",
+      });
       // Within the lease and the rescue round, plus a margin.
       expect(Date.now() - killedAt).toBeLessThan(1500 + 5000);
       const attempts = await query<{ attempts: number }>(url, "SELECT DISTINCT attempts FROM orders");

@@ -8,7 +8,17 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { FileLockedError, lockFile } from "../src/db/sqlite/file-lock.ts";
-import { call, cleanup, metrics, order, queryDatabase, spawnService, tempDir, waitFor } from "./helpers.ts";
+import {
+  call,
+  cleanup,
+  metrics,
+  order,
+  queryDatabase,
+  spawnService,
+  startupError,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const TEST_TIMEOUT_MS = 60_000;
@@ -83,16 +93,7 @@ function expectOneStartupLine(
   stderr: string,
   setting: string,
 ): { level: string; message: string; setting: string } {
-  expect(stderr).not.toMatch(/^\s+at /m);
-  expect(stderr).not.toMatch(/^error:/im);
-  const lines = stderr
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line));
-  const errors = lines.filter((line) => line.level === "error");
-  expect(errors).toHaveLength(1);
-  const line = errors[0];
-  expect(line.level).toBe("error");
+  const line = startupError(stderr);
   expect(line.setting).toBe(setting);
   expect(line.message).toStartWith("cannot start: ");
   return line;
