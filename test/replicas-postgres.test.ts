@@ -178,6 +178,33 @@ if (!ADMIN_URL) {
       }
     }, 60_000);
 
+    test("an order posted to a busy replica is started by an idle one at once, not at its next poll", async () => {
+      const url = await freshDatabase(ADMIN_URL);
+      // A: one slot, held by an order that takes a minute. B: idle, polling only once a second.
+      const [busy] = await replicas(url, 1, {
+        WORKERS: "1",
+        WORKER_CONCURRENCY: "1",
+        PROCESSING_TIME_MS: "60000",
+      });
+      await replicas(url, 1, { PROCESSING_TIME_MS: "5" });
+      await call((busy as ChildService).url, "POST", "/orders", order("hog"));
+      await waitFor(async () => (await countWithStatus(url, "processing")) === 1);
+      for (let i = 0; i < 5; i++) {
+        await Bun.sleep(300); // B's last wake-up is behind it: only a notification is quick now
+        expect((await call((busy as ChildService).url, "POST", "/orders", order(`wake-${i}`))).status).toBe(
+          201,
+        );
+      }
+      await waitFor(async () => (await countWithStatus(url, "completed")) === 5);
+      // With polling alone each order would wait 0-1,000 ms: all five under 400 ms is a 1% fluke.
+      const waits = await query<{ ms: number }>(
+        url,
+        "SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM orders WHERE order_id LIKE 'wake-%'",
+      );
+      expect(waits).toHaveLength(5);
+      for (const { ms } of waits) expect(Number(ms)).toBeLessThan(400);
+    }, 60_000);
+
     test("the database gone for a while under load: 503s meanwhile, no false 201, then it recovers by itself", async () => {
       const proxy = await cuttableProxy(new URL(await freshDatabase(ADMIN_URL)));
       try {

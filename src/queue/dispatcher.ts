@@ -62,6 +62,7 @@ export class Dispatcher {
   private readonly unresponsive = new Set<string>();
   private watchdog: ReturnType<typeof setInterval> | undefined;
   private leases: ReturnType<typeof setInterval> | undefined;
+  private unsubscribe: (() => void) | undefined;
   private readonly observer: QueueObserver;
 
   constructor(private readonly deps: DispatcherDeps) {
@@ -89,6 +90,8 @@ export class Dispatcher {
     this.pool.start();
     this.watchdog = setInterval(() => this.checkDeadlines(), MAX_IDLE_MS);
     this.leases = setInterval(() => void this.tendLeases(), Math.max(100, this.deps.leaseMs / 3));
+    // Orders created by other processes (replicas on a shared database) wake this one at once.
+    this.unsubscribe = this.deps.queue.subscribe(() => this.wake());
   }
 
   /**
@@ -293,6 +296,7 @@ export class Dispatcher {
     clearTimeout(this.timer);
     clearInterval(this.watchdog);
     clearInterval(this.leases);
+    this.unsubscribe?.();
     if (this.inFlight() > 0) {
       const drained = new Promise<void>((resolve) => {
         this.drained = resolve;

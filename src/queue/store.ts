@@ -51,4 +51,10 @@ export type QueueStore = {
    * its holder is gone (a replica killed, a machine lost). Returns how many.
    */
   releaseExpiredLeases(now: number): Promise<number>;
+  /**
+   * Calls `listener` when another process may have made orders due (new orders on a shared
+   * database), so an idle dispatcher claims them at once instead of at its next poll. Returns the
+   * unsubscribe function. A store only this process writes to never calls it.
+   */
+  subscribe(listener: () => void): () => void;
 };

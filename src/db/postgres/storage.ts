@@ -9,6 +9,7 @@ import type pg from "pg";
 import { storageUnavailable } from "../../errors.ts";
 import { type NewOrder, ORDER_STATUSES, type Order, type OrderStatus } from "../../order.ts";
 import { drizzleOver, migrateDatabase, openPool, redact } from "./client.ts";
+import { createListener, createNotifier } from "./notify.ts";
 import * as q from "./queue-sql.ts";
 import { orders, toOrder } from "./schema.ts";
 
@@ -43,6 +44,8 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
     throw new DatabaseUnreachableError(`cannot use ${redact(options.url)}: ${(error as Error).message}`);
   }
   const db = drizzleOver(pool);
+  const notifyNewOrders = createNotifier(pool, hooks.log);
+  const listener = createListener(options.url, hooks.log);
 
   /** Runs `work`; a failure of the database (not of the request) becomes a 503, logged. */
   async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
@@ -73,6 +76,7 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
         ]),
       );
       const created = new Set(inserted.rows.map((row) => row.orderId));
+      if (created.size > 0) notifyNewOrders();
       const others = batch.filter(
         ({ order }) => !created.has(order.orderId) || first.get(order.orderId) !== order,
       );
@@ -215,6 +219,7 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
           "release",
           async () => (await pool.query(q.releaseOwner([args.owner, args.now]))).rowCount ?? 0,
         ),
+      subscribe: (notified: () => void) => listener.subscribe(notified),
       releaseExpiredLeases: (now: number) =>
         guarded("rescue", async () => (await pool.query(q.releaseExpired([now]))).rowCount ?? 0),
       renewLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
@@ -253,6 +258,7 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
       if (closed) return;
       closed = true;
       if (creates.length > 0) await flushCreates();
+      await listener.close();
       await pool.end();
     },
   };

@@ -90,6 +90,8 @@ export async function openSqliteStorage(
           writer.run("renewLeases", args),
         releaseOrders: (args: { owner: string; now: number }) => writer.run("releaseOrders", args),
         releaseExpiredLeases: (now: number) => writer.run("releaseExpiredLeases", now),
+        // One process per file: every new order is this process's own, and wakes its queue directly.
+        subscribe: (_listener: () => void) => () => {},
       },
       system: {
         countOrders: async () => reads.countOrders(),
