@@ -7,6 +7,7 @@ import { expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
 import { type Config, loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/logger.ts";
 import type { OrderStatus } from "../src/order.ts";
@@ -38,9 +39,38 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
 /** A started in-process service and its base URL. */
 export type TestService = { server: Server; url: URL; config: Config };
 
-/** Starts a real service in this process (real database file, real worker threads, real port). */
+/**
+ * Whether the in-process services of this run use PostgreSQL: `TEST_STORAGE=postgres` with
+ * `TEST_DATABASE_URL` (.ci/run runs the API and queue suites again this way).
+ */
+export const ON_POSTGRES = process.env.TEST_STORAGE === "postgres" && Boolean(process.env.TEST_DATABASE_URL);
+
+/** A new, empty database on the TEST_DATABASE_URL server, dropped by `cleanup`; its URL. */
+export async function freshPostgresDatabase(): Promise<string> {
+  const adminUrl = process.env.TEST_DATABASE_URL as string;
+  const name = `orders_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  cleanups.push(async () => {
+    const dropper = new pg.Client({ connectionString: adminUrl });
+    await dropper.connect();
+    await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await dropper.end();
+  });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.href;
+}
+
+/**
+ * Starts a real service in this process (real database, real worker threads, real port): a
+ * SQLite file in a temp folder, or a fresh PostgreSQL database when ON_POSTGRES.
+ */
 export async function startService(overrides: Record<string, string> = {}): Promise<TestService> {
-  const config = loadConfig(testEnv(overrides));
+  const database: Record<string, string> = ON_POSTGRES ? { DATABASE_URL: await freshPostgresDatabase() } : {};
+  const config = loadConfig(testEnv({ ...database, ...overrides }));
   const server = await createServer(config, createLogger(config.logLevel), {
     onFatal: (reason) => {
       throw new Error(`the service under test failed: ${reason}`);
@@ -101,6 +131,24 @@ export async function waitFor<T>(
     if (value) return value as Exclude<T, false | null | undefined | 0 | "">;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(10);
+  }
+}
+
+/**
+ * Runs a query on the database behind an in-process service, on a connection of its own: `sql.sqlite`
+ * on its SQLite file, `sql.postgres` on its PostgreSQL database (numbers cast to come back as numbers).
+ */
+export async function queryService<T>(
+  config: Config,
+  sql: { sqlite: string; postgres: string },
+): Promise<T[]> {
+  if (!config.databaseUrl) return queryDatabase<T>(config.databasePath, sql.sqlite);
+  const client = new pg.Client({ connectionString: config.databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(sql.postgres)).rows as T[];
+  } finally {
+    await client.end();
   }
 }
 

@@ -1,6 +1,6 @@
 /** The HTTP contract of the orders API, against a real service on a real SQLite file. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { call, cleanup, order, queryDatabase, startService, type TestService, waitFor } from "./helpers.ts";
+import { call, cleanup, order, queryService, startService, type TestService, waitFor } from "./helpers.ts";
 
 let service: TestService;
 beforeAll(async () => {
@@ -30,10 +30,10 @@ describe("POST /orders", () => {
     await post(order("money-2", { total_amount: 0.1 }));
     expect((await call(service.url, "GET", "/orders/money-1")).body.total_amount).toBe(150.99);
     expect((await call(service.url, "GET", "/orders/money-2")).body.total_amount).toBe(0.1);
-    const cents = queryDatabase(
-      service.config.databasePath,
-      "select total_cents from orders where order_id = 'money-1'",
-    );
+    const cents = await queryService(service.config, {
+      sqlite: "select total_cents from orders where order_id = 'money-1'",
+      postgres: "select total_cents::int from orders where order_id = 'money-1'",
+    });
     expect(cents).toEqual([{ total_cents: 15099 }]);
   });
 
@@ -42,10 +42,10 @@ describe("POST /orders", () => {
     const replay = await post(order("replay-1"));
     expect(replay.status).toBe(200);
     expect(replay.body.order_id).toBe("replay-1");
-    const count = queryDatabase(
-      service.config.databasePath,
-      "select count(*) as n from orders where order_id = 'replay-1'",
-    );
+    const count = await queryService(service.config, {
+      sqlite: "select count(*) as n from orders where order_id = 'replay-1'",
+      postgres: "select count(*)::int as n from orders where order_id = 'replay-1'",
+    });
     expect(count).toEqual([{ n: 1 }]);
   });
 

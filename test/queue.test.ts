@@ -1,6 +1,6 @@
 /** The durable four-worker queue: throughput of a burst, retries, capacity, worker death, metrics. */
 import { afterEach, expect, test } from "bun:test";
-import { call, cleanup, metrics, order, queryDatabase, startService, waitFor } from "./helpers.ts";
+import { call, cleanup, metrics, order, queryService, startService, waitFor } from "./helpers.ts";
 
 afterEach(cleanup);
 
@@ -111,15 +111,15 @@ test("metrics add up to the rows: counts per status and the mean processing time
     const c = (await metrics(url)).status_counts;
     return c.completed + c.failed === 60;
   });
-  const path = config.databasePath;
-  const expected = queryDatabase<{ status: string; n: number }>(
-    path,
-    "select status, count(*) as n from orders group by status",
-  );
-  const [mean] = queryDatabase<{ s: number }>(
-    path,
-    "select avg(completed_at - started_at) / 1000.0 as s from orders where status = 'completed'",
-  );
+  const expected = await queryService<{ status: string; n: number }>(config, {
+    sqlite: "select status, count(*) as n from orders group by status",
+    postgres: "select status, count(*)::int as n from orders group by status",
+  });
+  const [mean] = await queryService<{ s: number }>(config, {
+    sqlite: "select avg(completed_at - started_at) / 1000.0 as s from orders where status = 'completed'",
+    postgres:
+      "select avg(extract(epoch from completed_at - started_at))::float8 as s from orders where status = 'completed'",
+  });
   const actual = await metrics(url);
   expect(actual.total_orders).toBe(60);
   for (const { status, n } of expected)
