@@ -30,6 +30,13 @@ import {
   wrk,
 } from "./lib.ts";
 
+// `--backend postgres [--replicas N]`: the PostgreSQL bench (bench/postgres.ts) instead.
+const backendArg = process.argv.indexOf("--backend");
+if (backendArg >= 0 && process.argv[backendArg + 1] === "postgres") {
+  await import("./postgres.ts");
+  process.exit(0);
+}
+
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 5 : 20;
 const PRELOAD = quick ? 100_000 : 1_000_000;

@@ -1,0 +1,184 @@
+/**
+ * `bun run bench -- --backend postgres [--replicas N] [--quick]`: the service on PostgreSQL beside
+ * the database's own ceilings, measured in the same run on the same schema: pgbench inserting one
+ * order per transaction from 32 clients (a design that commits each request on its own), and 32
+ * orders per transaction from 8 clients (the database's batched ceiling). Then intake, end to end
+ * and the 1,000-burst through HTTP, with N replicas (each its own process, the load split evenly).
+ * Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a server the bench may create databases on.
+ * Prints one table and writes bench/results/postgres.{md,json}.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { spawn, spawnSync } from "bun";
+import pg from "pg";
+import { metrics, ROOT, requireWrk, serviceEnv, startServer, stop, type Wrk, wrk } from "./lib.ts";
+
+const quick = process.argv.includes("--quick");
+const SECONDS = quick ? 5 : 20;
+const replicasArg = process.argv.indexOf("--replicas");
+const REPLICAS = replicasArg >= 0 ? Number(process.argv[replicasArg + 1] ?? 1) : 1;
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+const TMP = mkdtempSync(join(tmpdir(), "orders-bench-pg-"));
+type Row = { scenario: string; value: number; unit: string; p50?: number; p99?: number; note?: string };
+const rows: Row[] = [];
+
+/** A fresh database with the service's schema (migrated by a short-lived service start). */
+async function freshDatabase(tag: string): Promise<string> {
+  const name = `orders_bench_${tag}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(ADMIN_URL as string);
+  url.pathname = `/${name}`;
+  return url.href;
+}
+
+/** pgbench with `script` (run `-c clients -j 2` for SECONDS); its tps. */
+function pgbench(url: string, script: string, clients: number): number {
+  const file = join(TMP, `pgbench-${clients}.sql`);
+  writeFileSync(file, script);
+  const out = spawnSync([
+    "pgbench",
+    "-n",
+    "-c",
+    String(clients),
+    "-j",
+    "2",
+    "-T",
+    String(SECONDS),
+    "-f",
+    file,
+    url,
+  ]);
+  const text = out.stdout.toString();
+  const match = text.match(/tps = ([\d.]+)/);
+  if (!match) throw new Error(`pgbench printed no tps:\n${text}\n${out.stderr.toString()}`);
+  return Number(match[1]);
+}
+
+const ORDER_VALUES = `gen_random_uuid()::text, 'user_1', '["item_1","item_2"]', 15099, 'pending', now(), now()`;
+const COLUMNS = "(order_id, user_id, item_ids, total_cents, status, created_at, run_at)";
+
+/** Starts REPLICAS services on one database; their base URLs and processes. */
+async function startReplicas(url: string, extra: Record<string, string> = {}) {
+  const started: { url: string; proc: Awaited<ReturnType<typeof startServer>> }[] = [];
+  for (let i = 0; i < REPLICAS; i++) {
+    const port = 3430 + i;
+    const env = serviceEnv(port, join(TMP, "unused.db"), { DATABASE_URL: url, ...extra });
+    started.push({ url: `http://127.0.0.1:${port}`, proc: await startServer(["src/main.ts"], env, port) });
+  }
+  return started;
+}
+
+/** The intake load split over the replicas (64 connections in all); summed rate, worst p99. */
+async function load(services: { url: string }[]): Promise<Wrk> {
+  const each = Math.max(1, Math.floor(64 / services.length));
+  const results = await Promise.all(services.map((s) => wrk(s.url, "post-orders.lua", SECONDS, each)));
+  return {
+    rps: results.reduce((sum, r) => sum + r.rps, 0),
+    p50_ms: Math.max(...results.map((r) => r.p50_ms)),
+    p95_ms: Math.max(...results.map((r) => r.p95_ms)),
+    p99_ms: Math.max(...results.map((r) => r.p99_ms)),
+    non_2xx: results.reduce((sum, r) => sum + r.non_2xx, 0),
+    socket_errors: results.reduce((sum, r) => sum + r.socket_errors, 0),
+  };
+}
+
+async function main(): Promise<void> {
+  if (!ADMIN_URL) {
+    console.error(
+      "set BENCH_DATABASE_URL (or TEST_DATABASE_URL) to a PostgreSQL server the bench may create databases on",
+    );
+    process.exit(1);
+  }
+  requireWrk();
+  const n = `${REPLICAS} replica${REPLICAS > 1 ? "s" : ""}`;
+
+  // References on the service's own schema (indexes and count triggers), migrated by a first start.
+  const refUrl = await freshDatabase("ref");
+  for (const service of await startReplicas(refUrl)) await stop(service.proc);
+  const single = pgbench(refUrl, `INSERT INTO orders ${COLUMNS} VALUES (${ORDER_VALUES});\n`, 32);
+  rows.push({
+    scenario: "reference: pgbench, 1 order per transaction, 32 clients",
+    value: single,
+    unit: "orders/s",
+  });
+  const batched =
+    32 *
+    pgbench(refUrl, `INSERT INTO orders ${COLUMNS} SELECT ${ORDER_VALUES} FROM generate_series(1, 32);\n`, 8);
+  rows.push({
+    scenario: "reference: pgbench, 32 orders per transaction, 8 clients",
+    value: batched,
+    unit: "orders/s",
+  });
+
+  // Intake.
+  let services = await startReplicas(await freshDatabase("intake"));
+  const intake = await load(services);
+  for (const s of services) await stop(s.proc);
+  rows.push({
+    scenario: `intake: POST /orders, ${n}, 64 connections`,
+    value: intake.rps,
+    unit: "orders/s",
+    p50: intake.p50_ms,
+    p99: intake.p99_ms,
+    note: `${(intake.rps / single).toFixed(2)}× single, ${(intake.rps / batched).toFixed(2)}× batched; errors ${intake.non_2xx + intake.socket_errors}`,
+  });
+
+  // End to end with instant processing.
+  services = await startReplicas(await freshDatabase("e2e"), { PROCESSING_TIME_MS: "0" });
+  const started = performance.now();
+  const e2eLoad = await load(services);
+  let m = await metrics(services[0]?.url as string);
+  while (m.status_counts.completed !== m.total_orders && performance.now() - started < 600_000) {
+    await Bun.sleep(50);
+    m = await metrics(services[0]?.url as string);
+  }
+  const e2eRate = (m.status_counts.completed ?? 0) / ((performance.now() - started) / 1000);
+  for (const s of services) await stop(s.proc);
+  rows.push({
+    scenario: `end-to-end: ${m.total_orders.toLocaleString("en")} orders, all completed, ${n}, PROCESSING_TIME_MS=0`,
+    value: e2eRate,
+    unit: "orders/s completed",
+    p99: e2eLoad.p99_ms,
+  });
+
+  // The 1,000-burst, against the first replica (the others claim too).
+  services = await startReplicas(await freshDatabase("burst"), { PROCESSING_TIME_MS: "0" });
+  const burstOut = await new Response(
+    spawn(["bun", "bench/burst.ts", services[0]?.url as string, "1000"], { cwd: ROOT, stdout: "pipe" })
+      .stdout,
+  ).text();
+  for (const s of services) await stop(s.proc);
+  const burst = JSON.parse(
+    burstOut
+      .split("\n")
+      .find((l) => l.startsWith("BENCH "))
+      ?.slice(6) ?? "{}",
+  );
+  rows.push({
+    scenario: `burst: ${burst.accepted}/1000 concurrent POSTs accepted, ${n}`,
+    value: burst.accepted_ms,
+    unit: "ms wall",
+  });
+  rows.push({ scenario: `burst: all 1,000 completed, ${n}`, value: burst.completed_ms, unit: "ms wall" });
+}
+
+try {
+  await main();
+} finally {
+  rmSync(TMP, { recursive: true, force: true });
+}
+const fmt = (v: number | undefined, d = 2) =>
+  v === undefined ? "" : v.toLocaleString("en", { maximumFractionDigits: d });
+const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${Math.round(totalmem() / 2 ** 30)} GiB, Bun ${Bun.version}`;
+const table = `Run ${new Date().toISOString()} (PostgreSQL, ${REPLICAS} replica(s), ${SECONDS} s per load), ${machine}\n\n| scenario | value | unit | p50 ms | p99 ms | note |\n| --- | ---: | --- | ---: | ---: | --- |\n${rows.map((r) => `| ${r.scenario} | ${fmt(r.value, 0)} | ${r.unit} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.note ?? ""} |`).join("\n")}\n`;
+console.log(`\n${table}`);
+mkdirSync(join(import.meta.dir, "results"), { recursive: true });
+writeFileSync(join(import.meta.dir, "results", "postgres.md"), table);
+writeFileSync(
+  join(import.meta.dir, "results", "postgres.json"),
+  `${JSON.stringify({ quick, replicas: REPLICAS, rows }, null, 2)}\n`,
+);
