@@ -178,6 +178,48 @@ if (!ADMIN_URL) {
       }
     }, 60_000);
 
+    test("cancels racing claims across replicas: both outcomes happen, never both for one order", async () => {
+      const url = await freshDatabase(ADMIN_URL);
+      // Few slots, so some orders wait pending (their cancel wins) while others are claimed first.
+      const services = await replicas(url, 3, {
+        WORKERS: "1",
+        WORKER_CONCURRENCY: "4",
+        PROCESSING_TIME_MS: "2",
+      });
+      const at = (i: number) => (services[i % 3] as ChildService).url;
+      const answers = await Promise.all(
+        Array.from({ length: 300 }, async (_, i) => {
+          const id = `race-${i}`;
+          expect((await call(at(i), "POST", "/orders", order(id))).status).toBe(201);
+          return { id, cancel: await call(at(i + 1), "POST", `/orders/${id}/cancel`) };
+        }),
+      );
+      await waitFor(
+        async () =>
+          (await countWithStatus(url, "pending")) + (await countWithStatus(url, "processing")) === 0,
+      );
+      const rows = await query<{
+        order_id: string;
+        status: string;
+        attempts: number;
+        started_at: Date | null;
+      }>(url, "SELECT order_id, status, attempts, started_at FROM orders");
+      const byId = new Map(rows.map((row) => [row.order_id, row]));
+      let cancelled = 0;
+      for (const { id, cancel } of answers) {
+        const row = byId.get(id);
+        if (cancel.status === 200) {
+          cancelled++;
+          expect(row).toMatchObject({ status: "cancelled", attempts: 0, started_at: null });
+        } else {
+          expect(cancel.status).toBe(409);
+          expect(row).toMatchObject({ status: "completed", attempts: 1 });
+        }
+      }
+      expect(cancelled).toBeGreaterThan(0);
+      expect(cancelled).toBeLessThan(answers.length);
+    }, 60_000);
+
     test("an order posted to a busy replica is started by an idle one at once, not at its next poll", async () => {
       const url = await freshDatabase(ADMIN_URL);
       // A: one slot, held by an order that takes a minute. B: idle, polling only once a second.
