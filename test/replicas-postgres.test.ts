@@ -228,9 +228,10 @@ if (!ADMIN_URL) {
         WORKER_CONCURRENCY: "1",
         PROCESSING_TIME_MS: "60000",
       });
-      await replicas(url, 1, { PROCESSING_TIME_MS: "5" });
       await call((busy as ChildService).url, "POST", "/orders", order("hog"));
       await waitFor(async () => (await countWithStatus(url, "processing")) === 1);
+      // B only now, so that A, not B, holds the long order.
+      await replicas(url, 1, { PROCESSING_TIME_MS: "5" });
       for (let i = 0; i < 5; i++) {
         await Bun.sleep(300); // B's last wake-up is behind it: only a notification is quick now
         expect((await call((busy as ChildService).url, "POST", "/orders", order(`wake-${i}`))).status).toBe(
