@@ -72,7 +72,7 @@ export async function wrk(
   const proc = spawn(
     [
       "wrk",
-      "-t2",
+      `-t${Math.min(2, connections)}`,
       `-c${connections}`,
       `-d${seconds}s`,
       "--latency",
