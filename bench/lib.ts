@@ -169,3 +169,15 @@ export async function runEndToEnd({
     completedPerSecond: (m.status_counts.completed ?? 0) / elapsed,
   };
 }
+
+/** The burst of bench/burst.ts against `url`: `count` concurrent POSTs, then until all completed. */
+export async function runBurst(
+  url: string,
+  count = 1000,
+): Promise<{ accepted: number; accepted_ms: number; completed_ms: number }> {
+  const proc = spawn(["bun", "bench/burst.ts", url, String(count)], { cwd: ROOT, stdout: "pipe" });
+  const out = await new Response(proc.stdout).text();
+  const line = out.split("\n").find((l) => l.startsWith("BENCH "));
+  if (!line) throw new Error(`burst printed no result:\n${out}`);
+  return JSON.parse(line.slice(6));
+}

@@ -10,9 +10,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { spawn, spawnSync } from "bun";
+import { spawnSync } from "bun";
 import pg from "pg";
-import { metrics, ROOT, requireWrk, serviceEnv, startServer, stop, type Wrk, wrk } from "./lib.ts";
+import { metrics, requireWrk, runBurst, serviceEnv, startServer, stop, type Wrk, wrk } from "./lib.ts";
 
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 5 : 20;
@@ -147,17 +147,8 @@ async function main(): Promise<void> {
 
   // The 1,000-burst, against the first replica (the others claim too).
   services = await startReplicas(await freshDatabase("burst"), { PROCESSING_TIME_MS: "0" });
-  const burstOut = await new Response(
-    spawn(["bun", "bench/burst.ts", services[0]?.url as string, "1000"], { cwd: ROOT, stdout: "pipe" })
-      .stdout,
-  ).text();
+  const burst = await runBurst(services[0]?.url as string);
   for (const s of services) await stop(s.proc);
-  const burst = JSON.parse(
-    burstOut
-      .split("\n")
-      .find((l) => l.startsWith("BENCH "))
-      ?.slice(6) ?? "{}",
-  );
   rows.push({
     scenario: `burst: ${burst.accepted}/1000 concurrent POSTs accepted, ${n}`,
     value: burst.accepted_ms,

@@ -16,11 +16,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { spawn, spawnSync } from "bun";
+import { spawnSync } from "bun";
 import {
   peakRssMb,
   ROOT,
   requireWrk,
+  runBurst,
   runEndToEnd,
   runIntake,
   serviceEnv,
@@ -110,16 +111,8 @@ async function main() {
     serviceEnv(3412, join(TMP, "burst.db"), { PROCESSING_TIME_MS: "0" }),
     3412,
   );
-  const burstOut = await new Response(
-    spawn(["bun", "bench/burst.ts", "http://127.0.0.1:3412", "1000"], { cwd: ROOT, stdout: "pipe" }).stdout,
-  ).text();
+  const burst = await runBurst("http://127.0.0.1:3412");
   await stop(proc);
-  const burst = JSON.parse(
-    burstOut
-      .split("\n")
-      .find((l) => l.startsWith("BENCH "))
-      ?.slice(6) ?? "{}",
-  );
   rows.push({
     scenario: `burst: ${burst.accepted}/1000 concurrent POSTs accepted`,
     value: burst.accepted_ms,
