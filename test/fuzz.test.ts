@@ -3,7 +3,8 @@
  * Every answer must be a 2xx or a 4xx in the one envelope, never a 5xx, none slower than 2 s, and
  * the service must be healthy afterwards with exactly the acknowledged orders stored.
  * Replay one case: `FUZZ_SEED=<seed> FUZZ_CASE=<index> bun test test/fuzz.test.ts`; more cases:
- * `FUZZ_COUNT=20000`; another run: `FUZZ_SEED=<any 32-bit number>`.
+ * `FUZZ_COUNT=20000`; another run: `FUZZ_SEED=<any 32-bit number>`; FUZZ_VERBOSE=1 prints the statuses and
+ * what the HTTP parser answered to the raw-TCP cases.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type FuzzRequest, generateRequest } from "./fuzz-cases.ts";
@@ -152,10 +153,13 @@ describe("fuzz", () => {
     }
     await Promise.all(Array.from({ length: CONCURRENCY }, lane));
     const elapsed = Math.round(performance.now() - started);
-    console.log(
-      `fuzz: seed ${SEED}, ${indexes.length} requests, ${CONCURRENCY} at a time, in ${elapsed} ms ` +
-        `(slowest ${Math.round(slowest)} ms); statuses ${JSON.stringify(statuses)}; ${failures.length} failures`,
-    );
+    // Quiet unless asked (FUZZ_VERBOSE=1): a failure names its seed and case anyway.
+    if (process.env.FUZZ_VERBOSE) {
+      console.log(
+        `fuzz: seed ${SEED}, ${indexes.length} requests, ${CONCURRENCY} at a time, in ${elapsed} ms ` +
+          `(slowest ${Math.round(slowest)} ms); statuses ${JSON.stringify(statuses)}; ${failures.length} failures`,
+      );
+    }
     // One assertion over everything, so a failing case does not hide the state of the service.
     const health = await call(service.url, "GET", "/health");
     const ready = await call(service.url, "GET", "/ready");
@@ -294,7 +298,7 @@ describe("raw TCP: what the HTTP parser makes of requests fetch cannot send", ()
         `  ${name}: ${answer.statusLines.join(" + ") || "no answer"}${fromApp ? " (from the app)" : ""}; ${outcome}`,
       );
     }
-    console.log(`raw TCP answers:\n${report.join("\n")}`);
+    if (process.env.FUZZ_VERBOSE) console.log(`raw TCP answers:\n${report.join("\n")}`);
     expect((await call(service.url, "GET", "/health")).status).toBe(200);
     expect((await call(service.url, "GET", "/ready")).status).toBe(200);
   }, 30_000);
