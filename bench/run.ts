@@ -11,6 +11,8 @@
  *   burst                      1,000 concurrent POSTs, then until all are completed
  *   listing flood              512 clients listing 500 orders each; /health and POSTs alongside
  *   scale                      intake and GET p99s with 1,000,000 orders already stored (paced readers)
+ *   webhooks                   intake with one subscription to a fast local receiver (every event sent)
+ *   k6 long-poll vs poll       the 1,000-order k6 burst, requests needed to see every order complete
  */
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -102,6 +104,20 @@ async function main() {
     target: "≥ 40,000/s, ≥ 0.5× validate-only, p99 ≤ 10 ms",
   });
 
+  // Intake with one webhook subscription: every event (created, claimed, completed) is delivered to
+  // a fast receiver on this machine while the load runs.
+  const hooks = await webhookIntake();
+  rows.push({
+    scenario: "webhooks: intake with one subscription to a fast local receiver",
+    value: hooks.load.rps,
+    unit: "orders/s",
+    p50: hooks.load.p50_ms,
+    p95: hooks.load.p95_ms,
+    p99: hooks.load.p99_ms,
+    ratio: `${(hooks.load.rps / intake.rps).toFixed(2)}× intake; ${Math.round(hooks.deliveredPerS).toLocaleString("en")} deliveries/s sent meanwhile`,
+    target: "-",
+  });
+
   // 3: end to end with instant processing, at the default 32 orders per worker and at 64.
   for (const concurrency of ["32", "64"]) await endToEnd(concurrency);
 
@@ -162,6 +178,22 @@ async function main() {
     target: "answered",
   });
 
+  // The k6 burst: status requests needed to see 1,000 orders complete, long-poll against polling.
+  const longPoll = await k6Burst({ WAIT: "longpoll" }, 3416);
+  const polling = await k6Burst({ WAIT: "poll", POLL_INTERVAL_S: "0.1" }, 3417);
+  if (longPoll && polling) {
+    // 1,000 POSTs and the /ready and /metrics checks of setup() are in both counts.
+    rows.push({
+      scenario: `k6 burst, WAIT=longpoll: ${longPoll.completed} completed`,
+      value: longPoll.requests,
+      unit: "requests in all",
+      ratio: `${polling.requests.toLocaleString("en")} with WAIT=poll every 0.1 s (${(polling.requests / longPoll.requests).toFixed(1)}×)`,
+      target: "far fewer than polling",
+    });
+  } else {
+    console.log("k6 not found (K6, ../shared/tools/k6/k6 or PATH): the long-poll scenario is skipped");
+  }
+
   // 5: scale, with the table already large.
   const bigDb = join(TMP, "big.db");
   spawnSync(["bun", "bench/preload.ts", bigDb, String(PRELOAD)], { cwd: ROOT, stdout: "inherit" });
@@ -204,6 +236,67 @@ async function main() {
     p99: metricsUnderLoad.p99_ms,
     target: "p99 < 2 ms",
   });
+}
+
+/** Intake with one subscription (all event types) to a receiver served by this process. */
+async function webhookIntake() {
+  let delivered = 0;
+  const receiver = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: async (request) => {
+      await request.arrayBuffer();
+      delivered++;
+      return new Response("ok");
+    },
+  });
+  const port = 3415;
+  const proc = await startServer(
+    ["src/main.ts"],
+    serviceEnv(port, join(TMP, "webhooks.db"), { WEBHOOK_ALLOWED_HOSTS: "127.0.0.1" }),
+    port,
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const subscribed = await fetch(`${url}/webhooks`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ url: `http://127.0.0.1:${receiver.port}/hook` }),
+  });
+  if (subscribed.status !== 201) throw new Error(`POST /webhooks answered ${subscribed.status}`);
+  const load = await wrk(url, "post-orders.lua", SECONDS);
+  const deliveredPerS = delivered / SECONDS;
+  await stop(proc);
+  receiver.stop(true);
+  if (load.non_2xx + load.socket_errors > 0)
+    throw new Error(`webhook intake had errors: ${JSON.stringify(load)}`);
+  return { load, deliveredPerS };
+}
+
+/** k6's binary: K6 in the environment, else the copy beside this checkout, else `k6` on PATH. */
+function k6Binary(): string | undefined {
+  const candidates = [process.env.K6, join(ROOT, "../shared/tools/k6/k6"), Bun.which("k6") ?? undefined];
+  return candidates.find((path) => path !== undefined && Bun.file(path).size > 0);
+}
+
+/** The k6 burst against a fresh service, waiting with `wait`; the status requests it needed. */
+async function k6Burst(wait: Record<string, string>, port: number) {
+  const k6 = k6Binary();
+  if (!k6) return undefined;
+  const proc = await startServer(["src/main.ts"], serviceEnv(port, join(TMP, `k6-${port}.db`)), port);
+  const summary = join(TMP, `k6-${port}.json`);
+  const run = spawnSync([k6, "run", "--no-usage-report", "-q", "--summary-export", summary, "k6/orders.js"], {
+    cwd: ROOT,
+    env: { ...process.env, ...wait, BASE_URL: `http://127.0.0.1:${port}` },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  await stop(proc);
+  if (run.exitCode !== 0) throw new Error(`k6 failed (exit ${run.exitCode}) with ${JSON.stringify(wait)}`);
+  const data = JSON.parse(await Bun.file(summary).text());
+  return {
+    requests: data.metrics.http_reqs.count as number,
+    completed: data.metrics.orders_completed.count as number,
+  };
 }
 
 async function endToEnd(concurrency: string) {

@@ -13,7 +13,8 @@
  *   RATE, DURATION        soak: orders per second, for how long            50, 5m
  *   COMPLETION_TIMEOUT_S  after the last POST, seconds allowed for every order to complete   60
  *   POST_P95_MS           bound on the p95 latency of POST /orders, in ms  500
- *   POLL_INTERVAL_S       pause between completion polls, in seconds       0.5
+ *   WAIT                  longpoll | poll: how teardown waits for completion   longpoll
+ *   POLL_INTERVAL_S       WAIT=poll: pause between status polls, in seconds   0.5
  *   SUMMARY_JSON          also write k6's raw summary data to this file    (unset)
  *   API_KEY               sent as X-API-Key when the service has API_KEYS on   (unset)
  *
@@ -22,10 +23,11 @@
  *               this run ("<run id>-<n>") never collide with earlier runs against the same database.
  *   createOrder one POST /orders per iteration: in "burst" every one of ORDERS VUs sends exactly one order,
  *               all at the same moment; in "soak" k6 starts RATE orders per second for DURATION.
- *   teardown()  waits for completion, after every POST has finished. /metrics counts every order in the
- *               database, including those of earlier runs, so it is only used as a cheap signal (the
- *               counters moved by as many orders as this run created); the verdict comes from the status
- *               of each of this run's own orders, polled until all are completed or the time is up.
+ *   teardown()  waits for completion, after every POST has finished: the verdict comes from the status
+ *               of each of this run's own orders. WAIT=longpoll asks each order's status with
+ *               wait_for=completed,failed,cancelled (answered when the order gets there, one request per
+ *               order when all goes well); WAIT=poll asks every POLL_INTERVAL_S until it is final, as a
+ *               client without long-poll must (kept to compare the request counts).
  *   thresholds  fail the run (non-zero exit) on any failed request or check, on a POST p95 over
  *               POST_P95_MS, or when any order of this run has not completed in time.
  *
@@ -97,6 +99,12 @@ const COMPLETION_TIMEOUT_S = envNumber("COMPLETION_TIMEOUT_S", 60);
 // leaves out connection set-up, so 500 ms is over 3x the worst of those; see docs/DOCKER.md.
 const POST_P95_MS = envNumber("POST_P95_MS", 500);
 const POLL_INTERVAL_S = envNumber("POLL_INTERVAL_S", 0.5);
+const WAIT = __ENV.WAIT || "longpoll";
+if (WAIT !== "longpoll" && WAIT !== "poll") {
+  throw new Error(`WAIT must be longpoll or poll, not ${WAIT}`);
+}
+// A long-poll's own limit (the service allows up to 60 s); the request's timeout leaves room for it.
+const LONG_POLL_S = 30;
 // How many order numbers this run can have used: every burst VU sends one order; a constant-arrival-rate
 // run starts up to RATE * DURATION + 1 iterations (one at t=0 and one per 1/RATE s up to DURATION), fewer
 // when k6 drops some. Numbers never used are "never created", which a soak run does not count against it.
@@ -125,7 +133,7 @@ const STATUS_PARAMS = {
   headers: KEY_HEADERS,
   tags: { endpoint: "status", name: "GET /orders/{id}/status" },
   responseCallback: http.expectedStatuses(200, 404),
-  timeout: "30s",
+  timeout: `${LONG_POLL_S + 30}s`,
 };
 
 /** @type {{ [name: string]: import("k6/options").Scenario }} */
@@ -275,11 +283,14 @@ export function createOrder(data) {
 }
 
 /**
- * Statuses of the given orders: the status string, "missing" for 404, "error" for anything else.
+ * Statuses of the given orders: the status string, "missing" for 404, "error" for anything else. With
+ * WAIT=longpoll each request waits (up to `waitS` seconds) until its order is final.
  * @param {string[]} ids
+ * @param {number} waitS
  * @returns {{ [id: string]: string }}
  */
-function fetchStatuses(ids) {
+function fetchStatuses(ids, waitS) {
+  const query = WAIT === "longpoll" ? `?wait_for=completed,failed,cancelled&timeout_s=${waitS}` : "";
   /** @type {{ [id: string]: string }} */
   const statuses = {};
   for (let start = 0; start < ids.length; start += STATUS_BATCH) {
@@ -287,7 +298,7 @@ function fetchStatuses(ids) {
     const responses = http.batch(
       chunk.map((id) => ({
         method: "GET",
-        url: `${BASE_URL}/orders/${encodeURIComponent(id)}/status`,
+        url: `${BASE_URL}/orders/${encodeURIComponent(id)}/status${query}`,
         params: STATUS_PARAMS,
       })),
     );
@@ -306,39 +317,10 @@ function fetchStatuses(ids) {
   return statuses;
 }
 
-/**
- * Cheap wait: poll /metrics until the counters say every order created since the baseline has finished.
- * Orders left over from earlier runs can make this true too early, so it only decides when to start
- * checking this run's orders one by one.
- * @param {MetricsSnapshot} baseline
- * @param {number} deadline
- */
-function waitForMetrics(baseline, deadline) {
-  while (Date.now() < deadline) {
-    const now = readMetrics();
-    if (now === null) {
-      return;
-    }
-    const created = now.total - baseline.total;
-    const finished =
-      now.completed -
-      baseline.completed +
-      (now.failed - baseline.failed) +
-      (now.cancelled - baseline.cancelled);
-    if (finished >= created) {
-      return;
-    }
-    sleep(POLL_INTERVAL_S);
-  }
-}
-
 /** @param {SetupData} data */
 export function teardown(data) {
   const waitStart = Date.now();
   const deadline = waitStart + COMPLETION_TIMEOUT_S * 1000;
-  if (data.baseline !== null) {
-    waitForMetrics(data.baseline, deadline);
-  }
 
   /** @type {string[]} */
   let open = [];
@@ -351,7 +333,8 @@ export function teardown(data) {
   const ended = []; // failed or cancelled: final, and not completed
   let doneAt = 0;
   for (;;) {
-    const statuses = fetchStatuses(open);
+    const left = Math.ceil((deadline - Date.now()) / 1000);
+    const statuses = fetchStatuses(open, Math.max(0, Math.min(LONG_POLL_S, left)));
     /** @type {string[]} */
     const still = [];
     for (const id of open) {
@@ -374,7 +357,9 @@ export function teardown(data) {
     if (Date.now() >= deadline) {
       break;
     }
-    sleep(POLL_INTERVAL_S);
+    if (WAIT === "poll") {
+      sleep(POLL_INTERVAL_S);
+    }
   }
 
   const incomplete = open.length + ended.length;

@@ -10,10 +10,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import type { EventFeed } from "../src/events/feed.ts";
+import type { EventStore } from "../src/events/store.ts";
 import { createLogger } from "../src/logger.ts";
 import { cleanDocument } from "../src/openapi-document.ts";
 import type { OrderStore } from "../src/orders/store.ts";
 import type { SystemStore } from "../src/system/store.ts";
+import type { WebhookStore } from "../src/webhooks/store.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -31,7 +34,25 @@ async function servedDocument(): Promise<unknown> {
   const config = loadConfig({ LOG_LEVEL: "silent" });
   const log = createLogger("silent");
   const app = createApp({
-    orders: { store: unusedPort<OrderStore>("OrderStore"), now: Date.now, onOrderStored: () => {} },
+    orders: {
+      store: unusedPort<OrderStore>("OrderStore"),
+      now: Date.now,
+      onOrderStored: () => {},
+      onOrderRetried: () => {},
+      feed: unusedPort<EventFeed>("EventFeed"),
+    },
+    events: {
+      feed: unusedPort<EventFeed>("EventFeed"),
+      store: unusedPort<EventStore>("EventStore"),
+      heartbeatMs: 15_000,
+      maxQueued: 10_000,
+    },
+    webhooks: {
+      store: unusedPort<WebhookStore>("WebhookStore"),
+      policy: { allowedHosts: [] },
+      now: Date.now,
+      onSubscribed: () => {},
+    },
     system: {
       store: unusedPort<SystemStore>("SystemStore"),
       workers: () => ({ ready: 0, expected: 0 }),

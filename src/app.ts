@@ -6,16 +6,21 @@ import { Elysia } from "elysia";
 import { apiDocs } from "./docs.ts";
 import { toAppError, toErrorBody } from "./error-envelope.ts";
 import { type AppError, methodNotAllowed, routeNotFound } from "./errors.ts";
+import { type EventDeps, eventRoutes } from "./events/routes.ts";
 import { boundPendingOrders, OVERLOADED_RETRY_AFTER_S } from "./http/backpressure.ts";
 import { type HttpPolicyDeps, httpPolicy, openPaths, type PolicyHost } from "./http/policy.ts";
 import type { Logger } from "./logger.ts";
 import { orderRoutes } from "./orders/routes.ts";
 import type { OrderDeps } from "./orders/service.ts";
 import { type SystemDeps, systemRoutes } from "./system/routes.ts";
+import { webhookRoutes } from "./webhooks/routes.ts";
+import type { WebhookDeps } from "./webhooks/service.ts";
 
 /** Everything the HTTP layer needs: the features' dependencies (their ports among them). */
 export type AppDeps = {
   orders: OrderDeps;
+  events: EventDeps;
+  webhooks: WebhookDeps;
   system: SystemDeps;
   http: HttpPolicyDeps;
   log: Logger;
@@ -70,6 +75,8 @@ export function createApp(deps: AppDeps) {
       return toErrorBody(appError);
     })
     .use(orderRoutes(orders, { bodyTimeoutMs: config.bodyTimeoutMs }))
+    .use(eventRoutes(deps.events))
+    .use(webhookRoutes(deps.webhooks, { bodyTimeoutMs: config.bodyTimeoutMs }))
     .use(systemRoutes(deps.system));
 
   host.server = () => app.server;

@@ -28,6 +28,13 @@ test("defaults match the documented table", () => {
     rateLimitPerS: 0,
     maxPendingOrders: 100_000,
     bodyTimeoutMs: 10_000,
+    sseHeartbeatMs: 15_000,
+    sseMaxQueuedEvents: 10_000,
+    webhookTimeoutMs: 5000,
+    webhookMaxAttempts: 8,
+    webhookRetryBaseMs: 1000,
+    webhookConcurrency: 16,
+    webhookAllowedHosts: [],
     corsOrigins: [],
   });
 });

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { parseAllowedHosts } from "./webhooks/url-policy.ts";
 
 /** SQLite `synchronous` levels we accept. FULL (default) makes a 201 survive power loss, not just a crash. */
 export const SYNCHRONOUS_LEVELS = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
@@ -45,6 +46,20 @@ export type Config = {
   bodyTimeoutMs: number;
   /** Origins allowed by CORS; empty: CORS is off. */
   corsOrigins: string[];
+  /** How often an SSE stream (`GET /events`) sends a heartbeat comment. */
+  sseHeartbeatMs: number;
+  /** Events an SSE client may leave unread before it is cut off (a slow consumer). */
+  sseMaxQueuedEvents: number;
+  /** How long one webhook attempt may take. */
+  webhookTimeoutMs: number;
+  /** Attempts of a delivery before it is dead. */
+  webhookMaxAttempts: number;
+  /** Base of the deliveries' exponential backoff. */
+  webhookRetryBaseMs: number;
+  /** Deliveries sent at once by one process. */
+  webhookConcurrency: number;
+  /** Hosts webhooks may go to; empty: any host whose addresses are all public. */
+  webhookAllowedHosts: string[];
 };
 
 /**
@@ -222,5 +237,12 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingOrders: readInt(env, "MAX_PENDING_ORDERS", 100_000, 1, 1_000_000_000),
     bodyTimeoutMs: readInt(env, "BODY_TIMEOUT_MS", 10_000, 100, 600_000),
     corsOrigins: readOrigins(env),
+    sseHeartbeatMs: readInt(env, "SSE_HEARTBEAT_MS", 15_000, 100, 300_000),
+    sseMaxQueuedEvents: readInt(env, "SSE_MAX_QUEUED_EVENTS", 10_000, 10, 10_000_000),
+    webhookTimeoutMs: readInt(env, "WEBHOOK_TIMEOUT_MS", 5000, 100, 60_000),
+    webhookMaxAttempts: readInt(env, "WEBHOOK_MAX_ATTEMPTS", 8, 1, 100),
+    webhookRetryBaseMs: readInt(env, "WEBHOOK_RETRY_BASE_MS", 1000, 0, 3_600_000),
+    webhookConcurrency: readInt(env, "WEBHOOK_CONCURRENCY", 16, 1, 1000),
+    webhookAllowedHosts: parseAllowedHosts(env.WEBHOOK_ALLOWED_HOSTS),
   };
 }

@@ -15,6 +15,9 @@ const STATUS = {
   ORDER_NOT_FOUND: 404,
   ORDER_ID_CONFLICT: 409,
   ORDER_NOT_CANCELLABLE: 409,
+  ORDER_NOT_RETRYABLE: 409,
+  WEBHOOK_NOT_FOUND: 404,
+  DELIVERY_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
@@ -96,6 +99,24 @@ export function orderNotCancellable(orderId: string, status: string): AppError {
     "ORDER_NOT_CANCELLABLE",
     `Order '${echo(orderId)}' is ${status}; only pending orders can be cancelled`,
   );
+}
+
+/** 409: only a failed order can be retried by an operator. */
+export function orderNotRetryable(orderId: string, status: string): AppError {
+  return new AppError(
+    "ORDER_NOT_RETRYABLE",
+    `Order '${echo(orderId)}' is ${status}; only failed orders can be retried`,
+  );
+}
+
+/** 404: no webhook subscription with this id. */
+export function webhookNotFound(id: string): AppError {
+  return new AppError("WEBHOOK_NOT_FOUND", `Webhook '${echo(id)}' not found`);
+}
+
+/** 404: the subscription has no delivery with this seq. */
+export function deliveryNotFound(webhookId: string, seq: string): AppError {
+  return new AppError("DELIVERY_NOT_FOUND", `Webhook '${echo(webhookId)}' has no delivery '${echo(seq)}'`);
 }
 
 /** 400: the query string cannot be decoded (a bad percent-escape, or bytes that are not UTF-8). */

@@ -7,6 +7,7 @@
 import { unauthorized } from "./errors.ts";
 import { errorResponse, OPERATION_ERRORS } from "./openapi-errors.ts";
 import { PRINTABLE } from "./orders/model.ts";
+import { webhookDocuments } from "./webhooks/model.ts";
 
 /** What the document declares about API keys. */
 export type DocumentOptions = {
@@ -54,7 +55,8 @@ function cleanSchema(input: unknown): unknown {
   const schema: Node = number ? { ...input, ...number } : { ...input };
   if (number) delete schema.anyOf;
   delete schema.error; // our custom validation messages, an Elysia-only keyword
-  if (Array.isArray(schema.type)) delete schema.nullable; // OpenAPI 3.0's; 3.1 says type: [x, "null"]
+  // OpenAPI 3.0's; 3.1 says type: [x, "null"] or anyOf [x, {type: "null"}], which Elysia writes too.
+  if (Array.isArray(schema.type) || Array.isArray(schema.anyOf)) delete schema.nullable;
   if (typeof schema.format === "string" && PRIVATE_FORMATS.has(schema.format)) delete schema.format;
   for (const key of SCHEMA_MAPS) {
     const map = schema[key];
@@ -74,6 +76,9 @@ function cleanContent(content: unknown): void {
   if (!isNode(content)) return;
   for (const media of Object.values(content)) if (isNode(media)) media.schema = cleanSchema(media.schema);
 }
+
+/** Operations that answer 204 with no body (Elysia documents no response without a schema). */
+const NO_CONTENT: Record<string, string> = { "DELETE /webhooks/{id}": "Unsubscribed" };
 
 /** Cleans one operation's parameters, body and responses; error responses come from OPERATION_ERRORS. */
 function cleanOperation(operation: Node, key: string): void {
@@ -99,6 +104,7 @@ function cleanOperation(operation: Node, key: string): void {
       Object.assign(header, description === undefined ? {} : { description }, { schema });
     }
   }
+  if (NO_CONTENT[key]) operation.responses = { 204: { description: NO_CONTENT[key] }, ...responses };
 }
 
 /** With keys on: a 401 where a key is needed, and `security: []` (none needed) where it is not. */
@@ -141,5 +147,12 @@ export function cleanDocument(generated: unknown, options: DocumentOptions): Nod
     doc.security = []; // said outright: no operation needs a key
   }
   doc.components = components;
+  doc.webhooks = Object.fromEntries(
+    Object.entries(webhookDocuments()).map(([name, item]) => {
+      const post = (item as { post: Node }).post;
+      cleanContent((post.requestBody as Node).content);
+      return [name, item];
+    }),
+  );
   return doc;
 }

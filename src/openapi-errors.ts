@@ -6,6 +6,7 @@
 import { toErrorBody } from "./error-envelope.ts";
 import {
   type AppError,
+  deliveryNotFound,
   type ErrorCode,
   invalidJson,
   invalidQuery,
@@ -13,20 +14,24 @@ import {
   orderIdConflict,
   orderNotCancellable,
   orderNotFound,
+  orderNotRetryable,
   overloaded,
   payloadTooLarge,
   requestTimeout,
   storageUnavailable,
   unsupportedMediaType,
   validationFailed,
+  webhookNotFound,
 } from "./errors.ts";
 import { BODY_TIMEOUT_MS, MAX_BODY_BYTES } from "./json-body.ts";
 import { MAX_PAGE } from "./orders/model.ts";
 import { MONEY_RULE } from "./orders/money.ts";
+import { MAX_DELIVERY_PAGE } from "./webhooks/model.ts";
 
 type Node = Record<string, unknown>;
 
 const ORDER_ID = "order_456";
+const WEBHOOK_ID = "3f6b0c1e-2d4a-4c8e-9a57-1b2c3d4e5f60";
 const WRITER_DOWN = "The database writer is not running; nothing was saved.";
 
 /**
@@ -51,10 +56,62 @@ export const OPERATION_ERRORS: Record<string, AppError[]> = {
     validationFailed([{ field: "limit", message: `must be a whole number from 1 to ${MAX_PAGE}` }], "query"),
   ],
   "GET /orders/{order_id}": [orderNotFound(ORDER_ID)],
-  "GET /orders/{order_id}/status": [orderNotFound(ORDER_ID)],
+  "GET /orders/{order_id}/status": [
+    orderNotFound(ORDER_ID),
+    invalidQuery("wait_for=%FF"),
+    validationFailed(
+      [
+        {
+          field: "wait_for",
+          message: "must be a comma-separated list of pending, processing, completed, failed, cancelled",
+        },
+      ],
+      "query",
+    ),
+  ],
+  "GET /orders/{order_id}/events": [orderNotFound(ORDER_ID)],
+  "GET /events": [
+    invalidQuery("user_id=%FF"),
+    validationFailed([{ field: "last_event_id", message: "must be the seq of an event" }], "request"),
+  ],
+  "POST /orders/{order_id}/retry": [
+    orderNotFound(ORDER_ID),
+    orderNotRetryable(ORDER_ID, "completed"),
+    storageUnavailable(WRITER_DOWN),
+  ],
   "POST /orders/{order_id}/cancel": [
     orderNotFound(ORDER_ID),
     orderNotCancellable(ORDER_ID, "completed"),
+    storageUnavailable(WRITER_DOWN),
+  ],
+  "POST /webhooks": [
+    invalidJson("JSON Parse error: Expected '}'"),
+    requestTimeout(BODY_TIMEOUT_MS),
+    payloadTooLarge(MAX_BODY_BYTES),
+    unsupportedMediaType("text/plain"),
+    validationFailed(
+      [
+        {
+          field: "url",
+          message: "the host 127.0.0.1 is a loopback address; list it in WEBHOOK_ALLOWED_HOSTS to allow it",
+        },
+      ],
+      "body",
+    ),
+    storageUnavailable(WRITER_DOWN),
+  ],
+  "DELETE /webhooks/{id}": [webhookNotFound(WEBHOOK_ID), storageUnavailable(WRITER_DOWN)],
+  "GET /webhooks/{id}/deliveries": [
+    invalidQuery("cursor=%FF"),
+    webhookNotFound(WEBHOOK_ID),
+    validationFailed(
+      [{ field: "limit", message: `must be a whole number from 1 to ${MAX_DELIVERY_PAGE}` }],
+      "query",
+    ),
+  ],
+  "POST /webhooks/{id}/deliveries/{seq}/redeliver": [
+    webhookNotFound(WEBHOOK_ID),
+    deliveryNotFound(WEBHOOK_ID, "42"),
     storageUnavailable(WRITER_DOWN),
   ],
   "GET /metrics": [validationFailed([{ field: "format", message: "must be json or prometheus" }], "query")],

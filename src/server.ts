@@ -9,12 +9,19 @@ import { redact } from "./db/postgres/client.ts";
 import { openPostgresStorage } from "./db/postgres/storage.ts";
 import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
 import { toAppError, toErrorBody } from "./error-envelope.ts";
+import { EventFeed } from "./events/feed.ts";
 import { MAX_BODY_BYTES } from "./json-body.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
 import type { OrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
 import type { Storage } from "./storage.ts";
+import { WebhookDeliverer } from "./webhooks/deliverer.ts";
+
+// The event feed reads at least this often while someone watches (the fallback when a wake-up is
+// lost), and at most once per EVENT_READ_INTERVAL_MS however many writes wake it.
+const EVENT_POLL_MS = 1000;
+const EVENT_READ_INTERVAL_MS = 5;
 
 /** What the process is told by a running service. */
 export type ServerHooks = {
@@ -106,8 +113,8 @@ function cachedPendingOrders(storage: Storage, log: Logger): () => number {
 function countingCancels(store: OrderStore, metrics: Metrics): OrderStore {
   return {
     ...store,
-    cancelOrder: async (orderId) => {
-      const outcome = await store.cancelOrder(orderId);
+    cancelOrder: async (orderId, now) => {
+      const outcome = await store.cancelOrder(orderId, now);
       if (outcome.cancelled) metrics.orderCancelled();
       return outcome;
     },
@@ -136,6 +143,23 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     log,
     observer: metrics.queue,
   });
+  const feed = new EventFeed(storage.events, {
+    pollMs: EVENT_POLL_MS,
+    minIntervalMs: EVENT_READ_INTERVAL_MS,
+    onError: (error) => log("error", "could not read order events", { error: String(error) }),
+  });
+  const deliverer = new WebhookDeliverer({
+    store: storage.webhooks,
+    onEvents: (listener) => storage.events.subscribe(listener),
+    now,
+    owner: `webhooks-${crypto.randomUUID()}`,
+    timeoutMs: config.webhookTimeoutMs,
+    maxAttempts: config.webhookMaxAttempts,
+    retryBaseMs: config.webhookRetryBaseMs,
+    concurrency: config.webhookConcurrency,
+    policy: { allowedHosts: config.webhookAllowedHosts },
+    log,
+  });
   metrics.watch({
     countOrders: () => storage.system.countOrders(),
     slots: () => ({
@@ -151,6 +175,20 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
         metrics.orderCreated();
         dispatcher.wake();
       },
+      onOrderRetried: () => dispatcher.wake(),
+      feed,
+    },
+    events: {
+      feed,
+      store: storage.events,
+      heartbeatMs: config.sseHeartbeatMs,
+      maxQueued: config.sseMaxQueuedEvents,
+    },
+    webhooks: {
+      store: storage.webhooks,
+      policy: { allowedHosts: config.webhookAllowedHosts },
+      now,
+      onSubscribed: () => deliverer.subscriptionsChanged(),
     },
     system: {
       store: storage.system,
@@ -231,6 +269,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     async start(): Promise<URL> {
       const url = listen();
       dispatcher.start();
+      deliverer.start();
       log("info", "order service listening", {
         url: url.href,
         database: config.databaseUrl ? redact(config.databaseUrl) : config.databasePath,
@@ -244,7 +283,12 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
      * orders within SHUTDOWN_TIMEOUT_MS (the rest go back to pending), checkpoint and close.
      */
     async stop(): Promise<void> {
-      await Promise.all([stopHttp(config.shutdownTimeoutMs), dispatcher.stop(config.shutdownTimeoutMs)]);
+      await Promise.all([
+        stopHttp(config.shutdownTimeoutMs),
+        dispatcher.stop(config.shutdownTimeoutMs),
+        deliverer.stop(config.shutdownTimeoutMs),
+      ]);
+      feed.close();
       await storage.close();
     },
   };

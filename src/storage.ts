@@ -2,15 +2,19 @@
  * Everything the service needs from a database: the features' ports together. An adapter under
  * src/db/ returns one; `server.ts` picks the adapter, and nothing above it knows which one it got.
  */
+import type { EventStore } from "./events/store.ts";
 import type { OrderStore } from "./orders/store.ts";
 import type { QueueStore } from "./queue/store.ts";
 import type { SystemStore } from "./system/store.ts";
+import type { WebhookStore } from "./webhooks/store.ts";
 
 /** One open database behind the ports. */
 export type Storage = {
   orders: OrderStore;
   queue: QueueStore;
   system: SystemStore;
+  events: EventStore;
+  webhooks: WebhookStore;
   /** Makes every write so far durable, then closes; safe to call twice. */
   close(): Promise<void>;
 };

@@ -7,9 +7,12 @@ import crypto from "node:crypto";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { fromWireError, storageUnavailable, toWireError } from "../src/errors.ts";
+import type { EventFeed } from "../src/events/feed.ts";
+import type { EventDeps } from "../src/events/routes.ts";
 import { flushLogs } from "../src/logger.ts";
 import type { OrderStore } from "../src/orders/store.ts";
 import type { SystemDeps } from "../src/system/routes.ts";
+import type { WebhookDeps } from "../src/webhooks/service.ts";
 import { cleanup, order, spawnService, startService, testEnv, waitFor } from "./helpers.ts";
 
 afterEach(cleanup);
@@ -94,7 +97,15 @@ function stubApp(orders: Partial<OrderStore>, env: Record<string, string> = {}) 
   const log = (level: string, message: string, extra?: Record<string, unknown>) =>
     void lines.push(JSON.stringify({ level, message, ...extra }));
   const app = createApp({
-    orders: { store: orders as OrderStore, now: Date.now, onOrderStored: () => {} },
+    orders: {
+      store: orders as OrderStore,
+      now: Date.now,
+      onOrderStored: () => {},
+      onOrderRetried: () => {},
+      feed: {} as EventFeed,
+    },
+    events: {} as EventDeps,
+    webhooks: {} as WebhookDeps,
     system: {} as SystemDeps,
     http: {
       config: loadConfig(testEnv(env)),

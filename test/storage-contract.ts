@@ -5,9 +5,11 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { type NewOrder, ORDER_STATUSES, type Order, type OrderStatus } from "../src/order.ts";
-import type { CreateOutcome } from "../src/orders/store.ts";
+import type { CreateOutcome } from "../src/order.ts";
 import type { ClaimRequest, Settlement } from "../src/queue/store.ts";
 import type { Storage } from "../src/storage.ts";
+import type { Webhook } from "../src/webhook.ts";
+import type { DueDelivery } from "../src/webhooks/store.ts";
 
 const T0 = 1_700_000_000_000;
 const LEASE_MS = 30_000;
@@ -152,7 +154,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       test("findOrderStatus returns just the id and the current status", async () => {
         await create(newOrder("a"));
         expect(await storage.orders.findOrderStatus("a")).toEqual({ orderId: "a", status: "pending" });
-        await storage.orders.cancelOrder("a");
+        await storage.orders.cancelOrder("a", T0);
         expect(await storage.orders.findOrderStatus("a")).toEqual({ orderId: "a", status: "cancelled" });
       });
 
@@ -177,8 +179,8 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           newOrder("a2", { userId: "alice" }),
           newOrder("a3", { userId: "alice" }),
         );
-        await storage.orders.cancelOrder("a2");
-        await storage.orders.cancelOrder("b1");
+        await storage.orders.cancelOrder("a2", T0);
+        await storage.orders.cancelOrder("b1", T0);
         expect(idsOf(await listAll({ userId: "alice" }))).toEqual(["a1", "a2", "a3"]);
         expect(idsOf(await listAll({ status: "cancelled" }))).toEqual(["b1", "a2"]);
         expect(idsOf(await listAll({ status: "pending", userId: "alice" }))).toEqual(["a1", "a3"]);
@@ -192,11 +194,11 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       test("a pending order is cancelled once; cancelling again leaves it cancelled", async () => {
         await create(newOrder("a"));
         const pending = await find("a");
-        expect(await storage.orders.cancelOrder("a")).toEqual({
+        expect(await storage.orders.cancelOrder("a", T0)).toEqual({
           cancelled: true,
           order: { ...pending, status: "cancelled" },
         });
-        expect(await storage.orders.cancelOrder("a")).toEqual({
+        expect(await storage.orders.cancelOrder("a", T0)).toEqual({
           cancelled: false,
           order: { ...pending, status: "cancelled" },
         });
@@ -204,13 +206,13 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
 
       test("cancelling an unknown order finds nothing", async () => {
-        expect(await storage.orders.cancelOrder("nope")).toEqual({ cancelled: false, order: undefined });
+        expect(await storage.orders.cancelOrder("nope", T0)).toEqual({ cancelled: false, order: undefined });
       });
 
       test("a claimed order is not cancelled and stays processing", async () => {
         await create(newOrder("a"));
         await claimOne("w1", T0 + 10);
-        const outcome = await storage.orders.cancelOrder("a");
+        const outcome = await storage.orders.cancelOrder("a", T0);
         expect(outcome.cancelled).toBe(false);
         expect(outcome.order?.status).toBe("processing");
         expect((await find("a")).status).toBe("processing");
@@ -220,7 +222,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
       test("a cancelled order is never claimed", async () => {
         await create(newOrder("a"), newOrder("b"));
-        await storage.orders.cancelOrder("a");
+        await storage.orders.cancelOrder("a", T0);
         expect(idsOf(await claim("w1", 5, T0 + 10))).toEqual(["b"]);
         await expectNothingDue(T0 + 1_000_000, null);
         expect((await find("a")).status).toBe("cancelled");
@@ -230,7 +232,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         const ids = Array.from({ length: 20 }, (_, i) => `race-${i}`);
         await create(...ids.map((id) => newOrder(id)));
         // The claim is sent between the cancels, so either side may be first for some orders.
-        const cancel = (id: string) => storage.orders.cancelOrder(id);
+        const cancel = (id: string) => storage.orders.cancelOrder(id, T0);
         const before = Promise.all(ids.slice(0, 10).map(cancel));
         const claiming = claim("w1", ids.length, T0 + 10);
         const after = Promise.all(ids.slice(10).map(cancel));
@@ -465,7 +467,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
       test("countOrders matches the listing for every status, with the completed processing time", async () => {
         await create(...Array.from({ length: 8 }, (_, i) => newOrder(`o${i}`, { createdAt: T0 + i })));
-        await storage.orders.cancelOrder("o7");
+        await storage.orders.cancelOrder("o7", T0);
         const [o0, o1, o2, o3] = await claim("w1", 6, T0 + 100);
         await pump([], T0 + 150, [{ kind: "completed", seq: o0?.seq ?? 0, owner: "w1" }]);
         await pump([], T0 + 175, [
@@ -484,6 +486,328 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         const processingMs = completed.reduce((sum, o) => sum + (o.completedAt ?? 0) - (o.startedAt ?? 0), 0);
         expect(counts.completedProcessingMs).toBe(processingMs);
         expect(counts.completedProcessingMs).toBe(50 + 75);
+      });
+    });
+
+    describe("operator retry", () => {
+      test("a failed order goes back to pending, due now, with a fresh attempt budget", async () => {
+        await create(newOrder("a"));
+        const claimed = await claimOne("w1", T0 + 10);
+        await settle({ kind: "failed", seq: claimed.seq, owner: "w1", error: "gave up" }, T0 + 20);
+        const outcome = await storage.orders.retryOrder("a", T0 + 500);
+        expect(outcome).toEqual({
+          retried: true,
+          order: { ...claimed, status: "pending", attempts: 0, lastError: "gave up" },
+        });
+        expect(await claimOne("w2", T0 + 500)).toMatchObject({ orderId: "a", attempts: 1 });
+      });
+
+      test("any other status is left as it is; an unknown order is undefined", async () => {
+        await create(newOrder("a"), newOrder("b"));
+        expect(await storage.orders.retryOrder("a", T0)).toEqual({ retried: false, order: await find("a") });
+        await claimOne("w1", T0 + 10);
+        expect(await storage.orders.retryOrder("a", T0 + 20)).toMatchObject({
+          retried: false,
+          order: { status: "processing" },
+        });
+        expect(await storage.orders.retryOrder("nope", T0)).toEqual({ retried: false, order: undefined });
+      });
+    });
+
+    describe("events", () => {
+      /** The events of `orderId` as [type, from, to, attempt, at, details]. */
+      async function history(orderId: string) {
+        return (await storage.orders.listOrderEvents(orderId)).map((e) => [
+          e.type,
+          e.fromStatus,
+          e.toStatus,
+          e.attempt,
+          e.at,
+          e.details,
+        ]);
+      }
+
+      test("every transition is recorded, in order, with its attempt, time and details", async () => {
+        await create(newOrder("a"));
+        let order = await claimOne("w1", T0 + 10);
+        await settle(
+          { kind: "retry", seq: order.seq, owner: "w1", runAt: T0 + 1_020, error: "boom" },
+          T0 + 20,
+        );
+        order = await claimOne("w2", T0 + 1_020);
+        await settle({ kind: "failed", seq: order.seq, owner: "w2", error: "gave up" }, T0 + 1_030);
+        await storage.orders.retryOrder("a", T0 + 2_000);
+        order = await claimOne("w3", T0 + 2_000);
+        await storage.queue.releaseOrders({ owner: "w3", now: T0 + 2_010 });
+        order = await claimOne("w4", T0 + 2_020);
+        await storage.queue.releaseExpiredLeases(T0 + 2_020 + LEASE_MS + 1);
+        order = await claimOne("w5", T0 + 40_000);
+        await settle({ kind: "completed", seq: order.seq, owner: "w5" }, T0 + 40_050);
+        expect(await history("a")).toEqual([
+          ["created", null, "pending", 0, T0, null],
+          ["claimed", "pending", "processing", 1, T0 + 10, { claimed_by: "w1" }],
+          ["attempt_failed", "processing", "pending", 1, T0 + 20, { error: "boom", backoff_ms: 1_000 }],
+          ["claimed", "pending", "processing", 2, T0 + 1_020, { claimed_by: "w2" }],
+          ["failed", "processing", "failed", 2, T0 + 1_030, { error: "gave up" }],
+          ["retried", "failed", "pending", 0, T0 + 2_000, { previous_attempts: 2 }],
+          ["claimed", "pending", "processing", 1, T0 + 2_000, { claimed_by: "w3" }],
+          ["released", "processing", "pending", 1, T0 + 2_010, { reason: "worker_stopped" }],
+          ["claimed", "pending", "processing", 2, T0 + 2_020, { claimed_by: "w4" }],
+          ["released", "processing", "pending", 2, T0 + 2_020 + LEASE_MS + 1, { reason: "lease_expired" }],
+          ["claimed", "pending", "processing", 3, T0 + 40_000, { claimed_by: "w5" }],
+          ["completed", "processing", "completed", 3, T0 + 40_050, null],
+        ]);
+        const events = await storage.orders.listOrderEvents("a");
+        expect(events.every((e) => e.orderId === "a" && e.userId === "user_1")).toBe(true);
+        expect(events.map((e) => e.seq)).toEqual(events.map((e) => e.seq).sort((x, y) => x - y));
+      });
+
+      test("a cancel is recorded; what changes nothing records nothing", async () => {
+        await create(newOrder("a"), newOrder("b"));
+        await storage.orders.cancelOrder("a", T0 + 5);
+        await storage.orders.cancelOrder("a", T0 + 6);
+        await storage.orders.retryOrder("a", T0 + 7);
+        expect(await storage.orders.createOrder(newOrder("a"))).toMatchObject({ created: false });
+        const b = await claimOne("w1", T0 + 10);
+        await settle({ kind: "completed", seq: b.seq, owner: "someone-else" }, T0 + 20);
+        expect(await history("a")).toEqual([
+          ["created", null, "pending", 0, T0, null],
+          ["cancelled", "pending", "cancelled", 0, T0 + 5, null],
+        ]);
+        expect((await history("b")).map(([type]) => type)).toEqual(["created", "claimed"]);
+        expect(await storage.orders.listOrderEvents("nope")).toEqual([]);
+      });
+
+      test("readEvents pages through every event after a position, filtered, and up to a bound", async () => {
+        await create(newOrder("a"), newOrder("b", { userId: "user_2" }), newOrder("c"));
+        await claim("w1", 3, T0 + 10);
+        const all = await storage.events.readEvents({ after: 0, limit: 100 });
+        expect(all.map((e) => [e.orderId, e.type])).toEqual([
+          ["a", "created"],
+          ["b", "created"],
+          ["c", "created"],
+          ["a", "claimed"],
+          ["b", "claimed"],
+          ["c", "claimed"],
+        ]);
+        expect(await storage.events.latestEventSeq()).toBe(all.at(-1)?.seq ?? -1);
+        const seqs = all.map((e) => e.seq);
+        const [first, second, third] = seqs as [number, number, number];
+        expect(await storage.events.readEvents({ after: 0, limit: 2 })).toEqual(all.slice(0, 2));
+        expect(await storage.events.readEvents({ after: second, limit: 100 })).toEqual(all.slice(2));
+        expect(await storage.events.readEvents({ after: first, upTo: third, limit: 100 })).toEqual(
+          all.slice(1, 3),
+        );
+        expect(
+          (await storage.events.readEvents({ after: 0, limit: 100, orderId: "b" })).map((e) => e.type),
+        ).toEqual(["created", "claimed"]);
+        expect(
+          (await storage.events.readEvents({ after: 0, limit: 100, userId: "user_2" })).map((e) => e.orderId),
+        ).toEqual(["b", "b"]);
+        expect(await storage.events.readEvents({ after: all.at(-1)?.seq ?? 0, limit: 100 })).toEqual([]);
+      });
+
+      test("an empty store has no events", async () => {
+        expect(await storage.events.latestEventSeq()).toBe(0);
+        expect(await storage.events.readEvents({ after: 0, limit: 10 })).toEqual([]);
+      });
+
+      test("subscribers hear of this process's writes", async () => {
+        let heard = 0;
+        const unsubscribe = storage.events.subscribe(() => heard++);
+        await create(newOrder("a"));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(heard).toBeGreaterThan(0);
+        unsubscribe();
+      });
+    });
+
+    describe("webhooks", () => {
+      const hook = (id: string, eventTypes: Webhook["eventTypes"] = null): Webhook => ({
+        id,
+        url: `https://example.com/${id}`,
+        secret: `whsec_${id}`,
+        eventTypes,
+        createdAt: T0,
+      });
+
+      test("subscriptions are created, listed, found and deleted", async () => {
+        await storage.webhooks.createWebhook(hook("w1"));
+        await storage.webhooks.createWebhook(hook("w2", ["completed", "failed"]));
+        expect(await storage.webhooks.listWebhooks()).toEqual([
+          hook("w1"),
+          hook("w2", ["completed", "failed"]),
+        ]);
+        expect(await storage.webhooks.findWebhook("w2")).toEqual(hook("w2", ["completed", "failed"]));
+        expect(await storage.webhooks.deleteWebhook("w1")).toBe(true);
+        expect(await storage.webhooks.deleteWebhook("w1")).toBe(false);
+        expect(await storage.webhooks.findWebhook("w1")).toBeUndefined();
+        expect((await storage.webhooks.listWebhooks()).map((w) => w.id)).toEqual(["w2"]);
+      });
+
+      test("each event gets a pending delivery per matching subscription, in its transaction", async () => {
+        await create(newOrder("before"));
+        await storage.webhooks.createWebhook(hook("all"));
+        await storage.webhooks.createWebhook(hook("done", ["completed"]));
+        await storage.orders.cancelOrder("before", T0 + 5);
+        await create(newOrder("a"));
+        const a = await claimOne("w1", T0 + 10);
+        await settle({ kind: "completed", seq: a.seq, owner: "w1" }, T0 + 20);
+        const events = await storage.orders.listOrderEvents("a");
+        const all = await storage.webhooks.listDeliveries({ webhookId: "all", afterSeq: 0, limit: 100 });
+        const [created, cancelled] = await storage.orders.listOrderEvents("before");
+        // Only events recorded after the subscription: not the creation of "before".
+        expect(all.map((d) => d.eventSeq)).toEqual([cancelled?.seq ?? -1, ...events.map((e) => e.seq)]);
+        expect(all.some((d) => d.eventSeq === created?.seq)).toBe(false);
+        expect(all.every((d) => d.status === "pending" && d.attempts === 0)).toBe(true);
+        const done = await storage.webhooks.listDeliveries({ webhookId: "done", afterSeq: 0, limit: 100 });
+        expect(done.map((d) => d.eventSeq)).toEqual([events.at(-1)?.seq ?? -1]);
+        expect(done[0]).toMatchObject({ nextAttemptAt: T0 + 20, createdAt: T0 + 20, lastError: null });
+      });
+
+      test("claims take due deliveries once, with the url, secret and event; outcomes are fenced", async () => {
+        await storage.webhooks.createWebhook(hook("all"));
+        await create(newOrder("a"), newOrder("b"));
+        const now = T0 + 100;
+        const first = await storage.webhooks.claimDeliveries({
+          owner: "s1",
+          limit: 1,
+          now,
+          leaseUntil: now + 1000,
+        });
+        expect(first).toHaveLength(1);
+        expect(first[0]).toMatchObject({ url: "https://example.com/all", secret: "whsec_all" });
+        expect(first[0]?.event).toMatchObject({ orderId: "a", type: "created", toStatus: "pending" });
+        const second = await storage.webhooks.claimDeliveries({
+          owner: "s2",
+          limit: 10,
+          now,
+          leaseUntil: now + 1000,
+        });
+        expect(second.map((d) => d.event.orderId)).toEqual(["b"]);
+        expect(
+          await storage.webhooks.claimDeliveries({ owner: "s3", limit: 10, now, leaseUntil: now + 1000 }),
+        ).toEqual([]);
+        const [d1, d2] = [first[0] as DueDelivery, second[0] as DueDelivery];
+        await storage.webhooks.settleDeliveries([
+          { kind: "delivered", seq: d1.seq, owner: "someone-else", at: now + 5, status: 200 },
+          { kind: "delivered", seq: d1.seq, owner: "s1", at: now + 5, status: 204 },
+          {
+            kind: "retry",
+            seq: d2.seq,
+            owner: "s2",
+            at: now + 5,
+            nextAttemptAt: now + 500,
+            error: "HTTP 500",
+            status: 500,
+          },
+        ]);
+        const listed = await storage.webhooks.listDeliveries({ webhookId: "all", afterSeq: 0, limit: 10 });
+        expect(listed[0]).toMatchObject({
+          status: "delivered",
+          attempts: 1,
+          deliveredAt: now + 5,
+          lastStatus: 204,
+        });
+        expect(listed[1]).toMatchObject({
+          status: "pending",
+          attempts: 1,
+          nextAttemptAt: now + 500,
+          lastError: "HTTP 500",
+          lastStatus: 500,
+        });
+        expect(await storage.webhooks.nextDeliveryAt()).toBe(now + 500);
+        expect(
+          await storage.webhooks.claimDeliveries({
+            owner: "s3",
+            limit: 10,
+            now: now + 499,
+            leaseUntil: now + 2000,
+          }),
+        ).toEqual([]);
+        const again = await storage.webhooks.claimDeliveries({
+          owner: "s3",
+          limit: 10,
+          now: now + 500,
+          leaseUntil: now + 2000,
+        });
+        expect(again.map((d) => d.seq)).toEqual([d2.seq]);
+        await storage.webhooks.settleDeliveries([
+          { kind: "dead", seq: d2.seq, owner: "s3", at: now + 600, error: "timed out", status: null },
+        ]);
+        expect(
+          await storage.webhooks.listDeliveries({ webhookId: "all", afterSeq: 0, limit: 10, status: "dead" }),
+        ).toEqual([
+          expect.objectContaining({ seq: d2.seq, attempts: 2, lastError: "timed out", lastStatus: null }),
+        ]);
+        expect(await storage.webhooks.nextDeliveryAt()).toBeNull();
+      });
+
+      test("a claim whose lease ran out is claimed again; the old holder's outcome changes nothing", async () => {
+        await storage.webhooks.createWebhook(hook("all"));
+        await create(newOrder("a"));
+        const [lost] = await storage.webhooks.claimDeliveries({
+          owner: "lost",
+          limit: 5,
+          now: T0,
+          leaseUntil: T0 + 100,
+        });
+        expect(
+          await storage.webhooks.claimDeliveries({
+            owner: "x",
+            limit: 5,
+            now: T0 + 50,
+            leaseUntil: T0 + 200,
+          }),
+        ).toEqual([]);
+        const [rescued] = await storage.webhooks.claimDeliveries({
+          owner: "new",
+          limit: 5,
+          now: T0 + 101,
+          leaseUntil: T0 + 300,
+        });
+        expect(rescued?.seq).toBe(lost?.seq);
+        await storage.webhooks.settleDeliveries([
+          { kind: "dead", seq: lost?.seq ?? 0, owner: "lost", at: T0 + 150, error: "late", status: null },
+        ]);
+        expect(
+          (await storage.webhooks.listDeliveries({ webhookId: "all", afterSeq: 0, limit: 5 }))[0]?.status,
+        ).toBe("pending");
+      });
+
+      test("redeliver puts a dead delivery back to pending, due now; deleting a subscription drops its deliveries", async () => {
+        await storage.webhooks.createWebhook(hook("all"));
+        await create(newOrder("a"));
+        const [d] = await storage.webhooks.claimDeliveries({
+          owner: "s",
+          limit: 1,
+          now: T0,
+          leaseUntil: T0 + 100,
+        });
+        const seq = d?.seq ?? 0;
+        await storage.webhooks.settleDeliveries([
+          { kind: "dead", seq, owner: "s", at: T0 + 1, error: "e", status: 500 },
+        ]);
+        expect(await storage.webhooks.redeliver({ webhookId: "all", seq, now: T0 + 50 })).toMatchObject({
+          seq,
+          status: "pending",
+          attempts: 0,
+          nextAttemptAt: T0 + 50,
+        });
+        expect(await storage.webhooks.redeliver({ webhookId: "other", seq, now: T0 })).toBeUndefined();
+        const [again] = await storage.webhooks.claimDeliveries({
+          owner: "s",
+          limit: 1,
+          now: T0 + 50,
+          leaseUntil: T0 + 100,
+        });
+        expect(again?.seq).toBe(seq);
+        expect(await storage.webhooks.deleteWebhook("all")).toBe(true);
+        expect(await storage.webhooks.listDeliveries({ webhookId: "all", afterSeq: 0, limit: 5 })).toEqual(
+          [],
+        );
+        await create(newOrder("b"));
+        expect(await storage.webhooks.nextDeliveryAt()).toBeNull();
       });
     });
 

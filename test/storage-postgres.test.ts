@@ -1,11 +1,14 @@
 /**
- * The storage contract on the PostgreSQL adapter, against a real server: a fresh database per test.
- * Runs when TEST_DATABASE_URL names a server the tests may create databases on (.ci/run starts one);
- * otherwise it says so in one line and skips.
+ * The storage contract on the PostgreSQL adapter, against a real server: a fresh database per test;
+ * then what only PostgreSQL has: concurrent transactions on the event stream, and the wake-ups
+ * between replicas sharing a database. Runs when TEST_DATABASE_URL names a server the tests may
+ * create databases on (.ci/run starts one); otherwise it says so in one line and skips.
  */
-import { describe, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import pg from "pg";
+import * as q from "../src/db/postgres/queue-sql.ts";
 import { openPostgresStorage } from "../src/db/postgres/storage.ts";
+import type { NewOrder } from "../src/order.ts";
 import type { Storage } from "../src/storage.ts";
 import { describeStorageContract } from "./storage-contract.ts";
 
@@ -42,6 +45,90 @@ if (ADMIN_URL) {
         await drop();
       },
     };
+  });
+
+  describe("postgres adapter", () => {
+    const T0 = 1_700_000_000_000;
+    const order = (orderId: string): NewOrder => ({
+      orderId,
+      userId: "user_1",
+      itemIds: ["item_1"],
+      totalCents: 100,
+      createdAt: T0,
+    });
+    const streamOf = async (storage: Storage, after = 0) =>
+      (await storage.events.readEvents({ after, limit: 100 })).map((e) => `${e.orderId}:${e.type}`);
+    /** Polls `condition` every 10 ms until it holds; fails after 5 s. */
+    async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+      const deadline = Date.now() + 5000;
+      while (!(await condition())) {
+        if (Date.now() > deadline) throw new Error("condition not met within 5 s");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+
+    let database: Awaited<ReturnType<typeof freshDatabase>>;
+    let storage: Storage;
+    let raw: pg.Client;
+    beforeEach(async () => {
+      database = await freshDatabase(ADMIN_URL);
+      storage = await openPostgresStorage({ url: database.url }, { log: () => {} });
+      raw = new pg.Client({ connectionString: database.url });
+      await raw.connect();
+    });
+    afterEach(async () => {
+      await raw.end();
+      await storage.close();
+      await database.drop();
+    });
+
+    test("an event committed after a later-numbered one is not skipped: the later one waits", async () => {
+      await storage.orders.createOrder(order("a"));
+      const [a] = await storage.events.readEvents({ after: 0, limit: 10 });
+      await raw.query("BEGIN");
+      await raw.query(q.insertOrders([["slow"], ["user_1"], ['["item_1"]'], [100], [T0]]));
+      await storage.orders.createOrder(order("b"));
+      // b committed with a higher seq than slow's, which is not committed yet: b is held back.
+      expect(await streamOf(storage)).toEqual(["a:created"]);
+      expect(await storage.events.latestEventSeq()).toBe(a?.seq ?? -1);
+      await raw.query("COMMIT");
+      expect(await streamOf(storage, a?.seq)).toEqual(["slow:created", "b:created"]);
+    });
+
+    test("a claim in a transaction older than the order's creation still comes after it", async () => {
+      await raw.query("BEGIN");
+      await raw.query("SELECT pg_current_xact_id()");
+      await storage.orders.createOrder(order("c"));
+      await raw.query(q.claimOrders(["w1", 10, T0 + 10, T0 + 30_000]));
+      await raw.query("COMMIT");
+      expect(await streamOf(storage)).toEqual(["c:created", "c:claimed"]);
+    });
+
+    test("another replica's writes wake event subscribers; only new orders wake the queue", async () => {
+      const other = await openPostgresStorage({ url: database.url }, { log: () => {} });
+      let events = 0;
+      let queue = 0;
+      const unsubscribe = [storage.events.subscribe(() => events++), storage.queue.subscribe(() => queue++)];
+      // LISTEN starts in the background: create orders until both channels are heard.
+      let created = 0;
+      await until(async () => {
+        await other.orders.createOrder(order(`o${created++}`));
+        return events > 0 && queue > 0;
+      });
+      await other.close();
+      // Notifications arrive in commit order: once this one is heard, no earlier one is in flight.
+      const heard = events;
+      await raw.query("SELECT pg_notify('order_service_events', '')");
+      await until(() => events > heard);
+      events = 0;
+      queue = 0;
+      const third = await openPostgresStorage({ url: database.url }, { log: () => {} });
+      await third.orders.cancelOrder("o0", T0);
+      await until(() => events > 0);
+      expect(queue).toBe(0);
+      await third.close();
+      for (const stop of unsubscribe) stop();
+    });
   });
 } else {
   describe("storage contract: postgres", () => {

@@ -96,7 +96,7 @@ describe.skipIf(browserMissing)("Swagger UI offline", () => {
       expect(operations).toEqual(
         expect.arrayContaining(["POST /orders", "GET /orders/{order_id}/status", "GET /metrics"]),
       );
-      expect(operations.length).toBe(8);
+      expect(operations.length).toBe(24);
       expect(postColour).toBe("rgb(73, 204, 144)");
       expect(foreign).toEqual([]);
       expect(failed).toEqual([]);
@@ -244,6 +244,40 @@ describe("the OpenAPI document", () => {
       ["GET /orders/{order_id}", 404, () => fetch(new URL(`/orders/${id}`, service.url))],
       ["GET /orders/{order_id}/status", 404, () => fetch(new URL(`/orders/${id}/status`, service.url))],
       [
+        "GET /orders/{order_id}/status",
+        422,
+        () => fetch(new URL(`/orders/${id}/status?wait_for=done`, service.url)),
+      ],
+      ["GET /events", 422, () => fetch(new URL("/events?last_event_id=x", service.url))],
+      [
+        "DELETE /webhooks/{id}",
+        404,
+        () =>
+          fetch(new URL("/webhooks/3f6b0c1e-2d4a-4c8e-9a57-1b2c3d4e5f60", service.url), { method: "DELETE" }),
+      ],
+      [
+        "GET /webhooks/{id}/deliveries",
+        404,
+        () => fetch(new URL("/webhooks/3f6b0c1e-2d4a-4c8e-9a57-1b2c3d4e5f60/deliveries", service.url)),
+      ],
+      [
+        "POST /webhooks",
+        422,
+        () =>
+          fetch(new URL("/webhooks", service.url), {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ url: "http://127.0.0.1/hook" }),
+          }),
+      ],
+      ["GET /events", 400, () => fetch(new URL("/events?user_id=%FF", service.url))],
+      ["GET /orders/{order_id}/events", 404, () => fetch(new URL(`/orders/${id}/events`, service.url))],
+      [
+        "POST /orders/{order_id}/retry",
+        404,
+        () => fetch(new URL(`/orders/${id}/retry`, service.url), { method: "POST" }),
+      ],
+      [
         "POST /orders/{order_id}/cancel",
         404,
         () => fetch(new URL(`/orders/${id}/cancel`, service.url), { method: "POST" }),
@@ -272,6 +306,11 @@ describe("the OpenAPI document", () => {
           );
           return fetch(new URL(`/orders/${id}/cancel`, service.url), { method: "POST" });
         },
+      ],
+      [
+        "POST /orders/{order_id}/retry",
+        409,
+        () => fetch(new URL(`/orders/${id}/retry`, service.url), { method: "POST" }),
       ],
     ];
     for (const [key, status, send] of cases) {

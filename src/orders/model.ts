@@ -157,3 +157,28 @@ export const OrderPage = t.Object({
   ),
 });
 export type OrderPage = typeof OrderPage.static;
+
+/** Longest long-poll `GET /orders/:order_id/status` waits. */
+export const MAX_WAIT_S = 60;
+
+export const StatusQuery = t.Object(
+  {
+    wait_for: t.Optional(
+      t.String({
+        description:
+          "Long-poll: comma-separated statuses (e.g. completed,failed). Answers at once if the order " +
+          "is in one of them, else when it gets there, else after timeout_s with its current status",
+        examples: ["completed,failed,cancelled"],
+        error: "must be a comma-separated list of statuses",
+      }),
+    ),
+    timeout_s: t.Optional(
+      t.Integer({
+        description: `With wait_for: seconds to wait, 0 to ${MAX_WAIT_S}; 30 when absent`,
+        error: `must be a whole number from 0 to ${MAX_WAIT_S}`,
+      }),
+    ),
+  },
+  { additionalProperties: false, error: "allowed query parameters: wait_for, timeout_s" },
+);
+export type StatusQuery = typeof StatusQuery.static;

@@ -6,24 +6,53 @@ import { withHeaders } from "@elysiajs/openapi";
 import { Elysia, t } from "elysia";
 import { ErrorBody } from "../error-envelope.ts";
 import { validationFailed } from "../errors.ts";
+import { OrderEventsView } from "../events/model.ts";
 import { Gate } from "../gate.ts";
 import { BODY_TIMEOUT_MS, parseJsonBody } from "../json-body.ts";
+import { ORDER_STATUSES, type OrderStatus } from "../order.ts";
 import { checkQueryString } from "../query-string.ts";
 import {
   CreateOrderBody,
   ListOrdersQuery,
+  MAX_WAIT_S,
   OrderIdParams,
   OrderPage,
   OrderStatusView,
   OrderView,
+  StatusQuery,
 } from "./model.ts";
-import { cancelOrder, createOrder, getOrder, getOrderStatus, listOrders, type OrderDeps } from "./service.ts";
+import {
+  cancelOrder,
+  createOrder,
+  getOrder,
+  getOrderStatus,
+  listOrderEvents,
+  listOrders,
+  type OrderDeps,
+  retryOrder,
+  waitForStatus,
+} from "./service.ts";
+
+const DEFAULT_WAIT_S = 30;
 
 /** Refuses a query number that is not plain decimal digits. */
 function checkDecimal(value: string | null, field: string): void {
   if (value !== null && !/^[0-9]{1,9}$/.test(value)) {
     throw validationFailed([{ field, message: "must be a whole number in decimal digits" }], "query");
   }
+}
+
+/** The statuses of a `wait_for` list; 422 naming `wait_for` if one is not a status. */
+function parseWaitFor(value: string): Set<OrderStatus> {
+  const names = value.split(",").map((name) => name.trim());
+  const known = new Set<string>(ORDER_STATUSES);
+  if (names.some((name) => !known.has(name))) {
+    throw validationFailed(
+      [{ field: "wait_for", message: `must be a comma-separated list of ${ORDER_STATUSES.join(", ")}` }],
+      "query",
+    );
+  }
+  return new Set(names as OrderStatus[]);
 }
 
 /** The `/orders` routes; a body must arrive within `bodyTimeoutMs` (BODY_TIMEOUT_MS). */
@@ -85,12 +114,69 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
         response: { 200: OrderView, 404: ErrorBody },
         detail: { operationId: "getOrder", summary: "Get the whole order" },
       })
-      .get("/:order_id/status", ({ params }) => getOrderStatus(deps.store, params.order_id), {
+      .get(
+        "/:order_id/status",
+        ({ params, query, request, server }) => {
+          if (query.wait_for === undefined) {
+            if (query.timeout_s !== undefined) {
+              throw validationFailed([{ field: "timeout_s", message: "needs wait_for" }], "query");
+            }
+            return getOrderStatus(deps.store, params.order_id);
+          }
+          const timeoutS = query.timeout_s ?? DEFAULT_WAIT_S;
+          if (timeoutS > MAX_WAIT_S) {
+            throw validationFailed(
+              [{ field: "timeout_s", message: `must be a whole number from 0 to ${MAX_WAIT_S}` }],
+              "query",
+            );
+          }
+          const statuses = parseWaitFor(query.wait_for);
+          // The connection is quiet while it waits: Bun's idle timeout must not cut it first.
+          server?.timeout(request, timeoutS + 10);
+          return waitForStatus(deps, params.order_id, statuses, timeoutS * 1000, request.signal);
+        },
+        {
+          transform: ({ request }) => {
+            checkQueryString(request.url);
+            checkDecimal(new URL(request.url).searchParams.get("timeout_s"), "timeout_s");
+          },
+          params: OrderIdParams,
+          query: StatusQuery,
+          response: { 200: OrderStatusView, 400: ErrorBody, 404: ErrorBody, 422: ErrorBody },
+          detail: {
+            operationId: "getOrderStatus",
+            summary: "Get an order's status, or wait for it (long-poll)",
+            description:
+              "Without wait_for: the status now. With wait_for=completed,failed (any statuses) and " +
+              `timeout_s (0 to ${MAX_WAIT_S}, default ${DEFAULT_WAIT_S}): answers as soon as the order ` +
+              "is in one of them, or after timeout_s with its status then; 200 either way.",
+          },
+        },
+      )
+      .get("/:order_id/events", ({ params }) => listOrderEvents(deps.store, params.order_id), {
         params: OrderIdParams,
-        response: { 200: OrderStatusView, 404: ErrorBody },
-        detail: { operationId: "getOrderStatus", summary: "Get an order's status" },
+        response: {
+          200: OrderEventsView,
+          404: ErrorBody,
+        },
+        detail: {
+          operationId: "listOrderEvents",
+          summary: "An order's history: every transition, oldest first",
+        },
       })
-      .post("/:order_id/cancel", ({ params }) => cancelOrder(deps.store, params.order_id), {
+      .post("/:order_id/retry", ({ params }) => retryOrder(deps, params.order_id), {
+        params: OrderIdParams,
+        response: { 200: OrderView, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
+        detail: {
+          operationId: "retryOrder",
+          summary: "Retry a failed order (operator action)",
+          description:
+            "A failed order goes back to pending with a fresh attempt budget (attempts back to 0) and " +
+            "is processed again; recorded as a `retried` event. Any other status answers 409 " +
+            "ORDER_NOT_RETRYABLE.",
+        },
+      })
+      .post("/:order_id/cancel", ({ params }) => cancelOrder(deps, params.order_id), {
         params: OrderIdParams,
         response: { 200: OrderView, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
         detail: {

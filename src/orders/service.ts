@@ -2,8 +2,18 @@
  * Order use cases. Plain functions that know nothing of HTTP or of the database: they take the
  * orders port (store.ts) and the clock, throw `AppError`s, and return plain data for the routes.
  */
-import { orderIdConflict, orderNotCancellable, orderNotFound, validationFailed } from "../errors.ts";
-import type { Order } from "../order.ts";
+
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import {
+  orderIdConflict,
+  orderNotCancellable,
+  orderNotFound,
+  orderNotRetryable,
+  validationFailed,
+} from "../errors.ts";
+import type { EventFeed } from "../events/feed.ts";
+import { type OrderEventsView, toEventView } from "../events/model.ts";
+import type { Order, OrderStatus } from "../order.ts";
 import {
   type CreateOrderBody,
   type ListOrdersQuery,
@@ -21,6 +31,10 @@ export type OrderDeps = {
   now: () => number;
   /** Called after a new order is committed, so the queue picks it up without polling. */
   onOrderStored: () => void;
+  /** Called after an operator's retry made a failed order pending again. */
+  onOrderRetried: () => void;
+  /** The live events, for long-polls. */
+  feed: EventFeed;
 };
 
 /** The outcome of a create: a new order (201) or an identical replay of an existing one (200). */
@@ -99,20 +113,64 @@ export async function getOrder(store: OrderStore, orderId: string): Promise<Orde
  * claimed (or finished) is a 409. Storage decides the transition atomically against the queue's
  * claims, so a cancel and a claim can never both win.
  */
-export async function cancelOrder(store: OrderStore, orderId: string): Promise<OrderView> {
-  const { cancelled, order } = await store.cancelOrder(orderId);
+export async function cancelOrder(deps: OrderDeps, orderId: string): Promise<OrderView> {
+  const { cancelled, order } = await deps.store.cancelOrder(orderId, deps.now());
   if (!order) throw orderNotFound(orderId);
   if (!cancelled && order.status !== "cancelled") throw orderNotCancellable(orderId, order.status);
   return toOrderView(order);
 }
 
-const encodeCursor = (seq: number) => Buffer.from(String(seq)).toString("base64url");
+/**
+ * An operator's retry: a failed order goes back to pending, due now, with a fresh attempt budget
+ * (attempts back to 0). Any other status is a 409: retrying is for orders that gave up.
+ */
+export async function retryOrder(deps: OrderDeps, orderId: string): Promise<OrderView> {
+  const { retried, order } = await deps.store.retryOrder(orderId, deps.now());
+  if (!order) throw orderNotFound(orderId);
+  if (!retried) throw orderNotRetryable(orderId, order.status);
+  deps.onOrderRetried();
+  return toOrderView(order);
+}
 
-/** The seq a cursor stands for, or undefined when it is not one this API returned. */
-function decodeCursor(cursor: string): number | undefined {
-  const decoded = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString() : "";
-  const seq = Number(decoded);
-  return /^\d+$/.test(decoded) && Number.isSafeInteger(seq) ? seq : undefined;
+/** The order's events, oldest first; 404 when unknown. */
+export async function listOrderEvents(store: OrderStore, orderId: string): Promise<OrderEventsView> {
+  const events = await store.listOrderEvents(orderId);
+  if (events.length === 0 && !(await store.findOrderStatus(orderId))) throw orderNotFound(orderId);
+  return { order_id: orderId, events: events.map(toEventView) };
+}
+
+/**
+ * Long-poll: the order's status once it is one of `statuses`, at once if it already is, else when
+ * a transition takes it there, else after `timeoutMs` (or when the client goes away) as it is then.
+ * The watch starts before the status is read, so a transition between the two is not missed.
+ */
+export async function waitForStatus(
+  deps: OrderDeps,
+  orderId: string,
+  statuses: ReadonlySet<OrderStatus>,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<OrderStatusView> {
+  const arrival = Promise.withResolvers<OrderStatus | undefined>();
+  const watch = await deps.feed.watch({
+    filter: { orderId },
+    deliver: (event) => {
+      if (statuses.has(event.toStatus)) arrival.resolve(event.toStatus);
+    },
+  });
+  const timer = setTimeout(() => arrival.resolve(undefined), timeoutMs);
+  const giveUp = () => arrival.resolve(undefined);
+  signal?.addEventListener("abort", giveUp, { once: true });
+  try {
+    const current = await getOrderStatus(deps.store, orderId);
+    if (statuses.has(current.status)) return current;
+    const status = await arrival.promise;
+    return status ? { order_id: orderId, status } : await getOrderStatus(deps.store, orderId);
+  } finally {
+    watch.stop();
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", giveUp);
+  }
 }
 
 /** One page of orders in creation order; the cursor is stable while new orders arrive. */

@@ -1,19 +1,20 @@
 /**
  * The orders feature's storage port: what the order use cases need from a database, as plain data.
+ * Every write records its transition as an event in the same transaction (see OrderEvent).
  * Every adapter under src/db/ implements it; test/storage-contract.ts defines its behaviour.
  */
-import type { NewOrder, Order, OrderStatus } from "../order.ts";
+import type {
+  CancelOutcome,
+  CreateOutcome,
+  ListFilter,
+  NewOrder,
+  Order,
+  OrderEvent,
+  OrderStatus,
+  RetryOutcome,
+} from "../order.ts";
 
-/** A create either inserted the order or found the one that already had its `order_id`. */
-export type CreateOutcome = { created: true } | { created: false; existing: Order };
-
-/** A cancel either moved the order pending -> cancelled now, or left it as it was (or found none). */
-export type CancelOutcome =
-  | { cancelled: true; order: Order }
-  | { cancelled: false; order: Order | undefined };
-
-/** Filters and page position of a listing; `afterSeq` is the decoded cursor (0: from the start). */
-export type ListFilter = { status?: OrderStatus; userId?: string; afterSeq: number; limit: number };
+export type { CancelOutcome, CreateOutcome, ListFilter, RetryOutcome };
 
 /** What the orders feature needs from storage. */
 export type OrderStore = {
@@ -26,7 +27,11 @@ export type OrderStore = {
    * pending -> cancelled, decided atomically against the queue's claims: an order a worker has
    * claimed is never cancelled, and a cancelled order is never claimed.
    */
-  cancelOrder(orderId: string): Promise<CancelOutcome>;
+  cancelOrder(orderId: string, now: number): Promise<CancelOutcome>;
+  /** An operator's retry: failed -> pending, due now, attempts back to 0 (a fresh budget). */
+  retryOrder(orderId: string, now: number): Promise<RetryOutcome>;
+  /** The order's events in `seq` order (none: no such order). */
+  listOrderEvents(orderId: string): Promise<OrderEvent[]>;
   /** The whole order, or undefined. */
   findOrder(orderId: string): Promise<Order | undefined>;
   /** Just the id and status: the hot read of `GET /orders/:id/status`. */

@@ -3,27 +3,9 @@
  * arrays, so an adapter can run a whole pump in one transaction (and one round trip). Every adapter
  * under src/db/ implements it; test/storage-contract.ts defines its behaviour.
  */
-import type { Order } from "../order.ts";
+import type { ClaimRequest, SettleAndClaimResult, Settlement } from "../order.ts";
 
-/**
- * What to record for an order a worker slot held, as the dispatcher decided it. Each is guarded by
- * the claim: it changes the order only while it is `processing` and held by `owner`, so a result
- * from a slot that lost its claim (its thread died and the order was released) changes nothing.
- */
-export type Settlement =
-  | { kind: "completed"; seq: number; owner: string }
-  | { kind: "retry"; seq: number; owner: string; runAt: number; error: string }
-  | { kind: "failed"; seq: number; owner: string; error: string };
-
-/** Fill one worker slot: claim up to `limit` due orders for `owner`. */
-export type ClaimRequest = { owner: string; limit: number };
-
-/**
- * `claimed[i]` answers `claims[i]`, oldest due first (by `runAt`, then `seq`). `nextDueAt` is when
- * the earliest pending order becomes due (null: none pending) when some slot got fewer orders than
- * it asked for, and undefined when every slot got all it asked for (call again as slots free up).
- */
-export type SettleAndClaimResult = { claimed: Order[][]; nextDueAt: number | null | undefined };
+export type { ClaimRequest, SettleAndClaimResult, Settlement };
 
 /** What the queue needs from storage. */
 export type QueueStore = {

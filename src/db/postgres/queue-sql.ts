@@ -6,6 +6,10 @@
  * it) or waits for the claim's commit and then finds it no longer pending. Every write after a
  * claim is fenced by `claimed_by = <owner>`: a rescue clears it, so a late result from a replica
  * that lost its lease changes nothing.
+ *
+ * Every transition inserts its event into `order_events` in the same statement (a data-modifying
+ * CTE), so the event commits with the transition and a batch stays one round trip; events-sql.ts
+ * explains the stream key `tx_id` that they get by default, and the one exception (the claim).
  */
 import type pg from "pg";
 
@@ -18,18 +22,29 @@ export const ORDER_COLUMNS = `seq::float8 AS "seq", order_id AS "orderId", user_
   last_error AS "lastError"`;
 
 /** A named statement: prepared once per connection by `pg`. */
-const statement =
+export const statement =
   (name: string, text: string) =>
   (values: unknown[]): pg.QueryConfig => ({ name, text, values });
 
-/** New orders, due at once: [orderIds, userIds, itemIds (JSON), totalCents, createdAt (ms)]. */
+const INSERT_EVENTS =
+  "INSERT INTO order_events (order_seq, type, from_status, to_status, attempt, at, details)";
+
+/**
+ * New orders, due at once, each with its `created` event: [orderIds, userIds, itemIds (JSON),
+ * totalCents, createdAt (ms)]. Returns the ids inserted (an existing order_id is skipped).
+ */
 export const insertOrders = statement(
   "insert_orders",
-  `INSERT INTO orders (order_id, user_id, item_ids, total_cents, status, created_at, run_at)
-   SELECT o, u, i, t, 'pending', to_timestamp(c / 1000.0), to_timestamp(c / 1000.0)
-   FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::float8[]) AS x(o, u, i, t, c)
-   ON CONFLICT (order_id) DO NOTHING
-   RETURNING order_id AS "orderId"`,
+  `WITH created AS (
+     INSERT INTO orders (order_id, user_id, item_ids, total_cents, status, created_at, run_at)
+     SELECT o, u, i, t, 'pending', to_timestamp(c / 1000.0), to_timestamp(c / 1000.0)
+     FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::float8[]) AS x(o, u, i, t, c)
+     ON CONFLICT (order_id) DO NOTHING
+     RETURNING seq, order_id, created_at),
+   events AS (
+     ${INSERT_EVENTS}
+     SELECT seq, 'created', NULL, 'pending', 0, created_at, NULL FROM created ORDER BY seq)
+   SELECT order_id AS "orderId" FROM created`,
 );
 
 /** The orders with these ids: [orderIds]. */
@@ -38,51 +53,111 @@ export const selectOrders = statement(
   `SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = ANY($1::text[])`,
 );
 
-/** pending -> cancelled: [orderId]. */
+/** pending -> cancelled: [orderId, now (ms)]. Returns the order if it changed. */
 export const cancelPending = statement(
   "cancel_pending",
-  `UPDATE orders SET status = 'cancelled' WHERE order_id = $1 AND status = 'pending' RETURNING ${ORDER_COLUMNS}`,
+  `WITH cancelled AS (
+     UPDATE orders SET status = 'cancelled' WHERE order_id = $1 AND status = 'pending' RETURNING *),
+   events AS (
+     ${INSERT_EVENTS}
+     SELECT seq, 'cancelled', 'pending', 'cancelled', attempts, to_timestamp($2::float8 / 1000), NULL
+     FROM cancelled)
+   SELECT ${ORDER_COLUMNS} FROM cancelled`,
 );
 
-/** processing -> completed, fenced: [seqs, owners, now]. */
+/**
+ * An operator's retry, failed -> pending, due now, attempts back to 0: [orderId, now (ms)]. Returns
+ * the order if it changed. The old row is read `FOR UPDATE` (its attempts go into the event): a
+ * concurrent change makes it wait, then re-check `status = 'failed'` on the new version.
+ */
+export const retryFailed = statement(
+  "retry_failed",
+  `WITH old AS (
+     SELECT seq, attempts FROM orders WHERE order_id = $1 AND status = 'failed' FOR UPDATE),
+   retried AS (
+     UPDATE orders SET status = 'pending', attempts = 0, run_at = to_timestamp($2::float8 / 1000)
+     FROM old WHERE orders.seq = old.seq
+     RETURNING orders.*, old.attempts AS previous_attempts),
+   events AS (
+     ${INSERT_EVENTS}
+     SELECT seq, 'retried', 'failed', 'pending', attempts, to_timestamp($2::float8 / 1000),
+       jsonb_build_object('previous_attempts', previous_attempts)
+     FROM retried)
+   SELECT ${ORDER_COLUMNS} FROM retried`,
+);
+
+/** processing -> completed, fenced: [seqs, owners, now (ms)]. Row count: the orders changed. */
 export const completeOrders = statement(
   "complete_orders",
-  `UPDATE orders SET status = 'completed', completed_at = to_timestamp($3 / 1000.0), claimed_by = NULL,
-     lease_until = NULL
-   FROM unnest($1::bigint[], $2::text[]) AS s(seq, owner)
-   WHERE orders.seq = s.seq AND orders.claimed_by = s.owner AND orders.status = 'processing'`,
+  `WITH completed AS (
+     UPDATE orders SET status = 'completed', completed_at = to_timestamp($3::float8 / 1000),
+       claimed_by = NULL, lease_until = NULL
+     FROM unnest($1::bigint[], $2::text[]) AS s(seq, owner)
+     WHERE orders.seq = s.seq AND orders.claimed_by = s.owner AND orders.status = 'processing'
+     RETURNING orders.seq, orders.attempts)
+   ${INSERT_EVENTS}
+   SELECT seq, 'completed', 'processing', 'completed', attempts, to_timestamp($3::float8 / 1000), NULL
+   FROM completed ORDER BY seq`,
 );
 
-/** processing -> pending after a failed attempt, fenced: [seqs, owners, runAts (ms), errors]. */
+/**
+ * processing -> pending after a failed attempt, fenced: [seqs, owners, runAts (ms), errors,
+ * now (ms)]. Row count: the orders changed.
+ */
 export const retryOrders = statement(
   "retry_orders",
-  `UPDATE orders SET status = 'pending', run_at = to_timestamp(s.run_at / 1000.0), last_error = s.error,
-     claimed_by = NULL, lease_until = NULL
-   FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[]) AS s(seq, owner, run_at, error)
-   WHERE orders.seq = s.seq AND orders.claimed_by = s.owner AND orders.status = 'processing'`,
+  `WITH retried AS (
+     UPDATE orders SET status = 'pending', run_at = to_timestamp(s.run_at / 1000), last_error = s.error,
+       claimed_by = NULL, lease_until = NULL
+     FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[]) AS s(seq, owner, run_at, error)
+     WHERE orders.seq = s.seq AND orders.claimed_by = s.owner AND orders.status = 'processing'
+     RETURNING orders.seq, orders.attempts, s.run_at, s.error)
+   ${INSERT_EVENTS}
+   SELECT seq, 'attempt_failed', 'processing', 'pending', attempts, to_timestamp($5::float8 / 1000),
+     jsonb_build_object('error', error, 'backoff_ms', run_at - $5::float8)
+   FROM retried ORDER BY seq`,
 );
 
-/** processing -> failed, fenced: [seqs, owners, errors]. */
+/** processing -> failed, fenced: [seqs, owners, errors, now (ms)]. Row count: the orders changed. */
 export const failOrders = statement(
   "fail_orders",
-  `UPDATE orders SET status = 'failed', last_error = s.error, claimed_by = NULL, lease_until = NULL
-   FROM unnest($1::bigint[], $2::text[], $3::text[]) AS s(seq, owner, error)
-   WHERE orders.seq = s.seq AND orders.claimed_by = s.owner AND orders.status = 'processing'`,
+  `WITH failed AS (
+     UPDATE orders SET status = 'failed', last_error = s.error, claimed_by = NULL, lease_until = NULL
+     FROM unnest($1::bigint[], $2::text[], $3::text[]) AS s(seq, owner, error)
+     WHERE orders.seq = s.seq AND orders.claimed_by = s.owner AND orders.status = 'processing'
+     RETURNING orders.seq, orders.attempts, s.error)
+   ${INSERT_EVENTS}
+   SELECT seq, 'failed', 'processing', 'failed', attempts, to_timestamp($4::float8 / 1000),
+     jsonb_build_object('error', error)
+   FROM failed ORDER BY seq`,
 );
 
 /**
  * Claims up to `limit` due orders, oldest first: [owner, limit, now (ms), leaseUntil (ms)]. The
  * inner SELECT reads the partial index orders_due_idx in order and skips rows another transaction
- * holds (a claim of another replica, or a cancel in flight).
+ * holds (a claim of another replica, or a cancel in flight). The claim events are inserted in claim
+ * order, and each takes as its stream key the later of this transaction's id and the key of the
+ * order's previous event: a pump runs its claims after its settlements, so its id may be older than
+ * that of the transaction (a create, a release) that made the order claimable, and the claim must
+ * not come out of the stream before that event (see events-sql.ts).
  */
 export const claimOrders = statement(
   "claim_orders",
-  `UPDATE orders SET status = 'processing', started_at = to_timestamp($3 / 1000.0), attempts = attempts + 1,
-     claimed_by = $1, lease_until = to_timestamp($4 / 1000.0)
-   WHERE seq IN (
-     SELECT seq FROM orders WHERE status = 'pending' AND run_at <= to_timestamp($3 / 1000.0)
-     ORDER BY run_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-   RETURNING ${ORDER_COLUMNS}, ${ms("run_at")} AS "runAt"`,
+  `WITH claimed AS (
+     UPDATE orders SET status = 'processing', started_at = to_timestamp($3::float8 / 1000),
+       attempts = attempts + 1, claimed_by = $1, lease_until = to_timestamp($4::float8 / 1000)
+     WHERE seq IN (
+       SELECT seq FROM orders WHERE status = 'pending' AND run_at <= to_timestamp($3::float8 / 1000)
+       ORDER BY run_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING *),
+   events AS (
+     INSERT INTO order_events (order_seq, tx_id, type, from_status, to_status, attempt, at, details)
+     SELECT seq,
+       greatest(pg_current_xact_id(),
+         (SELECT e.tx_id FROM order_events e WHERE e.order_seq = claimed.seq ORDER BY e.seq DESC LIMIT 1)),
+       'claimed', 'pending', 'processing', attempts, started_at, jsonb_build_object('claimed_by', $1::text)
+     FROM claimed ORDER BY run_at, seq)
+   SELECT ${ORDER_COLUMNS}, ${ms("run_at")} AS "runAt" FROM claimed`,
 );
 
 /** When the earliest pending order becomes due (ms), or null. */
@@ -91,18 +166,32 @@ export const nextDue = statement(
   `SELECT ${ms("min(run_at)")} AS "runAt" FROM orders WHERE status = 'pending'`,
 );
 
-/** Puts what `owner` holds back to pending, due now: [owner, now (ms)]. */
+/** Puts what `owner` holds back to pending, due now: [owner, now (ms)]. Row count: how many. */
 export const releaseOwner = statement(
   "release_owner",
-  `UPDATE orders SET status = 'pending', run_at = to_timestamp($2 / 1000.0), claimed_by = NULL, lease_until = NULL
-   WHERE status = 'processing' AND claimed_by = $1`,
+  `WITH released AS (
+     UPDATE orders SET status = 'pending', run_at = to_timestamp($2::float8 / 1000), claimed_by = NULL,
+       lease_until = NULL
+     WHERE status = 'processing' AND claimed_by = $1
+     RETURNING seq, attempts)
+   ${INSERT_EVENTS}
+   SELECT seq, 'released', 'processing', 'pending', attempts, to_timestamp($2::float8 / 1000),
+     '{"reason": "worker_stopped"}'::jsonb
+   FROM released ORDER BY seq`,
 );
 
-/** Rescue: puts every order whose lease ended back to pending, due now: [now (ms)]. */
+/** Rescue: puts every order whose lease ended back to pending, due now: [now (ms)]. Row count: how many. */
 export const releaseExpired = statement(
   "release_expired",
-  `UPDATE orders SET status = 'pending', run_at = to_timestamp($1 / 1000.0), claimed_by = NULL, lease_until = NULL
-   WHERE status = 'processing' AND lease_until < to_timestamp($1 / 1000.0)`,
+  `WITH released AS (
+     UPDATE orders SET status = 'pending', run_at = to_timestamp($1::float8 / 1000), claimed_by = NULL,
+       lease_until = NULL
+     WHERE status = 'processing' AND lease_until < to_timestamp($1::float8 / 1000)
+     RETURNING seq, attempts)
+   ${INSERT_EVENTS}
+   SELECT seq, 'released', 'processing', 'pending', attempts, to_timestamp($1::float8 / 1000),
+     '{"reason": "lease_expired"}'::jsonb
+   FROM released ORDER BY seq`,
 );
 
 /** Extends the leases of these orders, each while its owner holds it: [seqs, owners, until (ms)]. */

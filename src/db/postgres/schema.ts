@@ -8,6 +8,7 @@ import {
   bigint,
   bigserial,
   check,
+  customType,
   index,
   integer,
   jsonb,
@@ -18,9 +19,11 @@ import {
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
-import { ORDER_STATUSES, type Order } from "../../order.ts";
+import { EVENT_TYPES, type EventType, ORDER_STATUSES, type Order } from "../../order.ts";
+import { DELIVERY_STATUSES } from "../../webhook.ts";
 
-const statusList = ORDER_STATUSES.map((status) => `'${status}'`).join(", ");
+const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
+const statusList = quoted(ORDER_STATUSES);
 const time = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: "date" });
 
 export const orders = pgTable(
@@ -73,6 +76,84 @@ export const orderCounts = pgTable(
     processingMs: bigint("processing_ms", { mode: "number" }).notNull(),
   },
   (table) => [primaryKey({ columns: [table.status, table.shard] })],
+);
+
+// PostgreSQL's 64-bit transaction id (no wraparound); pg returns it as a decimal string.
+const xid8 = customType<{ data: string }>({ dataType: () => "xid8" });
+
+/**
+ * The history of every order: one row per transition, inserted by the statement that makes the
+ * transition (queue-sql.ts). `seq` comes from a sequence, which is not commit order across
+ * transactions; `tx_id` is the stream key that is (see events-sql.ts): the id of the transaction
+ * that wrote the event, or, for a claim, that of the order's previous event if later. The order's
+ * id and user are read through `order_seq` (a join on the primary key), not copied.
+ */
+export const orderEvents = pgTable(
+  "order_events",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    orderSeq: bigint("order_seq", { mode: "number" }).notNull(),
+    type: text("type", { enum: EVENT_TYPES }).notNull(),
+    fromStatus: text("from_status", { enum: ORDER_STATUSES }),
+    toStatus: text("to_status", { enum: ORDER_STATUSES }).notNull(),
+    attempt: integer("attempt").notNull(),
+    at: time("at").notNull(),
+    // The error and backoff of a failed attempt, a claim's holder, a release's reason, ...
+    details: jsonb("details").$type<Record<string, unknown>>(),
+    txId: xid8("tx_id").notNull().default(sql`pg_current_xact_id()`),
+  },
+  (table) => [
+    // One order's history (listOrderEvents, readEvents by order).
+    index("order_events_order_idx").on(table.orderSeq, table.seq),
+    // The stream: readEvents and latestEventSeq walk it in (tx_id, seq) order.
+    index("order_events_stream_idx").on(table.txId, table.seq),
+  ],
+);
+
+/** Webhook subscriptions (src/webhooks/store.ts); `event_types` null means every type. */
+export const webhooks = pgTable("webhooks", {
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  // Kept to sign each delivery; the API shows it only once, when the subscription is created.
+  secret: text("secret").notNull(),
+  eventTypes: text("event_types").array().$type<EventType[]>(),
+  createdAt: time("created_at").notNull(),
+});
+
+/**
+ * The outbox: one row per event per matching subscription, inserted by a statement-level trigger
+ * on `order_events` (drizzle/postgres/0003_webhooks.sql), so in the very transaction that records
+ * the event. Senders of any replica claim due rows with a lease (as orders have) and record each
+ * attempt's outcome (webhook-sql.ts).
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    webhookId: text("webhook_id").notNull(),
+    eventSeq: bigint("event_seq", { mode: "number" }).notNull(),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: time("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+    // The HTTP status of the last attempt's answer, when there was one.
+    lastStatus: integer("last_status"),
+    deliveredAt: time("delivered_at"),
+    createdAt: time("created_at").notNull(),
+    // The sender (of some replica) that holds a claimed delivery, and until when.
+    claimedBy: text("claimed_by"),
+    leaseUntil: time("lease_until"),
+  },
+  (table) => [
+    // The claim: due pending deliveries, oldest first, off a partial index that delivered and dead
+    // rows (nearly all of them, in time) never enter.
+    index("webhook_deliveries_due_idx")
+      .on(table.nextAttemptAt, table.seq)
+      .where(sql`${table.status} = 'pending'`),
+    // One subscription's deliveries (listDeliveries, deleteWebhook).
+    index("webhook_deliveries_webhook_idx").on(table.webhookId, table.seq),
+    check("webhook_deliveries_status_check", sql`${table.status} in (${sql.raw(quoted(DELIVERY_STATUSES))})`),
+  ],
 );
 
 /** A row of `orders` as read from the database. */

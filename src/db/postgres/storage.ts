@@ -7,22 +7,17 @@
 import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
 import type pg from "pg";
 import { storageUnavailable } from "../../errors.ts";
-import { type NewOrder, ORDER_STATUSES, type Order, type OrderStatus } from "../../order.ts";
-import { drizzleOver, migrateDatabase, openPool, redact } from "./client.ts";
-import { createListener, createNotifier } from "./notify.ts";
+import type { ClaimRequest, EventQuery, ListFilter, Settlement } from "../../order.ts";
+import { ORDER_STATUSES, type Order, type OrderEvent, type OrderStatus } from "../../order.ts";
+import type { Storage } from "../../storage.ts";
+import { drizzleOver, fillPool, migrateDatabase, openPool, redact } from "./client.ts";
+import { createBatcher } from "./creates.ts";
+import * as ev from "./events-sql.ts";
+import { createListener, createNotifier, EVENTS, NEW_ORDERS } from "./notify.ts";
+import { settleAndClaim } from "./pump.ts";
 import * as q from "./queue-sql.ts";
 import { orders, toOrder } from "./schema.ts";
-
-type Settlement =
-  | { kind: "completed"; seq: number; owner: string }
-  | { kind: "retry"; seq: number; owner: string; runAt: number; error: string }
-  | { kind: "failed"; seq: number; owner: string; error: string };
-type CreateOutcome = { created: true } | { created: false; existing: Order };
-type PendingCreate = {
-  order: NewOrder;
-  resolve: (outcome: CreateOutcome) => void;
-  reject: (e: unknown) => void;
-};
+import { createWebhookStore } from "./webhooks.ts";
 
 /** Thrown when the database cannot be reached at start-up; the message never has the password. */
 export class DatabaseUnreachableError extends Error {}
@@ -34,18 +29,19 @@ export type PostgresHooks = { log: (message: string, error: string) => void };
  * Connects to `url`, checks it answers, applies the migrations under an advisory lock, and returns
  * the storage.
  */
-export async function openPostgresStorage(options: { url: string }, hooks: PostgresHooks) {
+export async function openPostgresStorage(options: { url: string }, hooks: PostgresHooks): Promise<Storage> {
   const pool = openPool(options.url, (error) => hooks.log("PostgreSQL connection lost", error.message));
   try {
     await pool.query("SELECT 1");
     await migrateDatabase(pool);
+    await fillPool(pool);
   } catch (error) {
     await pool.end().catch(() => {});
     throw new DatabaseUnreachableError(`cannot use ${redact(options.url)}: ${(error as Error).message}`);
   }
   const db = drizzleOver(pool);
-  const notifyNewOrders = createNotifier(pool, hooks.log);
-  const listener = createListener(options.url, hooks.log);
+  const notifier = createNotifier(pool, hooks.log);
+  const listener = createListener(options.url, hooks.log, notifier.signature);
 
   /** Runs `work`; a failure of the database (not of the request) becomes a 503, logged. */
   async function guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
@@ -57,51 +53,22 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
     }
   }
 
-  // Creates of one event-loop turn, sent as one INSERT at the end of the turn.
-  let creates: PendingCreate[] = [];
-  async function flushCreates(): Promise<void> {
-    const batch = creates;
-    creates = [];
-    try {
-      const first = new Map<string, NewOrder>();
-      for (const { order } of batch) if (!first.has(order.orderId)) first.set(order.orderId, order);
-      const unique = [...first.values()];
-      const inserted = await pool.query<{ orderId: string }>(
-        q.insertOrders([
-          unique.map((o) => o.orderId),
-          unique.map((o) => o.userId),
-          unique.map((o) => JSON.stringify(o.itemIds)),
-          unique.map((o) => o.totalCents),
-          unique.map((o) => o.createdAt),
-        ]),
-      );
-      const created = new Set(inserted.rows.map((row) => row.orderId));
-      if (created.size > 0) notifyNewOrders();
-      const others = batch.filter(
-        ({ order }) => !created.has(order.orderId) || first.get(order.orderId) !== order,
-      );
-      const existing = new Map<string, Order>();
-      if (others.length > 0) {
-        const ids = [...new Set(others.map(({ order }) => order.orderId))];
-        for (const row of (await pool.query<Order>(q.selectOrders([ids]))).rows)
-          existing.set(row.orderId, row);
-      }
-      for (const { order, resolve, reject } of batch) {
-        if (created.has(order.orderId) && first.get(order.orderId) === order) resolve({ created: true });
-        else {
-          const found = existing.get(order.orderId);
-          if (found) resolve({ created: false, existing: found });
-          else reject(new Error(`order ${order.orderId} neither inserted nor found`));
-        }
-      }
-    } catch (error) {
-      hooks.log("PostgreSQL insert failed", (error as Error).message);
-      const failure = storageUnavailable(
-        "The order could not be stored; nothing was saved. Retry the request.",
-      );
-      for (const { reject } of batch) reject(failure);
-    }
+  // This process's event subscribers hear of its own writes at once, after the commit; the other
+  // replicas through the EVENTS channel.
+  const eventListeners = new Set<() => void>();
+  function recorded(): void {
+    for (const listener of eventListeners) listener();
+    notifier.notify(EVENTS);
   }
+
+  const creates = createBatcher(
+    pool,
+    () => {
+      notifier.notify(NEW_ORDERS);
+      recorded();
+    },
+    hooks.log,
+  );
 
   const byId = db
     .select()
@@ -113,83 +80,36 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
     .from(orders)
     .where(eq(orders.orderId, sql.placeholder("orderId")))
     .prepare("find_order_status");
-
-  /** One pump: results recorded, then each slot filled in turn, in one transaction. */
-  async function settleAndClaim(args: {
-    settlements: Settlement[];
-    claims: { owner: string; limit: number }[];
-    now: number;
-    leaseUntil: number;
-  }) {
-    const client = await pool.connect();
-    try {
-      await client.query("BEGIN");
-      await settle(client, args.settlements, args.now);
-      const claimed: Order[][] = [];
-      let nextDueAt: number | null | undefined;
-      for (const { owner, limit } of args.claims) {
-        if (nextDueAt !== undefined) {
-          claimed.push([]);
-          continue;
-        }
-        const rows = (
-          await client.query<Order & { runAt: number }>(
-            q.claimOrders([owner, limit, args.now, args.leaseUntil]),
-          )
-        ).rows;
-        rows.sort((a, b) => a.runAt - b.runAt || a.seq - b.seq);
-        claimed.push(rows.map(({ runAt: _runAt, ...order }) => order));
-        if (rows.length < limit)
-          nextDueAt = (await client.query<{ runAt: number | null }>(q.nextDue([]))).rows[0]?.runAt ?? null;
-      }
-      await client.query("COMMIT");
-      return { claimed, nextDueAt };
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
-
-  async function settle(client: pg.PoolClient, settlements: Settlement[], now: number): Promise<void> {
-    const done = settlements.filter((s) => s.kind === "completed");
-    const retried = settlements.filter((s) => s.kind === "retry");
-    const failed = settlements.filter((s) => s.kind === "failed");
-    if (done.length > 0)
-      await client.query(q.completeOrders([done.map((s) => s.seq), done.map((s) => s.owner), now]));
-    if (retried.length > 0) {
-      await client.query(
-        q.retryOrders([
-          retried.map((s) => s.seq),
-          retried.map((s) => s.owner),
-          retried.map((s) => s.runAt),
-          retried.map((s) => s.error),
-        ]),
-      );
-    }
-    if (failed.length > 0) {
-      await client.query(
-        q.failOrders([failed.map((s) => s.seq), failed.map((s) => s.owner), failed.map((s) => s.error)]),
-      );
-    }
+  /** The order as the port speaks it (the statement a cancel or retry that changed nothing ends with). */
+  const findOne = async (orderId: string) => (await pool.query<Order>(q.selectOrders([[orderId]]))).rows[0];
+  /** Runs a release statement; announces its events, if it recorded any; returns how many. */
+  async function released(statement: pg.QueryConfig): Promise<number> {
+    const count = (await pool.query(statement)).rowCount ?? 0;
+    if (count > 0) recorded();
+    return count;
   }
 
   let closed = false;
   return {
     orders: {
-      createOrder: (order: NewOrder) =>
-        new Promise<CreateOutcome>((resolve, reject) => {
-          if (creates.length === 0) setImmediate(() => void flushCreates());
-          creates.push({ order, resolve, reject });
-        }),
-      cancelOrder: (orderId: string) =>
+      createOrder: creates.create,
+      cancelOrder: (orderId: string, now: number) =>
         guarded("cancel", async () => {
-          const cancelled = (await pool.query<Order>(q.cancelPending([orderId]))).rows[0];
-          if (cancelled) return { cancelled: true as const, order: cancelled };
-          const found = (await pool.query<Order>(q.selectOrders([[orderId]]))).rows[0];
-          return { cancelled: false as const, order: found };
+          const cancelled = (await pool.query<Order>(q.cancelPending([orderId, now]))).rows[0];
+          if (!cancelled) return { cancelled: false as const, order: await findOne(orderId) };
+          recorded();
+          return { cancelled: true as const, order: cancelled };
         }),
+      retryOrder: (orderId: string, now: number) =>
+        guarded("retry", async () => {
+          const retried = (await pool.query<Order>(q.retryFailed([orderId, now]))).rows[0];
+          if (!retried) return { retried: false as const, order: await findOne(orderId) };
+          notifier.notify(NEW_ORDERS);
+          recorded();
+          return { retried: true as const, order: retried };
+        }),
+      listOrderEvents: (orderId: string) =>
+        guarded("read", async () => (await pool.query<OrderEvent>(ev.listOrderEvents([orderId]))).rows),
       findOrder: (orderId: string) =>
         guarded("read", async () => {
           const row = (await byId.execute({ orderId }))[0];
@@ -197,7 +117,7 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
         }),
       findOrderStatus: (orderId: string) =>
         guarded("read", async () => (await statusById.execute({ orderId }))[0]),
-      listOrders: (filter: { status?: OrderStatus; userId?: string; afterSeq: number; limit: number }) =>
+      listOrders: (filter: ListFilter) =>
         guarded("read", async () => {
           const conditions: SQL[] = [gt(orders.seq, filter.afterSeq)];
           if (filter.status) conditions.push(eq(orders.status, filter.status));
@@ -212,16 +132,21 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
         }),
     },
     queue: {
-      settleAndClaim: (args: Parameters<typeof settleAndClaim>[0]) =>
-        guarded("pump", () => settleAndClaim(args)),
+      settleAndClaim: (args: {
+        settlements: Settlement[];
+        claims: ClaimRequest[];
+        now: number;
+        leaseUntil: number;
+      }) =>
+        guarded("pump", async () => {
+          const { changed, ...result } = await settleAndClaim(pool, args);
+          if (changed) recorded();
+          return result;
+        }),
       releaseOrders: (args: { owner: string; now: number }) =>
-        guarded(
-          "release",
-          async () => (await pool.query(q.releaseOwner([args.owner, args.now]))).rowCount ?? 0,
-        ),
-      subscribe: (notified: () => void) => listener.subscribe(notified),
-      releaseExpiredLeases: (now: number) =>
-        guarded("rescue", async () => (await pool.query(q.releaseExpired([now]))).rowCount ?? 0),
+        guarded("release", () => released(q.releaseOwner([args.owner, args.now]))),
+      subscribe: (notified: () => void) => listener.subscribe(NEW_ORDERS, notified),
+      releaseExpiredLeases: (now: number) => guarded("rescue", () => released(q.releaseExpired([now]))),
       renewLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
         guarded("lease renewal", async () => {
           await pool.query(
@@ -229,6 +154,26 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
           );
         }),
     },
+    events: {
+      readEvents: (query: EventQuery) =>
+        guarded("read", async () => (await pool.query<OrderEvent>(ev.readEvents(query))).rows),
+      latestEventSeq: () =>
+        guarded(
+          "read",
+          async () => (await pool.query<{ seq: number }>(ev.latestEventSeq([]))).rows[0]?.seq ?? 0,
+        ),
+      subscribe: (notified: () => void) => {
+        eventListeners.add(notified);
+        const unlisten = listener.subscribe(EVENTS, notified);
+        return () => {
+          eventListeners.delete(notified);
+          unlisten();
+        };
+      },
+    },
+    // No release of delivery claims at start-up, unlike SQLite: other replicas may be sending them;
+    // a claim whose lease ran out is due again (webhook-sql.ts, claimDeliveries).
+    webhooks: createWebhookStore(pool, guarded),
     system: {
       countOrders: () =>
         guarded("count", async () => {
@@ -257,7 +202,8 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      if (creates.length > 0) await flushCreates();
+      await creates.flush();
+      notifier.close();
       await listener.close();
       await pool.end();
     },

@@ -11,6 +11,9 @@ import type { Order } from "../../order.ts";
 import type { Db } from "./client.ts";
 import { orders, toOrder } from "./schema.ts";
 
+/** An order a transition changed: its seq and attempt count. */
+export type Changed = { seq: number; attempts: number };
+
 /** Prepares the queue statements on `db`. */
 export function createQueueSql(db: Db) {
   const owner = sql.placeholder("owner");
@@ -19,6 +22,9 @@ export function createQueueSql(db: Db) {
     eq(orders.status, "processing"),
     eq(orders.claimedBy, owner),
   );
+
+  // What a transition reports about each order it changed: enough to record its event.
+  const changed = { seq: orders.seq, attempts: orders.attempts };
 
   // Oldest due first, read in order off orders_queue_idx (status, run_at, seq).
   const due = db
@@ -48,6 +54,7 @@ export function createQueueSql(db: Db) {
       leaseUntil: null,
     })
     .where(held)
+    .returning(changed)
     .prepare();
   const retry = db
     .update(orders)
@@ -59,29 +66,31 @@ export function createQueueSql(db: Db) {
       leaseUntil: null,
     })
     .where(held)
+    .returning(changed)
     .prepare();
   const fail = db
     .update(orders)
     .set({ status: "failed", lastError: sql`${sql.placeholder("error")}`, claimedBy: null, leaseUntil: null })
     .where(held)
+    .returning(changed)
     .prepare();
   const release = db
     .update(orders)
     .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null, leaseUntil: null })
     .where(and(eq(orders.status, "processing"), eq(orders.claimedBy, owner)))
-    .returning({ seq: orders.seq })
+    .returning(changed)
     .prepare();
   const releaseAll = db
     .update(orders)
     .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null, leaseUntil: null })
     .where(eq(orders.status, "processing"))
-    .returning({ seq: orders.seq })
+    .returning(changed)
     .prepare();
   const releaseExpired = db
     .update(orders)
     .set({ status: "pending", runAt: sql`${sql.placeholder("now")}`, claimedBy: null, leaseUntil: null })
     .where(and(eq(orders.status, "processing"), lt(orders.leaseUntil, sql.placeholder("now"))))
-    .returning({ seq: orders.seq })
+    .returning(changed)
     .prepare();
   const renew = db
     .update(orders)
@@ -101,29 +110,29 @@ export function createQueueSql(db: Db) {
       const rows = claim.all(args).sort((a, b) => a.runAt - b.runAt || a.seq - b.seq);
       return rows.map(toOrder);
     },
-    /** processing -> completed, if `owner` still holds the order. */
-    completeOrder(args: { seq: number; owner: string; now: number }): void {
-      complete.run(args);
+    /** processing -> completed, if `owner` still holds the order; the order, if it changed. */
+    completeOrder(args: { seq: number; owner: string; now: number }): Changed | undefined {
+      return complete.get(args);
     },
     /** processing -> pending after a failed attempt, eligible again at `runAt`. */
-    retryOrder(args: { seq: number; owner: string; runAt: number; error: string }): void {
-      retry.run(args);
+    retryOrder(args: { seq: number; owner: string; runAt: number; error: string }): Changed | undefined {
+      return retry.get(args);
     },
     /** processing -> failed after the last allowed attempt. */
-    failOrder(args: { seq: number; owner: string; error: string }): void {
-      fail.run(args);
+    failOrder(args: { seq: number; owner: string; error: string }): Changed | undefined {
+      return fail.get(args);
     },
-    /** Puts every order `owner` holds back to pending; returns how many. */
-    releaseOrders(args: { owner: string; now: number }): number {
-      return release.all(args).length;
+    /** Puts every order `owner` holds back to pending; returns them. */
+    releaseOrders(args: { owner: string; now: number }): Changed[] {
+      return release.all(args);
     },
-    /** Puts every processing order back to pending; returns how many. */
-    releaseAllOrders(now: number): number {
-      return releaseAll.all({ now }).length;
+    /** Puts every processing order back to pending; returns them. */
+    releaseAllOrders(now: number): Changed[] {
+      return releaseAll.all({ now });
     },
-    /** Puts every processing order whose lease ended before `now` back to pending; returns how many. */
-    releaseExpiredLeases(now: number): number {
-      return releaseExpired.all({ now }).length;
+    /** Puts every processing order whose lease ended before `now` back to pending; returns them. */
+    releaseExpiredLeases(now: number): Changed[] {
+      return releaseExpired.all({ now });
     },
     /** Extends the lease of order `seq` to `until`, if `owner` still holds it. */
     renewLease(args: { seq: number; owner: string; until: number }): void {

@@ -2,10 +2,29 @@
  * The reads of the SQLite adapter, on the main thread's read-only connection: one prepared
  * statement per function, prepared once. WAL lets them run while the writer thread commits.
  */
-import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
-import { ORDER_STATUSES, type Order, type OrderStatus } from "../../order.ts";
+import { and, asc, eq, gt, lte, max, type SQL, sql } from "drizzle-orm";
+import { ORDER_STATUSES, type Order, type OrderEvent, type OrderStatus } from "../../order.ts";
 import type { Db } from "./client.ts";
-import { orderCounts, orders, toOrder } from "./schema.ts";
+import { orderCounts, orderEvents, orders, toOrder } from "./schema.ts";
+
+/** The columns of an event, the order's id and user joined in. */
+export const eventColumns = {
+  seq: orderEvents.seq,
+  orderId: orders.orderId,
+  userId: orders.userId,
+  type: orderEvents.type,
+  fromStatus: orderEvents.fromStatus,
+  toStatus: orderEvents.toStatus,
+  attempt: orderEvents.attempt,
+  at: orderEvents.at,
+  details: orderEvents.details,
+};
+
+/** An event row as the ports speak it: details parsed. */
+export const toEvent = (row: Omit<OrderEvent, "details"> & { details: string | null }): OrderEvent => ({
+  ...row,
+  details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
+});
 
 /** Prepares the read statements on `db`. */
 export function createReads(db: Db) {
@@ -20,6 +39,17 @@ export function createReads(db: Db) {
     .where(eq(orders.orderId, sql.placeholder("orderId")))
     .prepare();
   const counts = db.select().from(orderCounts).prepare();
+  const eventsOf = db
+    .select(eventColumns)
+    .from(orderEvents)
+    .innerJoin(orders, eq(orders.seq, orderEvents.orderSeq))
+    .where(eq(orders.orderId, sql.placeholder("orderId")))
+    .orderBy(asc(orderEvents.seq))
+    .prepare();
+  const latest = db
+    .select({ seq: max(orderEvents.seq) })
+    .from(orderEvents)
+    .prepare();
 
   return {
     /** The whole order, or undefined. */
@@ -44,6 +74,36 @@ export function createReads(db: Db) {
         .limit(filter.limit)
         .all()
         .map(toOrder);
+    },
+    /** The order's events, oldest first. */
+    listOrderEvents(orderId: string): OrderEvent[] {
+      return eventsOf.all({ orderId }).map(toEvent);
+    },
+    /** Events after `after` (up to `upTo`), filtered, in `seq` order: the single writer commits in it. */
+    readEvents(query: {
+      after: number;
+      upTo?: number;
+      limit: number;
+      orderId?: string;
+      userId?: string;
+    }): OrderEvent[] {
+      const conditions: SQL[] = [gt(orderEvents.seq, query.after)];
+      if (query.upTo !== undefined) conditions.push(lte(orderEvents.seq, query.upTo));
+      if (query.orderId !== undefined) conditions.push(eq(orders.orderId, query.orderId));
+      if (query.userId !== undefined) conditions.push(eq(orders.userId, query.userId));
+      return db
+        .select(eventColumns)
+        .from(orderEvents)
+        .innerJoin(orders, eq(orders.seq, orderEvents.orderSeq))
+        .where(and(...conditions))
+        .orderBy(asc(orderEvents.seq))
+        .limit(query.limit)
+        .all()
+        .map(toEvent);
+    },
+    /** The latest event's seq, 0 when there is none. */
+    latestEventSeq(): number {
+      return latest.get()?.seq ?? 0;
     },
     /** The trigger-maintained totals: a handful of rows, whatever the table size. */
     countOrders() {

@@ -5,7 +5,8 @@
  */
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { ORDER_STATUSES, type Order } from "../../order.ts";
+import { EVENT_TYPES, ORDER_STATUSES, type Order } from "../../order.ts";
+import { DELIVERY_STATUSES } from "../../webhook.ts";
 
 const statusList = ORDER_STATUSES.map((status) => `'${status}'`).join(", ");
 
@@ -59,6 +60,65 @@ export const orderCounts = sqliteTable("order_counts", {
   // completed_at, so it is the completed orders' processing time), in milliseconds.
   processingMs: integer("processing_ms").notNull(),
 });
+
+/**
+ * The history of every order: one row per transition, written by writes.ts in the transaction of
+ * the transition itself. The single writer commits them in `seq` order, so `seq` is also the order
+ * in which they became visible: a reader that has seen `seq` N has seen every event before it.
+ * The order's id and user are read through `order_seq` (a join on the primary key), not copied.
+ */
+export const orderEvents = sqliteTable(
+  "order_events",
+  {
+    seq: integer("seq").primaryKey(),
+    orderSeq: integer("order_seq").notNull(),
+    type: text("type", { enum: EVENT_TYPES }).notNull(),
+    fromStatus: text("from_status", { enum: ORDER_STATUSES }),
+    toStatus: text("to_status", { enum: ORDER_STATUSES }).notNull(),
+    attempt: integer("attempt").notNull(),
+    at: integer("at").notNull(),
+    // JSON object or null: the error and backoff of a failed attempt, a release's reason.
+    details: text("details"),
+  },
+  (table) => [index("order_events_order_idx").on(table.orderSeq, table.seq)],
+);
+
+/** Webhook subscriptions (src/webhooks/store.ts); `event_types` is a JSON array, or null for all. */
+export const webhooks = sqliteTable("webhooks", {
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  // Kept to sign each delivery; the API shows it only once, when the subscription is created.
+  secret: text("secret").notNull(),
+  eventTypes: text("event_types"),
+  createdAt: integer("created_at").notNull(),
+});
+
+/**
+ * The outbox: one row per event per matching subscription, inserted by a trigger on
+ * `order_events` (drizzle/0005_webhooks.sql), so in the very transaction that records the event.
+ * The sender claims due rows (a lease, as orders have) and records each attempt's outcome.
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    seq: integer("seq").primaryKey(),
+    webhookId: text("webhook_id").notNull(),
+    eventSeq: integer("event_seq").notNull(),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+    lastStatus: integer("last_status"),
+    deliveredAt: integer("delivered_at"),
+    createdAt: integer("created_at").notNull(),
+    claimedBy: text("claimed_by"),
+    leaseUntil: integer("lease_until"),
+  },
+  (table) => [
+    index("webhook_deliveries_due_idx").on(table.status, table.nextAttemptAt, table.seq),
+    index("webhook_deliveries_webhook_idx").on(table.webhookId, table.seq),
+  ],
+);
 
 /** A row of `orders` as read from the database. */
 export type OrderRow = typeof orders.$inferSelect;

@@ -10,9 +10,11 @@ import { dirname } from "node:path";
 import type { SynchronousLevel } from "../../config.ts";
 import { storageUnavailable } from "../../errors.ts";
 import type { NewOrder } from "../../order.ts";
+import type { Webhook } from "../../webhook.ts";
 import { migrateDatabase, openDatabase } from "./client.ts";
 import { lockFile } from "./file-lock.ts";
 import { createReads } from "./reads.ts";
+import { createWebhookReads } from "./webhook-sql.ts";
 import { DatabaseWriter, type WriterHooks } from "./writer.ts";
 import type { WriteOps } from "./writes.ts";
 
@@ -67,31 +69,67 @@ export async function openSqliteStorage(
     const reader = openDatabase(path, synchronous, { readonly: true });
     migrator.$client.close();
     const reads = createReads(reader);
+    const webhookReads = createWebhookReads(reader);
     // Under the lock no other process can hold an order: every processing one was left by a
     // process that died. Before any claim, so these orders are the first to be taken up again.
     const recovered = await writer.run("releaseAllOrders", Date.now());
+    // Likewise the webhook deliveries a dead process was sending: sent again at once (at least once).
+    await writer.run("releaseAllDeliveries");
     let closed = false;
+    // Only this process writes to the file: its own writes are all the news there is.
+    const eventListeners = new Set<() => void>();
+    const written = async <T>(write: Promise<T>): Promise<T> => {
+      try {
+        return await write;
+      } finally {
+        for (const listener of eventListeners) listener();
+      }
+    };
 
     return {
       /** Orders a dead process had left processing, put back to pending at open. */
       recovered,
       orders: {
         createOrder: (order: NewOrder) =>
-          writer.run("createOrder", { ...order, itemIds: JSON.stringify(order.itemIds) }),
-        cancelOrder: (orderId: string) => writer.run("cancelOrder", orderId),
+          written(writer.run("createOrder", { ...order, itemIds: JSON.stringify(order.itemIds) })),
+        cancelOrder: (orderId: string, now: number) => written(writer.run("cancelOrder", { orderId, now })),
+        retryOrder: (orderId: string, now: number) => written(writer.run("retryOrder", { orderId, now })),
+        listOrderEvents: async (orderId: string) => reads.listOrderEvents(orderId),
         findOrder: async (orderId: string) => reads.findOrder(orderId),
         findOrderStatus: async (orderId: string) => reads.findOrderStatus(orderId),
         listOrders: async (filter: Parameters<typeof reads.listOrders>[0]) => reads.listOrders(filter),
       },
       queue: {
         settleAndClaim: (args: Parameters<WriteOps["settleAndClaim"]>[0]) =>
-          writer.run("settleAndClaim", args),
+          written(writer.run("settleAndClaim", args)),
         renewLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
           writer.run("renewLeases", args),
-        releaseOrders: (args: { owner: string; now: number }) => writer.run("releaseOrders", args),
-        releaseExpiredLeases: (now: number) => writer.run("releaseExpiredLeases", now),
+        releaseOrders: (args: { owner: string; now: number }) => written(writer.run("releaseOrders", args)),
+        releaseExpiredLeases: (now: number) => written(writer.run("releaseExpiredLeases", now)),
         // One process per file: every new order is this process's own, and wakes its queue directly.
         subscribe: (_listener: () => void) => () => {},
+      },
+      events: {
+        readEvents: async (query: Parameters<typeof reads.readEvents>[0]) => reads.readEvents(query),
+        latestEventSeq: async () => reads.latestEventSeq(),
+        subscribe: (listener: () => void) => {
+          eventListeners.add(listener);
+          return () => eventListeners.delete(listener);
+        },
+      },
+      webhooks: {
+        createWebhook: (webhook: Webhook) => writer.run("createWebhook", webhook),
+        listWebhooks: async () => webhookReads.listWebhooks(),
+        findWebhook: async (id: string) => webhookReads.findWebhook(id),
+        deleteWebhook: (id: string) => writer.run("deleteWebhook", id),
+        listDeliveries: async (query: Parameters<typeof webhookReads.listDeliveries>[0]) =>
+          webhookReads.listDeliveries(query),
+        claimDeliveries: (args: Parameters<WriteOps["claimDeliveries"]>[0]) =>
+          writer.run("claimDeliveries", args),
+        settleDeliveries: (outcomes: Parameters<WriteOps["settleDeliveries"]>[0]) =>
+          writer.run("settleDeliveries", outcomes),
+        redeliver: (args: Parameters<WriteOps["redeliver"]>[0]) => writer.run("redeliver", args),
+        nextDeliveryAt: async () => webhookReads.nextDeliveryAt(),
       },
       system: {
         countOrders: async () => reads.countOrders(),

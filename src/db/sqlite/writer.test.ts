@@ -54,7 +54,7 @@ test("writes run on the writer thread, are visible to another connection once an
   });
   const row = db.$client.query("select status from orders where order_id = 'w-1'").get();
   expect(row).toEqual({ status: "pending" });
-  expect(await w.run("cancelOrder", "w-1")).toMatchObject({
+  expect(await w.run("cancelOrder", { orderId: "w-1", now: Date.now() })).toMatchObject({
     cancelled: true,
     order: { status: "cancelled" },
   });

@@ -1,0 +1,82 @@
+/**
+ * Batched creates of the PostgreSQL adapter: the creates that arrive in one event-loop turn share
+ * one multi-row INSERT (one round trip, one commit), which inserts their `created` events too.
+ * Of several creates of one order_id in a batch the first one is inserted; the others, like creates
+ * of an order_id already stored, get the stored order.
+ */
+import type pg from "pg";
+import { storageUnavailable } from "../../errors.ts";
+import type { CreateOutcome, NewOrder, Order } from "../../order.ts";
+import * as q from "./queue-sql.ts";
+
+type PendingCreate = {
+  order: NewOrder;
+  resolve: (outcome: CreateOutcome) => void;
+  reject: (e: unknown) => void;
+};
+
+/**
+ * Returns `create`, which queues an order for the INSERT at the end of the turn, and `flush`, which
+ * sends what is queued now. `created` runs after a batch that inserted orders has committed.
+ */
+export function createBatcher(
+  pool: pg.Pool,
+  created: () => void,
+  log: (message: string, error: string) => void,
+) {
+  let creates: PendingCreate[] = [];
+
+  async function flush(): Promise<void> {
+    const batch = creates;
+    creates = [];
+    if (batch.length === 0) return;
+    try {
+      const first = new Map<string, NewOrder>();
+      for (const { order } of batch) if (!first.has(order.orderId)) first.set(order.orderId, order);
+      const unique = [...first.values()];
+      const inserted = await pool.query<{ orderId: string }>(
+        q.insertOrders([
+          unique.map((o) => o.orderId),
+          unique.map((o) => o.userId),
+          unique.map((o) => JSON.stringify(o.itemIds)),
+          unique.map((o) => o.totalCents),
+          unique.map((o) => o.createdAt),
+        ]),
+      );
+      const ids = new Set(inserted.rows.map((row) => row.orderId));
+      if (ids.size > 0) created();
+      const isInserted = (order: NewOrder) => ids.has(order.orderId) && first.get(order.orderId) === order;
+      const existing = new Map<string, Order>();
+      const others = [
+        ...new Set(batch.filter(({ order }) => !isInserted(order)).map(({ order }) => order.orderId)),
+      ];
+      if (others.length > 0) {
+        for (const row of (await pool.query<Order>(q.selectOrders([others]))).rows)
+          existing.set(row.orderId, row);
+      }
+      for (const { order, resolve, reject } of batch) {
+        const found = existing.get(order.orderId);
+        if (isInserted(order)) resolve({ created: true });
+        else if (found) resolve({ created: false, existing: found });
+        else reject(new Error(`order ${order.orderId} neither inserted nor found`));
+      }
+    } catch (error) {
+      log("PostgreSQL insert failed", (error as Error).message);
+      const failure = storageUnavailable(
+        "The order could not be stored; nothing was saved. Retry the request.",
+      );
+      for (const { reject } of batch) reject(failure);
+    }
+  }
+
+  return {
+    /** Queues `order` for the INSERT at the end of this event-loop turn. */
+    create(order: NewOrder): Promise<CreateOutcome> {
+      return new Promise<CreateOutcome>((resolve, reject) => {
+        if (creates.length === 0) setImmediate(() => void flush());
+        creates.push({ order, resolve, reject });
+      });
+    },
+    flush,
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * The webhook SQL of the PostgreSQL adapter, named statements like queue-sql.ts: subscriptions, and
+ * the outbox of deliveries that the `order_events_outbox` trigger fills
+ * (drizzle/postgres/0003_webhooks.sql). Senders of several replicas share the outbox: a claim
+ * picks due rows with `FOR UPDATE SKIP LOCKED` and leases them; every write after a claim is fenced
+ * by `claimed_by = <owner> AND status = 'pending'`, so an attempt whose lease ran out (and whose
+ * delivery another sender claimed) changes nothing. Nothing ever releases claims wholesale, not
+ * even at start-up: other replicas are alive, and an expired lease is what makes a row due again.
+ */
+import { EVENT_COLUMNS } from "./events-sql.ts";
+import { statement } from "./queue-sql.ts";
+
+const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+const at = (param: string) => `to_timestamp(${param}::float8 / 1000)`;
+
+const WEBHOOK_COLUMNS = `id, url, secret, event_types AS "eventTypes", ${ms("created_at")} AS "createdAt"`;
+
+/** The columns of a delivery as the port speaks them (times as epoch ms, the claim left out). */
+const deliveryColumns = (d: string) => `${d}.seq::float8 AS "seq", ${d}.webhook_id AS "webhookId",
+  ${d}.event_seq::float8 AS "eventSeq", ${d}.status, ${d}.attempts,
+  ${ms(`${d}.next_attempt_at`)} AS "nextAttemptAt", ${d}.last_error AS "lastError",
+  ${d}.last_status AS "lastStatus", ${ms(`${d}.delivered_at`)} AS "deliveredAt",
+  ${ms(`${d}.created_at`)} AS "createdAt"`;
+
+/** A new subscription: [id, url, secret, eventTypes (null: all), createdAt (ms)]. */
+export const insertWebhook = statement(
+  "insert_webhook",
+  `INSERT INTO webhooks (id, url, secret, event_types, created_at)
+   VALUES ($1, $2, $3, $4::text[], ${at("$5")})`,
+);
+
+/** Every subscription, oldest first. */
+export const selectWebhooks = statement(
+  "select_webhooks",
+  `SELECT ${WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id`,
+);
+
+/** One subscription: [id]. */
+export const selectWebhook = statement(
+  "select_webhook",
+  `SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1`,
+);
+
+/**
+ * Deletes a subscription: [id]; returns it if it existed. First of deleteWebhook's two statements:
+ * the row lock it takes waits for the transactions whose outbox trigger read the subscription
+ * (FOR KEY SHARE) to commit, so the next statement, with a snapshot of its own, sees their rows.
+ */
+export const deleteWebhookRow = statement(
+  "delete_webhook",
+  "DELETE FROM webhooks WHERE id = $1 RETURNING id",
+);
+
+/** Deletes a subscription's deliveries: [id]. Second of deleteWebhook's statements. */
+export const deleteDeliveriesOf = statement(
+  "delete_deliveries_of",
+  "DELETE FROM webhook_deliveries WHERE webhook_id = $1",
+);
+
+/** A subscription's deliveries after a seq, oldest first: [webhookId, afterSeq, limit, status or null]. */
+export const selectDeliveries = statement(
+  "select_deliveries",
+  `SELECT ${deliveryColumns("d")} FROM webhook_deliveries d
+   WHERE d.webhook_id = $1 AND d.seq > $2 AND ($4::text IS NULL OR d.status = $4)
+   ORDER BY d.seq LIMIT $3`,
+);
+
+/**
+ * Claims up to `limit` due deliveries, oldest first, with what sending needs (the subscription's
+ * url and secret, the event as the event reads return it, under `event`): [owner, limit, now (ms),
+ * leaseUntil (ms)]. One round trip. The inner SELECT reads the partial index
+ * webhook_deliveries_due_idx in order, passes over rows whose lease still runs (in flight
+ * elsewhere) and skips rows another transaction holds (a concurrent claim of another replica).
+ */
+export const claimDeliveries = statement(
+  "claim_deliveries",
+  `WITH claimed AS (
+     UPDATE webhook_deliveries SET claimed_by = $1, lease_until = ${at("$4")}
+     WHERE seq IN (
+       SELECT seq FROM webhook_deliveries
+       WHERE status = 'pending' AND next_attempt_at <= ${at("$3")}
+         AND (lease_until IS NULL OR lease_until < ${at("$3")})
+       ORDER BY next_attempt_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING *)
+   SELECT ${deliveryColumns("d")}, w.url, w.secret, to_json(ev) AS "event"
+   FROM claimed d
+   JOIN webhooks w ON w.id = d.webhook_id
+   JOIN order_events e ON e.seq = d.event_seq
+   JOIN orders o ON o.seq = e.order_seq
+   CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS}) AS ev
+   ORDER BY d.next_attempt_at, d.seq`,
+);
+
+/**
+ * Records attempts' outcomes, fenced by the claim: [seqs, owners, kinds ('delivered' | 'retry' |
+ * 'dead'), ats (ms), nextAttemptAts (ms, retries), errors, statuses]. Every attempt counts; a retry
+ * stays pending, due at its next attempt; a delivered one keeps its last error. All three kinds in
+ * one statement, so a batch of outcomes is one round trip. (Two outcomes for one claim would update
+ * the row once, with either: a sender records each attempt once.)
+ */
+export const settleDeliveries = statement(
+  "settle_deliveries",
+  `UPDATE webhook_deliveries d SET
+     status = CASE s.kind WHEN 'retry' THEN 'pending' ELSE s.kind END,
+     attempts = d.attempts + 1,
+     next_attempt_at = CASE WHEN s.kind = 'retry' THEN ${at("s.next_at")} ELSE d.next_attempt_at END,
+     delivered_at = CASE WHEN s.kind = 'delivered' THEN ${at("s.at")} ELSE d.delivered_at END,
+     last_error = CASE WHEN s.kind = 'delivered' THEN d.last_error ELSE s.error END,
+     last_status = s.status, claimed_by = NULL, lease_until = NULL
+   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::text[], $7::int[])
+     AS s(seq, owner, kind, at, next_at, error, status)
+   WHERE d.seq = s.seq AND d.claimed_by = s.owner AND d.status = 'pending'`,
+);
+
+/**
+ * A dead or delivered delivery of this subscription back to pending, due now, attempts 0, claim
+ * cleared: [webhookId, seq, now (ms)]. Returns it; a pending one comes back unchanged; no row if the
+ * subscription has no such delivery.
+ */
+export const redeliver = statement(
+  "redeliver",
+  `WITH redelivered AS (
+     UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, next_attempt_at = ${at("$3")},
+       claimed_by = NULL, lease_until = NULL
+     WHERE d.webhook_id = $1 AND d.seq = $2 AND d.status IN ('dead', 'delivered')
+     RETURNING d.*)
+   SELECT ${deliveryColumns("r")} FROM redelivered r
+   UNION ALL
+   SELECT ${deliveryColumns("d")} FROM webhook_deliveries d
+   WHERE d.webhook_id = $1 AND d.seq = $2 AND NOT EXISTS (SELECT FROM redelivered)`,
+);
+
+/** When the earliest pending delivery falls due (ms), or null; read off the partial index. */
+export const nextDeliveryAt = statement(
+  "next_delivery_at",
+  `SELECT ${ms("min(next_attempt_at)")} AS "at" FROM webhook_deliveries WHERE status = 'pending'`,
+);

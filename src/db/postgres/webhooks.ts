@@ -1,0 +1,85 @@
+/**
+ * The webhooks port on PostgreSQL: each operation one statement of webhook-sql.ts (one round trip),
+ * but for deleting a subscription, two in a transaction (see deleteWebhookRow). A failure of the
+ * database becomes the adapter's 503 through `guarded`.
+ */
+import type pg from "pg";
+import type { OrderEvent } from "../../order.ts";
+import type { Delivery, DeliveryOutcome, DeliveryStatus, Webhook } from "../../webhook.ts";
+import * as w from "./webhook-sql.ts";
+
+/** Runs `work`, turning a failure of the database into the adapter's 503. */
+type Guard = <T>(what: string, work: () => Promise<T>) => Promise<T>;
+
+/** The webhook operations over `pool`. */
+export function createWebhookStore(pool: pg.Pool, guarded: Guard) {
+  const rows = async <T extends pg.QueryResultRow>(query: pg.QueryConfig) =>
+    (await pool.query<T>(query)).rows;
+
+  return {
+    createWebhook: (webhook: Webhook) =>
+      guarded("webhook write", async () => {
+        const { id, url, secret, eventTypes, createdAt } = webhook;
+        await pool.query(w.insertWebhook([id, url, secret, eventTypes, createdAt]));
+      }),
+    listWebhooks: () => guarded("read", () => rows<Webhook>(w.selectWebhooks([]))),
+    findWebhook: (id: string) => guarded("read", async () => (await rows<Webhook>(w.selectWebhook([id])))[0]),
+    deleteWebhook: (id: string) => guarded("webhook write", () => deleteWebhook(pool, id)),
+    listDeliveries: (query: {
+      webhookId: string;
+      afterSeq: number;
+      limit: number;
+      status?: DeliveryStatus;
+    }) =>
+      guarded("read", () =>
+        rows<Delivery>(
+          w.selectDeliveries([query.webhookId, query.afterSeq, query.limit, query.status ?? null]),
+        ),
+      ),
+    claimDeliveries: (args: { owner: string; limit: number; now: number; leaseUntil: number }) =>
+      guarded("webhook claim", () =>
+        rows<Delivery & { url: string; secret: string; event: OrderEvent }>(
+          w.claimDeliveries([args.owner, args.limit, args.now, args.leaseUntil]),
+        ),
+      ),
+    settleDeliveries: (outcomes: DeliveryOutcome[]) =>
+      guarded("webhook settle", async () => {
+        if (outcomes.length === 0) return;
+        await pool.query(
+          w.settleDeliveries([
+            outcomes.map((o) => o.seq),
+            outcomes.map((o) => o.owner),
+            outcomes.map((o) => o.kind),
+            outcomes.map((o) => o.at),
+            outcomes.map((o) => (o.kind === "retry" ? o.nextAttemptAt : null)),
+            outcomes.map((o) => (o.kind === "delivered" ? null : o.error)),
+            outcomes.map((o) => o.status),
+          ]),
+        );
+      }),
+    redeliver: (args: { webhookId: string; seq: number; now: number }) =>
+      guarded(
+        "webhook write",
+        async () => (await rows<Delivery>(w.redeliver([args.webhookId, args.seq, args.now])))[0],
+      ),
+    nextDeliveryAt: () =>
+      guarded("read", async () => (await rows<{ at: number | null }>(w.nextDeliveryAt([])))[0]?.at ?? null),
+  };
+}
+
+/** Deletes the subscription, then its deliveries, in one transaction; false if there was none. */
+async function deleteWebhook(pool: pg.Pool, id: string): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const existed = ((await client.query(w.deleteWebhookRow([id]))).rowCount ?? 0) > 0;
+    if (existed) await client.query(w.deleteDeliveriesOf([id]));
+    await client.query("COMMIT");
+    return existed;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

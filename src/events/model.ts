@@ -1,0 +1,73 @@
+/**
+ * The public shape of an order event, as `GET /orders/:order_id/events`, `GET /events` and the
+ * webhooks send it, with the schema the OpenAPI document shows.
+ */
+import { t } from "elysia";
+import { EVENT_TYPES, type EventType, ORDER_STATUSES, type OrderEvent, type OrderStatus } from "../order.ts";
+
+// Unsafe only gives the unions their static types (a .map() over the list would widen them).
+const Status = t.Unsafe<OrderStatus>(t.Union(ORDER_STATUSES.map((status) => t.Literal(status))));
+
+export const EventView = t.Object(
+  {
+    seq: t.Integer({ description: "Global and increasing; the SSE id and Last-Event-ID" }),
+    order_id: t.String(),
+    user_id: t.String(),
+    type: t.Unsafe<EventType>(
+      t.Union(
+        EVENT_TYPES.map((type) => t.Literal(type)),
+        {
+          description:
+            "created; claimed (an attempt starts); completed; attempt_failed (retried after backoff_ms); " +
+            "failed (the last allowed attempt failed); cancelled; retried (an operator's retry); released " +
+            "(back to pending because its holder is gone: reason worker_stopped, restart or lease_expired)",
+        },
+      ),
+    ),
+    from_status: t.Nullable(Status),
+    to_status: Status,
+    attempt: t.Integer({ description: "The order's attempts after this transition" }),
+    at: t.String({ format: "date-time", description: "ISO-8601 UTC" }),
+    details: t.Nullable(
+      t.Record(t.String(), t.Unknown(), {
+        description:
+          "claimed: claimed_by; attempt_failed: error, backoff_ms; failed: error; retried: previous_attempts; " +
+          "released: reason",
+      }),
+    ),
+  },
+  {
+    examples: [
+      {
+        seq: 1042,
+        order_id: "order_456",
+        user_id: "user_123",
+        type: "attempt_failed",
+        from_status: "processing",
+        to_status: "pending",
+        attempt: 1,
+        at: "2026-11-27T09:00:00.105Z",
+        details: { error: "payment gateway timed out", backoff_ms: 180 },
+      },
+    ],
+  },
+);
+export type EventView = typeof EventView.static;
+
+export const OrderEventsView = t.Object({ order_id: t.String(), events: t.Array(EventView) });
+export type OrderEventsView = typeof OrderEventsView.static;
+
+/** The public shape of an event. */
+export function toEventView(event: OrderEvent): EventView {
+  return {
+    seq: event.seq,
+    order_id: event.orderId,
+    user_id: event.userId,
+    type: event.type,
+    from_status: event.fromStatus,
+    to_status: event.toStatus,
+    attempt: event.attempt,
+    at: new Date(event.at).toISOString(),
+    details: event.details,
+  };
+}

@@ -1,0 +1,94 @@
+/** HTTP routes of the webhooks feature: subscriptions and their deliveries. */
+import { Elysia } from "elysia";
+import { ErrorBody } from "../error-envelope.ts";
+import { parseJsonBody } from "../json-body.ts";
+import { checkQueryString } from "../query-string.ts";
+import {
+  CreatedWebhookView,
+  CreateWebhookBody,
+  DeliveriesQuery,
+  DeliveryPage,
+  DeliveryParams,
+  DeliveryView,
+  WebhookIdParams,
+  WebhookList,
+} from "./model.ts";
+import {
+  createWebhook,
+  deleteWebhook,
+  listDeliveries,
+  listWebhooks,
+  redeliver,
+  type WebhookDeps,
+} from "./service.ts";
+
+/** The `/webhooks` routes. */
+export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeoutMs: number }) {
+  return new Elysia({ name: "webhooks", prefix: "/webhooks", detail: { tags: ["Webhooks"] } })
+    .post(
+      "",
+      async ({ body, set }) => {
+        const created = await createWebhook(deps, body);
+        set.status = 201;
+        return created;
+      },
+      {
+        parse: [({ request }) => parseJsonBody(request, bodyTimeoutMs), "application/json"],
+        body: CreateWebhookBody,
+        response: {
+          201: CreatedWebhookView,
+          400: ErrorBody,
+          408: ErrorBody,
+          413: ErrorBody,
+          415: ErrorBody,
+          422: ErrorBody,
+          503: ErrorBody,
+        },
+        detail: {
+          operationId: "createWebhook",
+          summary: "Subscribe a URL to order events",
+          description:
+            "Every event committed from now on (of event_types, or all) is POSTed to url as JSON, signed " +
+            "per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), retried with " +
+            "backoff until WEBHOOK_MAX_ATTEMPTS, then dead. The secret is in this answer only.",
+        },
+      },
+    )
+    .get("", () => listWebhooks(deps.store), {
+      response: { 200: WebhookList },
+      detail: { operationId: "listWebhooks", summary: "List subscriptions (without secrets)" },
+    })
+    .delete(
+      "/:id",
+      async ({ params, set }) => {
+        await deleteWebhook(deps.store, params.id);
+        set.status = 204;
+      },
+      {
+        params: WebhookIdParams,
+        response: { 404: ErrorBody, 503: ErrorBody },
+        detail: {
+          operationId: "deleteWebhook",
+          summary: "Unsubscribe (204); deliveries not yet made are dropped",
+        },
+      },
+    )
+    .get("/:id/deliveries", ({ params, query }) => listDeliveries(deps.store, params.id, query), {
+      transform: ({ request }) => checkQueryString(request.url),
+      params: WebhookIdParams,
+      query: DeliveriesQuery,
+      response: { 200: DeliveryPage, 400: ErrorBody, 404: ErrorBody, 422: ErrorBody },
+      detail: {
+        operationId: "listDeliveries",
+        summary: "A subscription's deliveries, oldest first (status=dead for the dead ones)",
+      },
+    })
+    .post("/:id/deliveries/:seq/redeliver", ({ params }) => redeliver(deps, params.id, params.seq), {
+      params: DeliveryParams,
+      response: { 200: DeliveryView, 404: ErrorBody, 503: ErrorBody },
+      detail: {
+        operationId: "redeliver",
+        summary: "Send a delivery again (pending, due now, attempts back to 0)",
+      },
+    });
+}

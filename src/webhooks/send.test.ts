@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Server } from "bun";
+import { sendWebhook, type WebhookDelivery } from "./send.ts";
+import { generateSecret, verifySignature } from "./signing.ts";
+
+type Received = { path: string; headers: Headers; body: string };
+
+/** A real receiver on loopback; its path picks the answer. */
+let server: Server<undefined>;
+const received: Received[] = [];
+
+beforeAll(() => {
+  server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      const path = new URL(request.url).pathname;
+      received.push({ path, headers: request.headers, body: await request.text() });
+      if (path === "/ok") return new Response("thanks");
+      if (path === "/big") return new Response("x".repeat(1_000_000));
+      if (path === "/fail") return new Response("boom", { status: 500 });
+      if (path === "/redirect")
+        return new Response(null, { status: 302, headers: { location: "http://10.0.0.1/" } });
+      return new Promise<Response>(() => {}); // "/hang": never answers
+    },
+  });
+});
+
+afterAll(() => {
+  server.stop(true);
+});
+
+const secret = generateSecret();
+const body = JSON.stringify({ type: "order.completed", data: { order_id: "order_456" } });
+
+function delivery(path: string, overrides: Partial<WebhookDelivery> = {}): WebhookDelivery {
+  return {
+    url: `http://127.0.0.1:${server.port}${path}`,
+    secret,
+    id: `msg_${path.slice(1)}`,
+    timestamp: new Date(),
+    body,
+    timeoutMs: 2000,
+    policy: { allowedHosts: ["127.0.0.1"] },
+    ...overrides,
+  };
+}
+
+function receivedAt(path: string): Received[] {
+  return received.filter((request) => request.path === path);
+}
+
+describe("sendWebhook", () => {
+  test("a 200 is ok, and the receiver gets a body whose signature verifies", async () => {
+    const result = await sendWebhook(delivery("/ok"));
+    expect(result).toMatchObject({ ok: true, status: 200 });
+    expect(result.error).toBeUndefined();
+    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    const [request] = receivedAt("/ok");
+    expect(request?.body).toBe(body);
+    expect(request?.headers.get("content-type")).toBe("application/json");
+    expect(request?.headers.get("user-agent")).toBe("order-service-webhooks/1");
+    expect(request?.headers.get("webhook-id")).toBe("msg_ok");
+    expect(request?.headers.get("webhook-signature")).toMatch(/^v1,/);
+    expect(verifySignature(secret, request?.headers ?? new Headers(), request?.body ?? "")).toBe(true);
+  });
+
+  test("a large answer does not break the delivery (only its first KiB are read)", async () => {
+    expect(await sendWebhook(delivery("/big"))).toMatchObject({ ok: true, status: 200 });
+  });
+
+  test("a 500 is not ok and says so", async () => {
+    expect(await sendWebhook(delivery("/fail"))).toMatchObject({ ok: false, status: 500, error: "HTTP 500" });
+  });
+
+  test("a 302 is not ok and is not followed", async () => {
+    const result = await sendWebhook(delivery("/redirect"));
+    expect(result).toMatchObject({ ok: false, status: 302, error: "HTTP 302 redirect, not followed" });
+  });
+
+  test("a receiver that never answers times out within the limit", async () => {
+    const result = await sendWebhook(delivery("/hang", { timeoutMs: 300 }));
+    expect(result).toEqual({ ok: false, error: "timed out after 300 ms", durationMs: expect.any(Number) });
+    expect(result.durationMs).toBeGreaterThanOrEqual(250);
+    expect(result.durationMs).toBeLessThan(300 + 1500);
+  });
+
+  test("a refused connection is reported in words", async () => {
+    const closed = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+    const url = `http://127.0.0.1:${closed.port}/`;
+    closed.stop(true);
+    expect(await sendWebhook(delivery("/", { url }))).toMatchObject({
+      ok: false,
+      error: "connection refused",
+    });
+  });
+
+  test("a URL the policy refuses is not ok, and no request is made", async () => {
+    const before = received.length;
+    const result = await sendWebhook(delivery("/ok", { policy: { allowedHosts: [] } }));
+    expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/^refused: .*loopback address/) });
+    expect(result.status).toBeUndefined();
+    expect(received.length).toBe(before);
+  });
+
+  test("a malformed secret is an error, not an exception", async () => {
+    const result = await sendWebhook(delivery("/ok", { secret: "not-a-secret" }));
+    expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/whsec_/) });
+  });
+});

@@ -1,0 +1,122 @@
+/**
+ * Webhook use cases: subscribe (the target URL checked against server-side request forgery, a
+ * secret generated), list, unsubscribe, list a subscription's deliveries, and redeliver one. Plain
+ * functions over the webhooks port; they know nothing of HTTP.
+ */
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { deliveryNotFound, validationFailed, webhookNotFound } from "../errors.ts";
+import type { Delivery, Webhook } from "../webhook.ts";
+import type {
+  CreatedWebhookView,
+  CreateWebhookBody,
+  DeliveriesQuery,
+  DeliveryPage,
+  DeliveryView,
+  WebhookList,
+  WebhookView,
+} from "./model.ts";
+import { MAX_DELIVERY_PAGE } from "./model.ts";
+import { generateSecret } from "./signing.ts";
+import type { WebhookStore } from "./store.ts";
+import { checkWebhookUrl, type UrlPolicy } from "./url-policy.ts";
+
+/** What the webhook use cases need. */
+export type WebhookDeps = {
+  store: WebhookStore;
+  policy: UrlPolicy;
+  now: () => number;
+  /** Called after a subscription was created, so the sender starts watching the outbox. */
+  onSubscribed: () => void;
+};
+
+const DEFAULT_PAGE = 50;
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+const toWebhookView = (webhook: Webhook): WebhookView => ({
+  id: webhook.id,
+  url: webhook.url,
+  event_types: webhook.eventTypes,
+  created_at: new Date(webhook.createdAt).toISOString(),
+});
+
+const toDeliveryView = (delivery: Delivery): DeliveryView => ({
+  seq: delivery.seq,
+  webhook_id: delivery.webhookId,
+  event_seq: delivery.eventSeq,
+  status: delivery.status,
+  attempts: delivery.attempts,
+  next_attempt_at: new Date(delivery.nextAttemptAt).toISOString(),
+  last_error: delivery.lastError,
+  last_status: delivery.lastStatus,
+  delivered_at: iso(delivery.deliveredAt),
+  created_at: new Date(delivery.createdAt).toISOString(),
+});
+
+/** Subscribes `url`; the answer is the only place the secret is ever shown. */
+export async function createWebhook(deps: WebhookDeps, body: CreateWebhookBody): Promise<CreatedWebhookView> {
+  const check = await checkWebhookUrl(body.url, deps.policy);
+  if (!check.ok) throw validationFailed([{ field: "url", message: check.reason }], "body");
+  const webhook: Webhook = {
+    id: crypto.randomUUID(),
+    url: check.url.href,
+    secret: generateSecret(),
+    eventTypes: body.event_types ?? null,
+    createdAt: deps.now(),
+  };
+  await deps.store.createWebhook(webhook);
+  deps.onSubscribed();
+  return { ...toWebhookView(webhook), secret: webhook.secret };
+}
+
+/** Every subscription, without secrets. */
+export async function listWebhooks(store: WebhookStore): Promise<WebhookList> {
+  return { webhooks: (await store.listWebhooks()).map(toWebhookView) };
+}
+
+/** Unsubscribes; its deliveries not yet made are dropped. 404 when unknown. */
+export async function deleteWebhook(store: WebhookStore, id: string): Promise<void> {
+  if (!(await store.deleteWebhook(id))) throw webhookNotFound(id);
+}
+
+/** One page of a subscription's deliveries, oldest first (dead ones with `status=dead`). */
+export async function listDeliveries(
+  store: WebhookStore,
+  id: string,
+  query: DeliveriesQuery,
+): Promise<DeliveryPage> {
+  const limit = query.limit ?? DEFAULT_PAGE;
+  const afterSeq = query.cursor === undefined ? 0 : decodeCursor(query.cursor);
+  const problems = [
+    ...(Number.isInteger(limit) && limit >= 1 && limit <= MAX_DELIVERY_PAGE
+      ? []
+      : [{ field: "limit", message: `must be a whole number from 1 to ${MAX_DELIVERY_PAGE}` }]),
+    ...(afterSeq === undefined ? [{ field: "cursor", message: "is not a cursor this API returned" }] : []),
+  ];
+  if (problems.length > 0 || afterSeq === undefined) throw validationFailed(problems, "query");
+  if (!(await store.findWebhook(id))) throw webhookNotFound(id);
+  const rows = await store.listDeliveries({
+    webhookId: id,
+    afterSeq,
+    limit: limit + 1,
+    status: query.status,
+  });
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    deliveries: page.map(toDeliveryView),
+    next_cursor: rows.length > limit && last ? encodeCursor(last.seq) : null,
+  };
+}
+
+/** Sends a delivery again (a dead one, typically): pending, due now, a fresh attempt budget. */
+export async function redeliver(deps: WebhookDeps, id: string, seq: string): Promise<DeliveryView> {
+  if (!(await deps.store.findWebhook(id))) throw webhookNotFound(id);
+  const number = Number(seq);
+  const delivery =
+    /^[0-9]{1,15}$/.test(seq) && Number.isSafeInteger(number)
+      ? await deps.store.redeliver({ webhookId: id, seq: number, now: deps.now() })
+      : undefined;
+  if (!delivery) throw deliveryNotFound(id, seq);
+  deps.onSubscribed();
+  return toDeliveryView(delivery);
+}

@@ -1,0 +1,43 @@
+/**
+ * The webhooks feature's storage port: subscriptions, and the outbox of deliveries. The adapters
+ * write a delivery for each subscription an event matches in the transaction that records the
+ * event (a database trigger), so an event committed is an event delivered (at least once), and a
+ * transition rolled back sends nothing. Every adapter under src/db/ implements it;
+ * test/storage-contract.ts defines its behaviour.
+ */
+import type { Delivery, DeliveryOutcome, DeliveryStatus, DueDelivery, Webhook } from "../webhook.ts";
+
+export type { DeliveryOutcome, DueDelivery };
+
+/** What the webhooks feature needs from storage. */
+export type WebhookStore = {
+  createWebhook(webhook: Webhook): Promise<void>;
+  /** Every subscription, oldest first. */
+  listWebhooks(): Promise<Webhook[]>;
+  findWebhook(id: string): Promise<Webhook | undefined>;
+  /** Removes the subscription and its deliveries not yet delivered; false if there was none. */
+  deleteWebhook(id: string): Promise<boolean>;
+  /** The subscription's deliveries after `afterSeq`, oldest first, optionally of one status. */
+  listDeliveries(query: {
+    webhookId: string;
+    afterSeq: number;
+    limit: number;
+    status?: DeliveryStatus;
+  }): Promise<Delivery[]>;
+  /**
+   * Claims up to `limit` pending deliveries due at `now` for `owner` until `leaseUntil` (a claim
+   * whose lease ran out is due again: its sender is gone), oldest first.
+   */
+  claimDeliveries(args: {
+    owner: string;
+    limit: number;
+    now: number;
+    leaseUntil: number;
+  }): Promise<DueDelivery[]>;
+  /** Records the outcomes of claimed deliveries; an outcome whose owner lost the claim changes nothing. */
+  settleDeliveries(outcomes: DeliveryOutcome[]): Promise<void>;
+  /** A dead (or delivered) delivery of this subscription goes back to pending, due now, attempts 0. */
+  redeliver(args: { webhookId: string; seq: number; now: number }): Promise<Delivery | undefined>;
+  /** When the earliest pending delivery falls due (null: none pending). */
+  nextDeliveryAt(): Promise<number | null>;
+};
