@@ -13,6 +13,8 @@
  *   scale                      intake and GET p99s with 1,000,000 orders already stored (paced readers)
  *   webhooks                   intake with one subscription to a fast local receiver (every event sent)
  *   k6 long-poll vs poll       the 1,000-order k6 burst, requests needed to see every order complete
+ *   dashboards                 intake with ten dashboards polling /dashboard/data each second, against
+ *                              none, alternated three times on one service
  */
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -116,6 +118,15 @@ async function main() {
     p99: hooks.load.p99_ms,
     ratio: `${(hooks.load.rps / intake.rps).toFixed(2)}× intake; ${Math.round(hooks.deliveredPerS).toLocaleString("en")} deliveries/s sent meanwhile`,
     target: "-",
+  });
+
+  const dashboards = await dashboardIntake();
+  rows.push({
+    scenario: "dashboards: intake with 10 dashboards open (each polling /dashboard/data every second)",
+    value: dashboards.withTen,
+    unit: "orders/s",
+    ratio: `${(dashboards.withTen / dashboards.none).toFixed(3)}× the same service with none (${Math.round(dashboards.none).toLocaleString("en")}/s); medians of 3 alternated runs`,
+    target: "within 3% of none",
   });
 
   // 3: end to end with instant processing, at the default 32 orders per worker and at 64.
@@ -270,6 +281,31 @@ async function webhookIntake() {
   if (load.non_2xx + load.socket_errors > 0)
     throw new Error(`webhook intake had errors: ${JSON.stringify(load)}`);
   return { load, deliveredPerS };
+}
+
+/** Intake without and with ten dashboards polling, alternated on one service: the medians. */
+async function dashboardIntake() {
+  const port = 3418;
+  const url = `http://127.0.0.1:${port}`;
+  const proc = await startServer(["src/main.ts"], serviceEnv(port, join(TMP, "dashboards.db")), port);
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  const none: number[] = [];
+  const withTen: number[] = [];
+  const seconds = Math.max(5, SECONDS / 2);
+  for (let round = 0; round < 3; round++) {
+    none.push((await wrk(url, "post-orders.lua", seconds)).rps);
+    // Ten pages, each asking once a second as dashboard.js does, spread over the second.
+    const timers = Array.from({ length: 10 }, (_, i) =>
+      setTimeout(function poll() {
+        void fetch(`${url}/dashboard/data`).then((r) => r.arrayBuffer());
+        timers[i] = setTimeout(poll, 1000);
+      }, i * 100),
+    );
+    withTen.push((await wrk(url, "post-orders.lua", seconds)).rps);
+    for (const timer of timers) clearTimeout(timer);
+  }
+  await stop(proc);
+  return { none: median(none), withTen: median(withTen) };
 }
 
 /** k6's binary: K6 in the environment, else the copy beside this checkout, else `k6` on PATH. */

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import type { Dashboard } from "../src/dashboard/service.ts";
 import type { EventFeed } from "../src/events/feed.ts";
 import type { EventStore } from "../src/events/store.ts";
 import { createLogger } from "../src/logger.ts";
@@ -53,6 +54,7 @@ async function servedDocument(): Promise<unknown> {
       now: Date.now,
       onSubscribed: () => {},
     },
+    dashboard: unusedPort<Dashboard>("Dashboard"),
     system: {
       store: unusedPort<SystemStore>("SystemStore"),
       workers: () => ({ ready: 0, expected: 0 }),

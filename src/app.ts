@@ -3,6 +3,8 @@
  * `app.handle(new Request(...))` or serve it on a port of their choosing.
  */
 import { Elysia } from "elysia";
+import { dashboardRoutes } from "./dashboard/routes.ts";
+import type { Dashboard } from "./dashboard/service.ts";
 import { apiDocs } from "./docs.ts";
 import { toAppError, toErrorBody } from "./error-envelope.ts";
 import { type AppError, methodNotAllowed, routeNotFound } from "./errors.ts";
@@ -21,6 +23,7 @@ export type AppDeps = {
   orders: OrderDeps;
   events: EventDeps;
   webhooks: WebhookDeps;
+  dashboard: Dashboard;
   system: SystemDeps;
   http: HttpPolicyDeps;
   log: Logger;
@@ -77,7 +80,8 @@ export function createApp(deps: AppDeps) {
     .use(orderRoutes(orders, { bodyTimeoutMs: config.bodyTimeoutMs }))
     .use(eventRoutes(deps.events))
     .use(webhookRoutes(deps.webhooks, { bodyTimeoutMs: config.bodyTimeoutMs }))
-    .use(systemRoutes(deps.system));
+    .use(systemRoutes(deps.system))
+    .use(dashboardRoutes(deps.dashboard));
 
   host.server = () => app.server;
 

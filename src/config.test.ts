@@ -24,6 +24,7 @@ test("defaults match the documented table", () => {
     logLevel: "info",
     apiKeys: [],
     metricsPublic: true,
+    dashboardPublic: true,
     docsPublic: true,
     rateLimitPerS: 0,
     maxPendingOrders: 100_000,

@@ -36,6 +36,8 @@ export type Config = {
   apiKeys: string[];
   /** Whether /metrics answers without a key when keys are set. */
   metricsPublic: boolean;
+  /** Whether /dashboard/data answers without a key when keys are set (the page itself always does). */
+  dashboardPublic: boolean;
   /** Whether /swagger and /swagger/* answer without a key when keys are set. */
   docsPublic: boolean;
   /** Requests per second per client (its key, else its address); 0: no limit. */
@@ -232,6 +234,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: readChoice(env, "LOG_LEVEL", "info", LOG_LEVELS),
     apiKeys: readApiKeys(env),
     metricsPublic: readBoolean(env, "METRICS_PUBLIC", true),
+    dashboardPublic: readBoolean(env, "DASHBOARD_PUBLIC", readBoolean(env, "METRICS_PUBLIC", true)),
     docsPublic: readBoolean(env, "DOCS_PUBLIC", true),
     rateLimitPerS: readInt(env, "RATE_LIMIT_PER_S", 0, 0, 1_000_000),
     maxPendingOrders: readInt(env, "MAX_PENDING_ORDERS", 100_000, 1, 1_000_000_000),

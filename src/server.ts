@@ -5,6 +5,8 @@
  */
 import { createApp } from "./app.ts";
 import { type Config, StartupError } from "./config.ts";
+import { Dashboard } from "./dashboard/service.ts";
+import { ActivityWindow } from "./dashboard/window.ts";
 import { redact } from "./db/postgres/client.ts";
 import { openPostgresStorage } from "./db/postgres/storage.ts";
 import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
@@ -15,6 +17,7 @@ import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
 import type { OrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
+import { tellAll } from "./queue/observer.ts";
 import type { Storage } from "./storage.ts";
 import { WebhookDeliverer } from "./webhooks/deliverer.ts";
 
@@ -126,6 +129,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   const now = hooks.now ?? Date.now;
   const metrics = createMetrics();
   const storage = await openStorage(config, log, hooks.onFatal, metrics);
+  const activity = new ActivityWindow(now);
   const dispatcher = new Dispatcher({
     queue: storage.queue,
     now,
@@ -141,12 +145,25 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
       module: config.processOrderModule,
     },
     log,
-    observer: metrics.queue,
+    observer: tellAll(metrics.queue, activity.observer),
   });
   const feed = new EventFeed(storage.events, {
     pollMs: EVENT_POLL_MS,
     minIntervalMs: EVENT_READ_INTERVAL_MS,
     onError: (error) => log("error", "could not read order events", { error: String(error) }),
+  });
+  const slots = () => ({
+    busy: dispatcher.inFlight(),
+    capacity: dispatcher.pool.health().ready * config.workerConcurrency,
+  });
+  const dashboard = new Dashboard({
+    store: storage.dashboard,
+    countOrders: () => storage.system.countOrders(),
+    window: activity,
+    slots,
+    replica: `replica-${crypto.randomUUID()}`,
+    now,
+    log,
   });
   const deliverer = new WebhookDeliverer({
     store: storage.webhooks,
@@ -162,10 +179,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   });
   metrics.watch({
     countOrders: () => storage.system.countOrders(),
-    slots: () => ({
-      busy: dispatcher.inFlight(),
-      capacity: dispatcher.pool.health().ready * config.workerConcurrency,
-    }),
+    slots,
   });
   const app = createApp({
     orders: {
@@ -190,6 +204,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
       now,
       onSubscribed: () => deliverer.subscriptionsChanged(),
     },
+    dashboard,
     system: {
       store: storage.system,
       workers: () => dispatcher.pool.health(),
@@ -270,6 +285,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
       const url = listen();
       dispatcher.start();
       deliverer.start();
+      dashboard.start();
       log("info", "order service listening", {
         url: url.href,
         database: config.databaseUrl ? redact(config.databaseUrl) : config.databasePath,
@@ -289,6 +305,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
         deliverer.stop(config.shutdownTimeoutMs),
       ]);
       feed.close();
+      dashboard.stop();
       await storage.close();
     },
   };

@@ -2,6 +2,7 @@
  * Everything the service needs from a database: the features' ports together. An adapter under
  * src/db/ returns one; `server.ts` picks the adapter, and nothing above it knows which one it got.
  */
+import type { DashboardStore } from "./dashboard/store.ts";
 import type { EventStore } from "./events/store.ts";
 import type { OrderStore } from "./orders/store.ts";
 import type { QueueStore } from "./queue/store.ts";
@@ -15,6 +16,7 @@ export type Storage = {
   system: SystemStore;
   events: EventStore;
   webhooks: WebhookStore;
+  dashboard: DashboardStore;
   /** Makes every write so far durable, then closes; safe to call twice. */
   close(): Promise<void>;
 };

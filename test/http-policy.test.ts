@@ -6,6 +6,7 @@ import { afterEach, expect, spyOn, test } from "bun:test";
 import crypto from "node:crypto";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import type { Dashboard } from "../src/dashboard/service.ts";
 import { fromWireError, storageUnavailable, toWireError } from "../src/errors.ts";
 import type { EventFeed } from "../src/events/feed.ts";
 import type { EventDeps } from "../src/events/routes.ts";
@@ -106,6 +107,7 @@ function stubApp(orders: Partial<OrderStore>, env: Record<string, string> = {}) 
     },
     events: {} as EventDeps,
     webhooks: {} as WebhookDeps,
+    dashboard: {} as Dashboard,
     system: {} as SystemDeps,
     http: {
       config: loadConfig(testEnv(env)),

@@ -4,8 +4,14 @@
  * test file calls `describeStorageContract` with a factory; the suite passes unchanged on each.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { type NewOrder, ORDER_STATUSES, type Order, type OrderStatus } from "../src/order.ts";
 import type { CreateOutcome } from "../src/order.ts";
+import {
+  type ActivityReport,
+  type NewOrder,
+  ORDER_STATUSES,
+  type Order,
+  type OrderStatus,
+} from "../src/order.ts";
 import type { ClaimRequest, Settlement } from "../src/queue/store.ts";
 import type { Storage } from "../src/storage.ts";
 import type { Webhook } from "../src/webhook.ts";
@@ -808,6 +814,44 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         );
         await create(newOrder("b"));
         expect(await storage.webhooks.nextDeliveryAt()).toBeNull();
+      });
+    });
+
+    describe("dashboard", () => {
+      const report = (replica: string, at: number, retriesTotal = 0): ActivityReport => ({
+        replica,
+        at,
+        waitBuckets: [1, 2, 3],
+        processingBuckets: [4, 5, 6],
+        retriesTotal,
+        failuresTotal: 1,
+        slotsBusy: 2,
+        slotsCapacity: 128,
+      });
+
+      test("each replica's latest report is read back; stale ones are left out", async () => {
+        await storage.dashboard.publishActivity(report("r1", T0, 1));
+        await storage.dashboard.publishActivity(report("r2", T0 + 500));
+        await storage.dashboard.publishActivity(report("r1", T0 + 1000, 7));
+        const byReplica = (reports: ActivityReport[]) =>
+          [...reports].sort((a, b) => a.replica.localeCompare(b.replica));
+        expect(byReplica(await storage.dashboard.readActivity(T0))).toEqual([
+          report("r1", T0 + 1000, 7),
+          report("r2", T0 + 500),
+        ]);
+        expect(await storage.dashboard.readActivity(T0 + 600)).toEqual([report("r1", T0 + 1000, 7)]);
+      });
+
+      test("recent failures: failed orders only, newest first, at most limit", async () => {
+        await create(newOrder("a"), newOrder("b"), newOrder("c"), newOrder("d"));
+        const [a, b, , d] = await claim("w1", 4, T0 + 10);
+        await pump([], T0 + 20, [
+          { kind: "failed", seq: a?.seq ?? 0, owner: "w1", error: "e-a" },
+          { kind: "failed", seq: b?.seq ?? 0, owner: "w1", error: "e-b" },
+          { kind: "completed", seq: d?.seq ?? 0, owner: "w1" },
+        ]);
+        expect(idsOf(await storage.dashboard.listRecentFailures(10))).toEqual(["b", "a"]);
+        expect(await storage.dashboard.listRecentFailures(1)).toEqual([await find("b")]);
       });
     });
 

@@ -96,7 +96,7 @@ describe.skipIf(browserMissing)("Swagger UI offline", () => {
       expect(operations).toEqual(
         expect.arrayContaining(["POST /orders", "GET /orders/{order_id}/status", "GET /metrics"]),
       );
-      expect(operations.length).toBe(24);
+      expect(operations.length).toBe(25);
       expect(postColour).toBe("rgb(73, 204, 144)");
       expect(foreign).toEqual([]);
       expect(failed).toEqual([]);

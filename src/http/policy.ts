@@ -76,8 +76,13 @@ function cannedAnswer(error: AppError, headers: Record<string, string> = {}) {
  * The API paths that answer without a key when keys are on: the probes always, /metrics unless
  * METRICS_PUBLIC=false. (/swagger and everything under it follow DOCS_PUBLIC.)
  */
-export function openPaths(config: Pick<Config, "metricsPublic">): string[] {
-  return ["/health", "/ready", ...(config.metricsPublic ? ["/metrics"] : [])];
+export function openPaths(config: Pick<Config, "metricsPublic" | "dashboardPublic">): string[] {
+  return [
+    "/health",
+    "/ready",
+    ...(config.metricsPublic ? ["/metrics"] : []),
+    ...(config.dashboardPublic ? ["/dashboard/data"] : []),
+  ];
 }
 
 const standalone: PolicyHost = { routeOf: () => "unmatched", server: () => null };
@@ -100,8 +105,13 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
 
   /** Whether `path` answers without a key. */
   const open = new Set(openPaths(config));
+  // The dashboard's page and assets hold no data: a browser loads them without a key, and the page
+  // asks for one when /dashboard/data needs it.
   const isOpen = (path: string) =>
-    open.has(path) || (config.docsPublic && (path === "/swagger" || path.startsWith("/swagger/")));
+    open.has(path) ||
+    path === "/dashboard" ||
+    path.startsWith("/dashboard/assets/") ||
+    (config.docsPublic && (path === "/swagger" || path.startsWith("/swagger/")));
 
   /** Records one answered request: the access log line and the request metrics. */
   function finish(method: string, route: string, status: number, startedAt: number, requestId: string) {

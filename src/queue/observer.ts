@@ -25,3 +25,18 @@ export const ignoreQueue: QueueObserver = {
   settled: () => {},
   released: () => {},
 };
+
+/** One observer that tells each of `observers` in turn. */
+export function tellAll(...observers: QueueObserver[]): QueueObserver {
+  return {
+    claimed: (order) => {
+      for (const observer of observers) observer.claimed(order);
+    },
+    settled: (outcome, tookMs) => {
+      for (const observer of observers) observer.settled(outcome, tookMs);
+    },
+    released: (count) => {
+      for (const observer of observers) observer.released(count);
+    },
+  };
+}

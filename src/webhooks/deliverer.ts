@@ -39,6 +39,8 @@ export type DelivererDeps = {
 // lost wake-up), and at most once per WAKE_MS however many events commit.
 const POLL_MS = 1000;
 const WAKE_MS = 10;
+// How many rounds of `concurrency` attempts one claim takes at most.
+const CLAIM_DEPTH = 4;
 
 /** The JSON body of a webhook: the Standard Webhooks payload shape, `data` being the event. */
 export function webhookPayload(event: OrderEvent): string {
@@ -58,6 +60,10 @@ export class WebhookDeliverer {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #unsubscribe: (() => void) | undefined;
   #lastPumpAt = 0;
+  #timerAt = 0;
+  // Claimed, not yet started: up to CLAIM_DEPTH × concurrency, so a pump claims in batches.
+  #queue: DueDelivery[] = [];
+  #flushing: Promise<void> | undefined;
   // Whether any subscription exists (read at each pass): without one, committed events wake nothing.
   #subscribed = false;
 
@@ -74,7 +80,12 @@ export class WebhookDeliverer {
     this.#stopped = true;
     this.#unsubscribe?.();
     clearTimeout(this.#timer);
+    this.#timer = undefined;
+    // Claimed but not started: their leases lapse and they are sent later (by this process after a
+    // restart, or by another replica).
+    this.#queue = [];
     await Promise.race([Promise.all(this.#inFlight), Bun.sleep(timeoutMs)]);
+    await this.#flushing;
     await this.#record();
   }
 
@@ -93,10 +104,17 @@ export class WebhookDeliverer {
     this.#schedule(Math.max(0, this.#lastPumpAt + WAKE_MS - Date.now()));
   }
 
+  /** Pumps in `delayMs`, or sooner if a pump is already due sooner. */
   #schedule(delayMs: number): void {
     if (this.#stopped) return;
+    const at = Date.now() + delayMs;
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#pump(), delayMs);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#pump();
+    }, delayMs);
   }
 
   /** Claims what is due for the free slots and starts sending it. */
@@ -109,19 +127,21 @@ export class WebhookDeliverer {
       this.#subscribed = (await this.deps.store.listWebhooks()).length > 0;
       const next = await this.deps.store.nextDeliveryAt();
       const now = this.deps.now();
-      const free = this.deps.concurrency - this.#inFlight.size;
-      if (next !== null && next <= now && free > 0) {
-        // An attempt ends by its timeout and is recorded right after; a claim held past twice that
-        // belongs to a sender that is gone (another replica's lost process), and is sent again.
-        const leaseUntil = now + 2 * this.deps.timeoutMs + 1000;
+      const room = CLAIM_DEPTH * this.deps.concurrency - this.#inFlight.size - this.#queue.length;
+      if (next !== null && next <= now && room >= this.deps.concurrency) {
+        // An attempt ends by its timeout and is recorded right after; a delivery may wait in the
+        // queue behind CLAIM_DEPTH - 1 rounds of attempts first. A claim held past that belongs to
+        // a sender that is gone (another replica's lost process), and is sent again.
+        const leaseUntil = now + (CLAIM_DEPTH + 1) * this.deps.timeoutMs + 1000;
         const due = await this.deps.store.claimDeliveries({
           owner: this.deps.owner,
-          limit: free,
+          limit: room,
           now,
           leaseUntil,
         });
-        for (const delivery of due) this.#send(delivery);
-        if (due.length === free) nextInMs = WAKE_MS;
+        this.#queue.push(...due);
+        this.#fill();
+        if (due.length === room) nextInMs = WAKE_MS;
       } else if (next !== null && next > now) {
         nextInMs = Math.min(POLL_MS, next - now);
       }
@@ -134,13 +154,17 @@ export class WebhookDeliverer {
     }
   }
 
-  #send(delivery: DueDelivery): void {
-    const sent = this.#attempt(delivery).finally(() => {
-      this.#inFlight.delete(sent);
-      // A slot is free: claim again soon if more is due.
-      this.#schedule(WAKE_MS);
-    });
-    this.#inFlight.add(sent);
+  /** Starts queued deliveries while slots are free; claims more when the queue runs low. */
+  #fill(): void {
+    while (this.#inFlight.size < this.deps.concurrency && this.#queue.length > 0 && !this.#stopped) {
+      const delivery = this.#queue.shift() as DueDelivery;
+      const sent = this.#attempt(delivery).finally(() => {
+        this.#inFlight.delete(sent);
+        this.#fill();
+      });
+      this.#inFlight.add(sent);
+    }
+    if (this.#queue.length < this.deps.concurrency && !this.#pumping) this.#schedule(WAKE_MS);
   }
 
   async #attempt(delivery: DueDelivery): Promise<void> {
@@ -169,7 +193,13 @@ export class WebhookDeliverer {
       const nextAttemptAt = at + retryDelayMs(attempt, deps.retryBaseMs);
       this.#outcomes.push({ kind: "retry", seq, owner, at, nextAttemptAt, error, status });
     }
-    await this.#record();
+    // The outcomes of attempts ending together are recorded in one call, one call at a time.
+    this.#flushing ??= Promise.resolve()
+      .then(() => this.#record())
+      .finally(() => {
+        this.#flushing = undefined;
+        if (this.#outcomes.length > 0) void this.#record();
+      });
   }
 
   /** Records the outcomes gathered so far in one call. */

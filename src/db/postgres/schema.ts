@@ -19,7 +19,7 @@ import {
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
-import { EVENT_TYPES, type EventType, ORDER_STATUSES, type Order } from "../../order.ts";
+import { type ActivityReport, EVENT_TYPES, type EventType, ORDER_STATUSES, type Order } from "../../order.ts";
 import { DELIVERY_STATUSES } from "../../webhook.ts";
 
 const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
@@ -155,6 +155,19 @@ export const webhookDeliveries = pgTable(
     check("webhook_deliveries_status_check", sql`${table.status} in (${sql.raw(quoted(DELIVERY_STATUSES))})`),
   ],
 );
+
+/**
+ * Each replica's latest dashboard report (src/dashboard/store.ts), upserted every second by its
+ * replica and read by all (dashboard-sql.ts). No index on `at`: the table holds a row per replica
+ * started within the last hour, and with the primary key the only index, every upsert is a HOT
+ * update that writes no index entry.
+ */
+export const replicaActivity = pgTable("replica_activity", {
+  replica: text("replica").primaryKey(),
+  at: time("at").notNull(),
+  // The rest of the report: the latency buckets and the running totals.
+  report: jsonb("report").$type<Omit<ActivityReport, "replica" | "at">>().notNull(),
+});
 
 /** A row of `orders` as read from the database. */
 export type OrderRow = typeof orders.$inferSelect;

@@ -7,11 +7,12 @@
 import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
 import type pg from "pg";
 import { storageUnavailable } from "../../errors.ts";
-import type { ClaimRequest, EventQuery, ListFilter, Settlement } from "../../order.ts";
+import type { ActivityReport, ClaimRequest, EventQuery, ListFilter, Settlement } from "../../order.ts";
 import { ORDER_STATUSES, type Order, type OrderEvent, type OrderStatus } from "../../order.ts";
 import type { Storage } from "../../storage.ts";
 import { drizzleOver, fillPool, migrateDatabase, openPool, redact } from "./client.ts";
 import { createBatcher } from "./creates.ts";
+import * as d from "./dashboard-sql.ts";
 import * as ev from "./events-sql.ts";
 import { createListener, createNotifier, EVENTS, NEW_ORDERS } from "./notify.ts";
 import { settleAndClaim } from "./pump.ts";
@@ -174,6 +175,20 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
     // No release of delivery claims at start-up, unlike SQLite: other replicas may be sending them;
     // a claim whose lease ran out is due again (webhook-sql.ts, claimDeliveries).
     webhooks: createWebhookStore(pool, guarded),
+    // Replicas share the database: each upserts its report, and any one reads them all.
+    dashboard: {
+      publishActivity: ({ replica, at, ...report }: ActivityReport) =>
+        guarded("activity write", async () => {
+          await pool.query(d.upsertActivity([replica, at, JSON.stringify(report)]));
+        }),
+      readActivity: (since: number) =>
+        guarded("read", async () => {
+          const { rows } = await pool.query<d.ActivityRow>(d.selectActivity([since]));
+          return rows.map(({ replica, at, report }): ActivityReport => ({ ...report, replica, at }));
+        }),
+      listRecentFailures: (limit: number) =>
+        guarded("read", async () => (await pool.query<Order>(d.selectRecentFailures([limit]))).rows),
+    },
     system: {
       countOrders: () =>
         guarded("count", async () => {

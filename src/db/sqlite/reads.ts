@@ -2,7 +2,7 @@
  * The reads of the SQLite adapter, on the main thread's read-only connection: one prepared
  * statement per function, prepared once. WAL lets them run while the writer thread commits.
  */
-import { and, asc, eq, gt, lte, max, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lte, max, type SQL, sql } from "drizzle-orm";
 import { ORDER_STATUSES, type Order, type OrderEvent, type OrderStatus } from "../../order.ts";
 import type { Db } from "./client.ts";
 import { orderCounts, orderEvents, orders, toOrder } from "./schema.ts";
@@ -49,6 +49,13 @@ export function createReads(db: Db) {
   const latest = db
     .select({ seq: max(orderEvents.seq) })
     .from(orderEvents)
+    .prepare();
+  const failedNewestFirst = db
+    .select()
+    .from(orders)
+    .where(eq(orders.status, "failed"))
+    .orderBy(desc(orders.seq))
+    .limit(sql.placeholder("limit"))
     .prepare();
 
   return {
@@ -100,6 +107,10 @@ export function createReads(db: Db) {
         .limit(query.limit)
         .all()
         .map(toEvent);
+    },
+    /** Up to `limit` failed orders, newest first (off the (status, seq) index, read backwards). */
+    listRecentFailures(limit: number): Order[] {
+      return failedNewestFirst.all({ limit }).map(toOrder);
     },
     /** The latest event's seq, 0 when there is none. */
     latestEventSeq(): number {

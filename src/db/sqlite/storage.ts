@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SynchronousLevel } from "../../config.ts";
 import { storageUnavailable } from "../../errors.ts";
-import type { NewOrder } from "../../order.ts";
+import type { ActivityReport, NewOrder } from "../../order.ts";
 import type { Webhook } from "../../webhook.ts";
 import { migrateDatabase, openDatabase } from "./client.ts";
 import { lockFile } from "./file-lock.ts";
@@ -76,6 +76,7 @@ export async function openSqliteStorage(
     // Likewise the webhook deliveries a dead process was sending: sent again at once (at least once).
     await writer.run("releaseAllDeliveries");
     let closed = false;
+    const activity = new Map<string, ActivityReport>();
     // Only this process writes to the file: its own writes are all the news there is.
     const eventListeners = new Set<() => void>();
     const written = async <T>(write: Promise<T>): Promise<T> => {
@@ -130,6 +131,14 @@ export async function openSqliteStorage(
           writer.run("settleDeliveries", outcomes),
         redeliver: (args: Parameters<WriteOps["redeliver"]>[0]) => writer.run("redeliver", args),
         nextDeliveryAt: async () => webhookReads.nextDeliveryAt(),
+      },
+      // One process per file: the activity of "every replica" is this process's own, kept in memory.
+      dashboard: {
+        publishActivity: async (report: ActivityReport) => {
+          activity.set(report.replica, report);
+        },
+        readActivity: async (since: number) => [...activity.values()].filter((report) => report.at >= since),
+        listRecentFailures: async (limit: number) => reads.listRecentFailures(limit),
       },
       system: {
         countOrders: async () => reads.countOrders(),

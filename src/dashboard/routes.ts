@@ -1,0 +1,82 @@
+/**
+ * `/dashboard`: one page served by the service itself, no build step, working offline. The page and
+ * its script and stylesheet are files in ./page; the chart library is the installed uPlot package
+ * (pinned in the lockfile), served from node_modules under a path naming its version, so it can be
+ * cached for good. The page polls `/dashboard/data` once a second (see page/dashboard.js for why).
+ * The page and assets hold no data and answer without a key; `/dashboard/data` follows API_KEYS
+ * (DASHBOARD_PUBLIC, see http/policy.ts).
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Elysia, t } from "elysia";
+import { routeNotFound } from "../errors.ts";
+import { DashboardDataView } from "./model.ts";
+import type { Dashboard } from "./service.ts";
+
+const PAGE_DIR = join(import.meta.dir, "page");
+const UPLOT_DIR = dirname(fileURLToPath(import.meta.resolve("uplot/package.json")));
+const UPLOT_VERSION: string = JSON.parse(readFileSync(join(UPLOT_DIR, "package.json"), "utf8")).version;
+
+/** The assets by URL name: where each is and its content type. */
+const ASSETS: Record<string, { path: string; type: string }> = {
+  "dashboard.js": { path: join(PAGE_DIR, "dashboard.js"), type: "text/javascript; charset=utf-8" },
+  "dashboard.css": { path: join(PAGE_DIR, "dashboard.css"), type: "text/css; charset=utf-8" },
+  [`uplot-${UPLOT_VERSION}.js`]: {
+    path: join(UPLOT_DIR, "dist/uPlot.iife.min.js"),
+    type: "text/javascript; charset=utf-8",
+  },
+  [`uplot-${UPLOT_VERSION}.css`]: {
+    path: join(UPLOT_DIR, "dist/uPlot.min.css"),
+    type: "text/css; charset=utf-8",
+  },
+};
+
+/** The page, with the uPlot asset names filled in; read once. */
+let page: string | undefined;
+function pageHtml(): string {
+  page ??= readFileSync(join(PAGE_DIR, "dashboard.html"), "utf8").replaceAll(
+    "{{UPLOT_VERSION}}",
+    UPLOT_VERSION,
+  );
+  return page;
+}
+
+/** The dashboard routes. */
+export function dashboardRoutes(dashboard: Dashboard) {
+  const bytes = new Map<string, Promise<Uint8Array>>();
+  return new Elysia({ name: "dashboard", prefix: "/dashboard", detail: { tags: ["System"] } })
+    .get(
+      "",
+      () =>
+        new Response(pageHtml(), {
+          headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
+        }),
+      { detail: { hide: true } },
+    )
+    .get(
+      "/assets/:name",
+      async ({ params }) => {
+        const asset = ASSETS[params.name];
+        if (!asset) throw routeNotFound();
+        let content = bytes.get(params.name);
+        if (!content) {
+          content = Bun.file(asset.path).bytes();
+          bytes.set(params.name, content);
+        }
+        // Our own files may change with a deploy under the same name; uPlot's name has its version.
+        const cache = params.name.startsWith("uplot-") ? "public, max-age=31536000, immutable" : "no-cache";
+        return new Response(await content, {
+          headers: { "content-type": asset.type, "cache-control": cache },
+        });
+      },
+      { params: t.Object({ name: t.String() }), detail: { hide: true } },
+    )
+    .get("/data", () => dashboard.data(), {
+      response: { 200: DashboardDataView },
+      detail: {
+        operationId: "dashboardData",
+        summary: "What the dashboard shows: the whole system, recomputed at most once a second",
+      },
+    });
+}

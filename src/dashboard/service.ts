@@ -1,0 +1,136 @@
+/**
+ * The dashboard's data: the whole system at a glance, computed at most once per second and shared
+ * by every open dashboard (ten open pages cost what one does), and this replica's publication of
+ * its own activity every second so that any replica can serve the whole picture.
+ */
+import type { Logger } from "../logger.ts";
+import { ORDER_STATUSES, type OrderStatus } from "../order.ts";
+import type { OrderCounts } from "../system/store.ts";
+import type { DashboardStore } from "./store.ts";
+import { type ActivityWindow, mergeBuckets, quantileMs, WINDOW_S } from "./window.ts";
+
+/** What the dashboard needs. */
+export type DashboardDeps = {
+  store: DashboardStore;
+  countOrders: () => Promise<OrderCounts>;
+  window: ActivityWindow;
+  slots: () => { busy: number; capacity: number };
+  /** This process's name in the published reports. */
+  replica: string;
+  now: () => number;
+  log: Logger;
+};
+
+type Percentiles = { p50: number | null; p95: number | null; p99: number | null };
+
+/** `GET /dashboard/data`: what the page shows (it computes the per-second rates from two of these). */
+export type DashboardData = {
+  at: string;
+  /** Replicas that published in the last few seconds (1 on SQLite). */
+  replicas: number;
+  /** Orders by status now, and in all (the rates of created and completed come from these). */
+  orders: { total: number; by_status: Record<OrderStatus, number> };
+  /** Retries and failures since the replicas started, summed (a restart resets its share). */
+  retries_total: number;
+  failures_total: number;
+  /** Over the last `window_s` seconds, all replicas. */
+  window_s: number;
+  queue_wait_ms: Percentiles;
+  processing_ms: Percentiles;
+  slots: { busy: number; capacity: number };
+  /** The latest failed orders, newest first, with why. */
+  recent_failures: {
+    order_id: string;
+    user_id: string;
+    attempts: number;
+    last_error: string | null;
+    created_at: string;
+  }[];
+};
+
+const PUBLISH_MS = 1000;
+// A replica whose report is older than this is gone (or stalled) and left out.
+const FRESH_MS = 5000;
+const FAILURES_SHOWN = 10;
+
+const percentiles = (buckets: number[]): Percentiles => ({
+  p50: quantileMs(buckets, 0.5),
+  p95: quantileMs(buckets, 0.95),
+  p99: quantileMs(buckets, 0.99),
+});
+
+export class Dashboard {
+  #cache: { second: number; data: Promise<DashboardData> } | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly deps: DashboardDeps) {}
+
+  /** Publishes this replica's activity every second until `stop`. */
+  start(): void {
+    const publish = () => {
+      const report = {
+        replica: this.deps.replica,
+        at: this.deps.now(),
+        ...this.deps.window.snapshot(this.deps.slots()),
+      };
+      this.deps.store
+        .publishActivity(report)
+        .catch((error) =>
+          this.deps.log("warn", "could not publish dashboard activity", { error: String(error) }),
+        );
+    };
+    publish();
+    this.#timer = setInterval(publish, PUBLISH_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** The data of this second: computed by the first request of each second, shared by the rest. */
+  data(): Promise<DashboardData> {
+    const second = Math.floor(this.deps.now() / 1000);
+    if (this.#cache?.second !== second) {
+      const data = this.#compute();
+      // A failed read is not cached: the next request tries again.
+      data.catch(() => {
+        if (this.#cache?.data === data) this.#cache = undefined;
+      });
+      this.#cache = { second, data };
+    }
+    return this.#cache.data;
+  }
+
+  async #compute(): Promise<DashboardData> {
+    const now = this.deps.now();
+    const [counts, reports, failures] = await Promise.all([
+      this.deps.countOrders(),
+      this.deps.store.readActivity(now - FRESH_MS),
+      this.deps.store.listRecentFailures(FAILURES_SHOWN),
+    ]);
+    const byStatus = Object.fromEntries(ORDER_STATUSES.map((s) => [s, counts.byStatus[s] ?? 0])) as Record<
+      OrderStatus,
+      number
+    >;
+    const sum = (pick: (r: (typeof reports)[number]) => number) =>
+      reports.reduce((total, r) => total + pick(r), 0);
+    return {
+      at: new Date(now).toISOString(),
+      replicas: reports.length,
+      orders: { total: Object.values(byStatus).reduce((a, b) => a + b, 0), by_status: byStatus },
+      retries_total: sum((r) => r.retriesTotal),
+      failures_total: sum((r) => r.failuresTotal),
+      window_s: WINDOW_S,
+      queue_wait_ms: percentiles(mergeBuckets(reports.map((r) => r.waitBuckets))),
+      processing_ms: percentiles(mergeBuckets(reports.map((r) => r.processingBuckets))),
+      slots: { busy: sum((r) => r.slotsBusy), capacity: sum((r) => r.slotsCapacity) },
+      recent_failures: failures.map((order) => ({
+        order_id: order.orderId,
+        user_id: order.userId,
+        attempts: order.attempts,
+        last_error: order.lastError,
+        created_at: new Date(order.createdAt).toISOString(),
+      })),
+    };
+  }
+}
