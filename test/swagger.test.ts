@@ -3,16 +3,15 @@
  * the service answers), and the OpenAPI document says what the service really does.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { cleanDocument } from "../src/openapi-document.ts";
 import { OPERATION_ERRORS } from "../src/openapi-errors.ts";
+import { browserMissing, launchBrowser, offlineBut } from "./browser.ts";
 import { call, cleanup, order, startService, type TestService, waitFor } from "./helpers.ts";
 
 // Debian's chromium; .ci/run installs it when missing.
-const CHROMIUM = "/usr/bin/chromium";
 const BROWSER_TIMEOUT_MS = 15_000;
 
 let service: TestService;
@@ -23,44 +22,17 @@ beforeAll(async () => {
 });
 afterAll(cleanup);
 
-// Without the browser the page test is skipped with one line, so `bun run test` works on a fresh
-// machine; .ci/run installs chromium and sets REQUIRE_BROWSER, so there it always runs.
-const browserMissing = !existsSync(CHROMIUM);
-if (browserMissing) {
-  const message = `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does`;
-  if (process.env.REQUIRE_BROWSER) throw new Error(message);
-  console.log(`Swagger UI browser test skipped: ${message}`);
-}
-
-describe.skipIf(browserMissing)("Swagger UI offline", () => {
+describe.skipIf(browserMissing("Swagger UI browser test"))("Swagger UI offline", () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-      ],
-    });
+    browser = await launchBrowser();
   });
   afterAll(() => browser?.close());
 
   /** Opens `path` with every request for another host aborted; returns the operations and those requests. */
   async function openOffline(path: string) {
     const context = await browser.newContext();
-    const foreign: string[] = [];
-    await context.route("**/*", (route) => {
-      const url = new URL(route.request().url());
-      if (url.host === service.url.host) return route.continue();
-      foreign.push(url.href);
-      return route.abort("internetdisconnected");
-    });
+    const foreign = await offlineBut(context, service.url.host);
     try {
       const page = await context.newPage();
       const failed: string[] = [];

@@ -159,7 +159,7 @@ export function webhookDocuments(): Record<string, unknown> {
   const headers = {
     "webhook-id": "The message id: the same on every attempt of this delivery (drop duplicates by it)",
     "webhook-timestamp": "Seconds since the epoch when this attempt was signed",
-    "webhook-signature": "v1,<base64 HMAC-SHA256 of `${webhook-id}.${webhook-timestamp}.${body}`>",
+    "webhook-signature": "v1,<base64 HMAC-SHA256 of <webhook-id>.<webhook-timestamp>.<body>>",
   };
   return Object.fromEntries(
     EVENT_TYPES.map((type) => {

@@ -1,0 +1,50 @@
+/**
+ * Debian's chromium for the page tests, driven by playwright-core (never a downloaded browser).
+ * Without it the page tests are skipped with one line, so `bun run test` works on a fresh machine;
+ * .ci/run installs chromium and sets REQUIRE_BROWSER, so there they always run.
+ */
+import { existsSync } from "node:fs";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
+
+const CHROMIUM = "/usr/bin/chromium";
+
+/** Whether the page tests of `suite` must be skipped (and says so once); throws under REQUIRE_BROWSER. */
+export function browserMissing(suite: string): boolean {
+  if (existsSync(CHROMIUM)) return false;
+  const message = `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does`;
+  if (process.env.REQUIRE_BROWSER) throw new Error(message);
+  console.log(`${suite} skipped: ${message}`);
+  return true;
+}
+
+/** Starts headless chromium, with nothing of its own reaching the network. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+}
+
+/**
+ * Cuts `context` off every host but `host`: such requests are aborted as if offline, and listed
+ * in the returned array.
+ */
+export async function offlineBut(context: BrowserContext, host: string): Promise<string[]> {
+  const foreign: string[] = [];
+  await context.route("**/*", (route) => {
+    const url = new URL(route.request().url());
+    if (url.host === host) return route.continue();
+    foreign.push(url.href);
+    return route.abort("internetdisconnected");
+  });
+  return foreign;
+}
