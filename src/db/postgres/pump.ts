@@ -18,6 +18,10 @@ export async function settleAndClaim(
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
+    // This shard's counter rows, in the order every trigger takes them (status order), before any
+    // statement below takes some of them: the pump's statements would otherwise take them in
+    // their own order, and two pumps of one shard could deadlock.
+    await client.query(q.lockCounters([]));
     let changed = (await settle(client, args.settlements, args.now)) > 0;
     const claimed: Order[][] = [];
     let nextDueAt: number | null | undefined;

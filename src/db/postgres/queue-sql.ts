@@ -201,3 +201,17 @@ export const renewLeases = statement(
    FROM unnest($1::bigint[], $2::text[]) AS h(seq, owner)
    WHERE orders.seq = h.seq AND orders.claimed_by = h.owner AND orders.status = 'processing'`,
 );
+
+/** Locks this backend's shard of the running totals, in status order (see pump.ts). */
+export const lockCounters = statement(
+  "lock_counters",
+  `SELECT status FROM order_counts WHERE shard = pg_backend_pid() % 16 ORDER BY status FOR UPDATE`,
+);
+
+/** Creates every counter row that does not exist yet: [statuses]. */
+export const createCounters = statement(
+  "create_counters",
+  `INSERT INTO order_counts (status, shard, orders, processing_ms)
+   SELECT s, shard, 0, 0 FROM unnest($1::text[]) AS s, generate_series(0, 15) AS shard
+   ON CONFLICT (status, shard) DO NOTHING`,
+);

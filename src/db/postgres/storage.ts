@@ -35,6 +35,8 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
   try {
     await pool.query("SELECT 1");
     await migrateDatabase(pool);
+    // Every counter row exists before any transaction counts (see drizzle/postgres/0005).
+    await pool.query(q.createCounters([ORDER_STATUSES]));
     await fillPool(pool);
   } catch (error) {
     await pool.end().catch(() => {});
