@@ -1,20 +1,17 @@
 /**
- * Wires one service instance: storage (the SQLite adapter), the queue and its worker threads, and
- * the HTTP app. `main.ts` boots it from the environment; tests boot it on temp files. It never
+ * Wires one service instance: storage (open-storage.ts picks the adapter), the queue and its
+ * worker threads, the event feed, the webhook sender, the dashboard and the HTTP app. `main.ts` boots it from the environment; tests boot it on temp files. It never
  * exits the process: fatal conditions go to `onFatal`, start-up failures are thrown.
  */
 import { createApp } from "./app.ts";
-import { type Config, StartupError } from "./config.ts";
+import type { Config } from "./config.ts";
 import { Dashboard } from "./dashboard/service.ts";
 import { ActivityWindow } from "./dashboard/window.ts";
-import { redact } from "./db/postgres/client.ts";
-import { openPostgresStorage } from "./db/postgres/storage.ts";
-import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
-import { toAppError, toErrorBody } from "./error-envelope.ts";
 import { EventFeed } from "./events/feed.ts";
-import { MAX_BODY_BYTES } from "./json-body.ts";
+import { httpServer } from "./http/listen.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
+import { describeDatabase, openStorage } from "./open-storage.ts";
 import type { OrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
 import { tellAll } from "./queue/observer.ts";
@@ -32,56 +29,6 @@ export type ServerHooks = {
   onFatal: (reason: string) => void;
   now?: () => number;
 };
-
-/** PostgreSQL at DATABASE_URL; an unreachable or refusing server stops the start (password redacted). */
-async function openPostgres(url: string, log: Logger): Promise<Storage> {
-  try {
-    return await openPostgresStorage({ url }, { log: (message, error) => log("error", message, { error }) });
-  } catch (error) {
-    throw new StartupError("DATABASE_URL", (error as Error).message);
-  }
-}
-
-/**
- * Opens the storage: PostgreSQL when DATABASE_URL is set, else SQLite at DATABASE_PATH (its
- * writer's batches go to `metrics`).
- */
-async function openStorage(
-  config: Config,
-  log: Logger,
-  onFatal: (reason: string) => void,
-  metrics: Metrics,
-): Promise<Storage> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl, log);
-  try {
-    const storage = await openSqliteStorage(
-      { path: config.databasePath, synchronous: config.sqliteSynchronous },
-      {
-        log: (message, error) => log("error", message, { error }),
-        onFatal,
-        onBatches: metrics.observeBatches,
-      },
-    );
-    metrics.queue.released(storage.recovered);
-    if (storage.recovered > 0) {
-      log("warn", "took up orders a previous process left processing", { released: storage.recovered });
-    }
-    return storage;
-  } catch (error) {
-    const path = config.databasePath;
-    if (error instanceof FileLockedError) {
-      throw new StartupError(
-        "DATABASE_PATH",
-        `database ${path} is in use by another running order service (${error.message}); ` +
-          "stop that one first, or point DATABASE_PATH at another file",
-      );
-    }
-    // A directory, a file that is not a database, a read-only place, a name too long: say which
-    // setting to fix and what the system said, never a stack trace.
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new StartupError("DATABASE_PATH", `cannot open the database at ${path}: ${reason}`);
-  }
-}
 
 /**
  * The number of pending orders, for backpressure: read at most every 100 ms (a read of the
@@ -221,59 +168,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   // Requests the routes do not match are labelled `unmatched`, never by their raw path.
   metrics.knowRoutes(app.routes.map((route) => route.path));
 
-  /** Binds the port, never sharing it: a second service on the same port is refused, not merged. */
-  function listen(): URL {
-    try {
-      app.listen({
-        hostname: config.host,
-        port: config.port,
-        maxRequestBodySize: MAX_BODY_BYTES * 2,
-        reusePort: false,
-        // Seconds a connection may stay silent (Elysia's default, said here): an idle or stalled
-        // client cannot hold a connection longer. A body that trickles in is cut by BODY_TIMEOUT_MS.
-        idleTimeout: 30,
-        // The last line of defence: whatever escapes Elysia gets the envelope, never Bun's error
-        // page (which shows source lines and paths).
-        error: (error) => {
-          const requestId = crypto.randomUUID();
-          const body = toErrorBody(toAppError(error, log, requestId));
-          return Response.json(body, {
-            status: 500,
-            headers: {
-              "x-request-id": requestId,
-              "x-content-type-options": "nosniff",
-              "cache-control": "no-store",
-            },
-          });
-        },
-      });
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      const reason = code === "EADDRINUSE" ? "is already in use" : `cannot be used (${String(error)})`;
-      throw new StartupError("PORT", `port ${config.port} on ${config.host} ${reason}`);
-    }
-    return new URL(`http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${app.server?.port}`);
-  }
-
-  /**
-   * Stops accepting and lets requests in flight finish, but for at most `timeoutMs`: then every
-   * connection still open is closed (a client holding an unfinished body would otherwise keep the
-   * process alive past the supervisor's grace period).
-   */
-  async function stopHttp(timeoutMs: number): Promise<void> {
-    const server = app.server;
-    if (!server) return;
-    const drained = await Promise.race([
-      server.stop().then(() => true),
-      Bun.sleep(timeoutMs).then(() => false),
-    ]);
-    if (!drained) {
-      log("warn", "connections still open at the shutdown deadline; closing them", {
-        connections: server.pendingRequests,
-      });
-      await server.stop(true);
-    }
-  }
+  const http = httpServer(app, config, log);
 
   return {
     app,
@@ -282,13 +177,13 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
 
     /** Listens, takes up orders a dead process left processing, then starts the workers. */
     async start(): Promise<URL> {
-      const url = listen();
+      const url = http.listen();
       dispatcher.start();
       deliverer.start();
       dashboard.start();
       log("info", "order service listening", {
         url: url.href,
-        database: config.databaseUrl ? redact(config.databaseUrl) : config.databasePath,
+        database: describeDatabase(config),
         workers: config.workers,
       });
       return url;
@@ -300,7 +195,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
      */
     async stop(): Promise<void> {
       await Promise.all([
-        stopHttp(config.shutdownTimeoutMs),
+        http.stop(config.shutdownTimeoutMs),
         dispatcher.stop(config.shutdownTimeoutMs),
         deliverer.stop(config.shutdownTimeoutMs),
       ]);

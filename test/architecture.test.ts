@@ -61,9 +61,9 @@ test("features import no database: no Drizzle, no driver, nothing under src/db/"
   expect(offending).toEqual([]);
 });
 
-test("only the composition root picks an adapter: nothing but server.ts imports src/db/ from outside it", () => {
+test("only the composition root picks an adapter: nothing but open-storage.ts imports src/db/ from outside it", () => {
   const offending = graph.flatMap(({ file, imports }) =>
-    !file.startsWith("db/") && file !== "server.ts"
+    !file.startsWith("db/") && file !== "open-storage.ts"
       ? imports.filter((spec) => spec.startsWith("db/")).map((spec) => `${file} -> ${spec}`)
       : [],
   );

@@ -1,0 +1,67 @@
+/**
+ * Picks and opens the storage adapter, the one place outside src/db/ that knows the adapters
+ * (test/architecture.test.ts): PostgreSQL when DATABASE_URL is set, else SQLite at DATABASE_PATH.
+ * Whatever cannot be opened becomes a StartupError naming the setting to fix.
+ */
+import { type Config, StartupError } from "./config.ts";
+import { redact } from "./db/postgres/client.ts";
+import { openPostgresStorage } from "./db/postgres/storage.ts";
+import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
+import type { Logger } from "./logger.ts";
+import type { Metrics } from "./metrics/registry.ts";
+import type { Storage } from "./storage.ts";
+
+/** The database a service runs on, as its start-up log line names it (never the password). */
+export function describeDatabase(config: Config): string {
+  return config.databaseUrl ? redact(config.databaseUrl) : config.databasePath;
+}
+
+/** PostgreSQL at DATABASE_URL; an unreachable or refusing server stops the start (password redacted). */
+async function openPostgres(url: string, log: Logger): Promise<Storage> {
+  try {
+    return await openPostgresStorage({ url }, { log: (message, error) => log("error", message, { error }) });
+  } catch (error) {
+    throw new StartupError("DATABASE_URL", (error as Error).message);
+  }
+}
+
+/**
+ * Opens the storage: PostgreSQL when DATABASE_URL is set, else SQLite at DATABASE_PATH (its
+ * writer's batches go to `metrics`).
+ */
+export async function openStorage(
+  config: Config,
+  log: Logger,
+  onFatal: (reason: string) => void,
+  metrics: Metrics,
+): Promise<Storage> {
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, log);
+  try {
+    const storage = await openSqliteStorage(
+      { path: config.databasePath, synchronous: config.sqliteSynchronous },
+      {
+        log: (message, error) => log("error", message, { error }),
+        onFatal,
+        onBatches: metrics.observeBatches,
+      },
+    );
+    metrics.queue.released(storage.recovered);
+    if (storage.recovered > 0) {
+      log("warn", "took up orders a previous process left processing", { released: storage.recovered });
+    }
+    return storage;
+  } catch (error) {
+    const path = config.databasePath;
+    if (error instanceof FileLockedError) {
+      throw new StartupError(
+        "DATABASE_PATH",
+        `database ${path} is in use by another running order service (${error.message}); ` +
+          "stop that one first, or point DATABASE_PATH at another file",
+      );
+    }
+    // A directory, a file that is not a database, a read-only place, a name too long: say which
+    // setting to fix and what the system said, never a stack trace.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StartupError("DATABASE_PATH", `cannot open the database at ${path}: ${reason}`);
+  }
+}
