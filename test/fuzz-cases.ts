@@ -432,6 +432,19 @@ const FIXED_PATHS = [
   "/orders/%2F/status",
   "/orders/%20/status",
   "/orders/+/status",
+  "/orders/fz-1/events",
+  "/orders/fz-1/retry",
+  "/webhooks",
+  "/webhooks/",
+  "/webhooks/fz-1",
+  "/webhooks/fz-1/deliveries",
+  "/webhooks/fz-1/deliveries/1/redeliver",
+  "/webhooks/fz-1/deliveries/%ff/redeliver",
+  "/dashboard",
+  "/dashboard/data",
+  "/dashboard/assets/dashboard.js",
+  "/dashboard/assets/..%2f..%2fpackage.json",
+  "/dashboard/assets/%2e%2e%2f%2e%2e%2fpage%2fdashboard.html",
 ];
 
 const BAD_ESCAPES = [
@@ -480,6 +493,12 @@ function randomPath(rng: Rng): string {
     `/orders/${id}`,
     `/orders/${id}/status`,
     `/orders/${id}/cancel`,
+    `/orders/${id}/events`,
+    `/orders/${id}/retry`,
+    `/webhooks/${id}`,
+    `/webhooks/${id}/deliveries`,
+    `/webhooks/${id}/deliveries/${segment(rng, 20)}/redeliver`,
+    `/dashboard/assets/${id}`,
     `/${id}`,
     `/orders/${id}/${segment(rng, 20)}`,
   ]);

@@ -59,9 +59,11 @@ function answerProblem(request: FuzzRequest, answer: Answer): string | undefined
   try {
     body = JSON.parse(text);
   } catch {
-    // The Swagger UI page is HTML by design; every other answer is JSON.
-    const swagger = new URL(request.path, "http://x").pathname.replace(/\/$/, "") === "/swagger";
-    if (status < 300 && swagger && answer.contentType.startsWith("text/html")) return undefined;
+    // The Swagger UI page and the dashboard (its page, script and styles) are not JSON by design;
+    // every other answer is.
+    const path = new URL(request.path, "http://x").pathname.replace(/\/$/, "");
+    const pages = path === "/swagger" || path === "/dashboard" || path.startsWith("/dashboard/assets/");
+    if (status < 300 && pages && /^text\/(html|javascript|css)/.test(answer.contentType)) return undefined;
     return `a ${status} whose body is not JSON`;
   }
   return status >= 400 ? envelopeProblem(body) : undefined;
