@@ -29,6 +29,7 @@ test("defaults match the documented table", () => {
     rateLimitPerS: 0,
     maxPendingOrders: 100_000,
     bodyTimeoutMs: 10_000,
+    maxWatchers: 10_000,
     sseHeartbeatMs: 15_000,
     sseMaxQueuedEvents: 10_000,
     webhookTimeoutMs: 5000,

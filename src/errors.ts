@@ -164,6 +164,14 @@ export function overloaded(): AppError {
   );
 }
 
+/** 503: as many clients wait for events (long-polls, SSE streams) as this process takes. */
+export function tooManyWatchers(limit: number): AppError {
+  return new AppError(
+    "OVERLOADED",
+    `${limit} clients are already waiting for order events here; retry after the time in Retry-After.`,
+  );
+}
+
 /** 408: the request body did not arrive in time. */
 export function requestTimeout(timeoutMs: number): AppError {
   return new AppError("REQUEST_TIMEOUT", `The request body did not arrive within ${timeoutMs} ms`);

@@ -19,6 +19,7 @@ import {
   payloadTooLarge,
   requestTimeout,
   storageUnavailable,
+  tooManyWatchers,
   unsupportedMediaType,
   validationFailed,
   webhookNotFound,
@@ -58,6 +59,7 @@ export const OPERATION_ERRORS: Record<string, AppError[]> = {
   "GET /orders/{order_id}": [orderNotFound(ORDER_ID)],
   "GET /orders/{order_id}/status": [
     orderNotFound(ORDER_ID),
+    tooManyWatchers(10_000),
     invalidQuery("wait_for=%FF"),
     validationFailed(
       [
@@ -73,6 +75,7 @@ export const OPERATION_ERRORS: Record<string, AppError[]> = {
   "GET /events": [
     invalidQuery("user_id=%FF"),
     validationFailed([{ field: "last_event_id", message: "must be the seq of an event" }], "request"),
+    tooManyWatchers(10_000),
   ],
   "POST /orders/{order_id}/retry": [
     orderNotFound(ORDER_ID),

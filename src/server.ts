@@ -97,6 +97,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   const feed = new EventFeed(storage.events, {
     pollMs: EVENT_POLL_MS,
     minIntervalMs: EVENT_READ_INTERVAL_MS,
+    maxWatchers: config.maxWatchers,
     onError: (error) => log("error", "could not read order events", { error: String(error) }),
   });
   const slots = () => ({

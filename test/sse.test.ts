@@ -198,3 +198,30 @@ test("a client that stops reading is cut off; the service and other clients go o
   expect((await call(url, "GET", "/health")).status).toBe(200);
   await reader.close();
 }, 60_000);
+
+test("past MAX_WATCHERS, streams and long-polls get 503 OVERLOADED with Retry-After; room comes back", async () => {
+  const { url } = await startService({
+    MAX_WATCHERS: "2",
+    PROCESSING_TIME_MS: "60000",
+    SHUTDOWN_TIMEOUT_MS: "0",
+  });
+  await call(url, "POST", "/orders", order("w1"));
+  const first = await openStream(url, "/events");
+  const second = await openStream(url, "/events?order_id=w1");
+  const refused = await fetch(new URL("/events", url));
+  expect(refused.status).toBe(503);
+  expect(refused.headers.get("retry-after")).not.toBeNull();
+  expect(((await refused.json()) as any).error.code).toBe("OVERLOADED");
+  const poll = await call(url, "GET", "/orders/w1/status?wait_for=completed&timeout_s=5");
+  expect(poll.status).toBe(503);
+  expect(poll.body.error.code).toBe("OVERLOADED");
+  // Plain status reads never wait, so they are never refused.
+  expect((await call(url, "GET", "/orders/w1/status")).status).toBe(200);
+
+  await first.close();
+  await waitFor(
+    async () =>
+      (await call(url, "GET", "/orders/w1/status?wait_for=pending,processing&timeout_s=0")).status === 200,
+  );
+  await second.close();
+});

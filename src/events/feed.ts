@@ -6,6 +6,7 @@
  * event to the watchers whose filter it matches. However many clients watch, the database sees one
  * small read per wake-up, at most one every `minIntervalMs`.
  */
+import { tooManyWatchers } from "../errors.ts";
 import type { OrderEvent } from "../order.ts";
 import type { EventStore } from "./store.ts";
 
@@ -35,7 +36,13 @@ export class EventFeed {
 
   constructor(
     private readonly store: EventStore,
-    private readonly options: { pollMs: number; minIntervalMs: number; onError: (error: unknown) => void },
+    private readonly options: {
+      pollMs: number;
+      minIntervalMs: number;
+      /** Watchers at once; one more is refused with 503 OVERLOADED (each holds a connection). */
+      maxWatchers: number;
+      onError: (error: unknown) => void;
+    },
   ) {}
 
   /** How many watchers there are now. */
@@ -43,8 +50,17 @@ export class EventFeed {
     return this.#size;
   }
 
-  /** Adds `watcher`; resolves once the feed runs, with the position after which it gets every event. */
+  /** Throws 503 OVERLOADED when no more watchers are taken. */
+  checkRoom(): void {
+    if (this.#size >= this.options.maxWatchers) throw tooManyWatchers(this.options.maxWatchers);
+  }
+
+  /**
+   * Adds `watcher`; resolves once the feed runs, with the position after which it gets every event.
+   * Throws 503 OVERLOADED past `maxWatchers`.
+   */
   async watch(watcher: Watcher): Promise<Watch> {
+    this.checkRoom();
     this.#add(watcher);
     try {
       this.#starting ??= this.#start();

@@ -125,6 +125,8 @@ export function eventRoutes(deps: EventDeps) {
       const filter: EventFilter = {};
       if (query.order_id !== undefined) filter.orderId = query.order_id;
       if (query.user_id !== undefined) filter.userId = query.user_id;
+      // Refused before the answer starts: once streaming, an error can no longer be a 503.
+      deps.feed.checkRoom();
       // A stream is quiet between events: Bun's idle timeout must not end it (heartbeats keep
       // proxies' timeouts at bay).
       server?.timeout(request, 0);
@@ -148,6 +150,7 @@ export function eventRoutes(deps: EventDeps) {
         }),
         400: ErrorBody,
         422: ErrorBody,
+        503: ErrorBody,
       },
       detail: {
         operationId: "streamEvents",

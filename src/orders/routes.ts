@@ -142,7 +142,7 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
           },
           params: OrderIdParams,
           query: StatusQuery,
-          response: { 200: OrderStatusView, 400: ErrorBody, 404: ErrorBody, 422: ErrorBody },
+          response: { 200: OrderStatusView, 400: ErrorBody, 404: ErrorBody, 422: ErrorBody, 503: ErrorBody },
           detail: {
             operationId: "getOrderStatus",
             summary: "Get an order's status, or wait for it (long-poll)",
