@@ -11,7 +11,7 @@
 #   1. `docker compose up --build` builds the image and the container turns healthy (HEALTHCHECK on /ready)
 #   2. the image: runs as a non-root user, holds no tests, lockfile, typescript compiler or dev tools
 #   3. the API in the container: POST /orders 201 pending, same again 200, changed payload 409,
-#      the order reaches "completed", /metrics counts it, /swagger answers
+#      the order reaches "completed", /metrics counts it, /swagger and /dashboard answer
 #   4. the database survives `docker compose down` + `up` (named volume)
 #   5. `docker stop` with orders in flight is quick and exits 0, and none of those orders is lost
 set -euo pipefail
@@ -181,6 +181,14 @@ ok "GET /metrics -> $BODY"
 http GET /swagger
 [ "$CODE" = "200" ] || die "GET /swagger answered $CODE"
 ok "GET /swagger 200"
+http GET /dashboard
+uplot="$(printf '%s' "$BODY" | grep -o '/dashboard/assets/uplot-[0-9.]*\.js' | head -n 1)"
+[ "$CODE" = "200" ] && [ -n "$uplot" ] || die "GET /dashboard answered $CODE without its uPlot script"
+http GET "$uplot"
+[ "$CODE" = "200" ] || die "GET $uplot answered $CODE"
+http GET /dashboard/data
+[ "$CODE" = "200" ] && [ "$(json_field total)" -ge 1 ] || die "GET /dashboard/data answered $CODE $BODY"
+ok "GET /dashboard 200, its uPlot asset from node_modules 200, /dashboard/data counts the order"
 
 # ---------------------------------------------------------------- 4. persistence
 echo "4. the database survives docker compose down + up"
