@@ -1,13 +1,13 @@
 /**
  * `/dashboard`: one page served by the service itself, no build step, working offline. The page and
- * its script and stylesheet are files in ./page; the chart library is the installed uPlot package
- * (pinned in the lockfile), served from node_modules under a path naming its version, so it can be
- * cached for good. The page polls `/dashboard/data` once a second (see page/dashboard.js for why).
- * The page and assets hold no data and answer without a key; `/dashboard/data` follows API_KEYS
- * (DASHBOARD_PUBLIC, see http/policy.ts).
+ * its scripts (native ES modules) and stylesheets are files in ./page; the chart library is the
+ * installed uPlot package (pinned in the lockfile), served from node_modules under a path naming its
+ * version, so it can be cached for good. The page polls `/dashboard/data` once a second (see
+ * page/dashboard.js for why). The page and assets hold no data and answer without a key;
+ * `/dashboard/data` follows API_KEYS (DASHBOARD_PUBLIC, see http/policy.ts).
  */
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Elysia, t } from "elysia";
 import { routeNotFound } from "../errors.ts";
@@ -18,19 +18,23 @@ const PAGE_DIR = join(import.meta.dir, "page");
 const UPLOT_DIR = dirname(fileURLToPath(import.meta.resolve("uplot/package.json")));
 const UPLOT_VERSION: string = JSON.parse(readFileSync(join(UPLOT_DIR, "package.json"), "utf8")).version;
 
-/** The assets by URL name: where each is and its content type. */
-const ASSETS: Record<string, { path: string; type: string }> = {
-  "dashboard.js": { path: join(PAGE_DIR, "dashboard.js"), type: "text/javascript; charset=utf-8" },
-  "dashboard.css": { path: join(PAGE_DIR, "dashboard.css"), type: "text/css; charset=utf-8" },
-  [`uplot-${UPLOT_VERSION}.js`]: {
-    path: join(UPLOT_DIR, "dist/uPlot.iife.min.js"),
-    type: "text/javascript; charset=utf-8",
-  },
-  [`uplot-${UPLOT_VERSION}.css`]: {
-    path: join(UPLOT_DIR, "dist/uPlot.min.css"),
-    type: "text/css; charset=utf-8",
-  },
-};
+const JS = "text/javascript; charset=utf-8";
+const CSS = "text/css; charset=utf-8";
+const TYPES: Record<string, string> = { ".js": JS, ".css": CSS };
+
+/**
+ * The assets by URL name: where each is and its content type. Every .js and .css file in ./page,
+ * listed once at start-up, plus uPlot's two files. A request's name is only ever looked up here,
+ * never joined into a path, so no name can reach a file outside this list.
+ */
+const ASSETS = new Map<string, { path: string; type: string }>([
+  ...readdirSync(PAGE_DIR, { withFileTypes: true }).flatMap((entry) => {
+    const type = TYPES[extname(entry.name)];
+    return entry.isFile() && type ? [[entry.name, { path: join(PAGE_DIR, entry.name), type }] as const] : [];
+  }),
+  [`uplot-${UPLOT_VERSION}.js`, { path: join(UPLOT_DIR, "dist/uPlot.iife.min.js"), type: JS }],
+  [`uplot-${UPLOT_VERSION}.css`, { path: join(UPLOT_DIR, "dist/uPlot.min.css"), type: CSS }],
+]);
 
 /** The page, with the uPlot asset names filled in; read once. */
 let page: string | undefined;
@@ -57,7 +61,7 @@ export function dashboardRoutes(dashboard: Dashboard) {
     .get(
       "/assets/:name",
       async ({ params }) => {
-        const asset = ASSETS[params.name];
+        const asset = ASSETS.get(params.name);
         if (!asset) throw routeNotFound();
         let content = bytes.get(params.name);
         if (!content) {
