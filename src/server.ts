@@ -195,12 +195,13 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
      * orders within SHUTDOWN_TIMEOUT_MS (the rest go back to pending), checkpoint and close.
      */
     async stop(): Promise<void> {
+      // First: long-polls answer and event streams end, or they would hold the HTTP drain open.
+      feed.close();
       await Promise.all([
         http.stop(config.shutdownTimeoutMs),
         dispatcher.stop(config.shutdownTimeoutMs),
         deliverer.stop(config.shutdownTimeoutMs),
       ]);
-      feed.close();
       dashboard.stop();
       await storage.close();
     },

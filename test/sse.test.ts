@@ -225,3 +225,20 @@ test("past MAX_WATCHERS, streams and long-polls get 503 OVERLOADED with Retry-Af
   );
   await second.close();
 });
+
+test("shutdown ends open streams and answers waiting long-polls instead of waiting for them", async () => {
+  const { url, server } = await startService({ SHUTDOWN_TIMEOUT_MS: "5000" });
+  await call(url, "POST", "/orders", order("s1"));
+  await waitFor(async () => (await call(url, "GET", "/orders/s1/status")).body.status === "completed");
+  const stream = await openStream(url, "/events");
+  // Waits for a status the order will never reach.
+  const poll = call(url, "GET", "/orders/s1/status?wait_for=cancelled&timeout_s=60");
+  await waitFor(() => stream.messages.length > 0, { what: "the stream to open" });
+  await Bun.sleep(100);
+  const started = Date.now();
+  await server.stop();
+  expect(Date.now() - started).toBeLessThan(2_000);
+  // The long-poll got the status as it was; the stream ended (the client would reconnect).
+  expect((await poll).body).toEqual({ order_id: "s1", status: "completed" });
+  await stream.close();
+});

@@ -781,6 +781,17 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         ).toBe("pending");
       });
 
+      test("a delivery's seq is never used again, even after its subscription is deleted", async () => {
+        await storage.webhooks.createWebhook(hook("a"));
+        await create(newOrder("o1"));
+        const [first] = await storage.webhooks.listDeliveries({ webhookId: "a", afterSeq: 0, limit: 5 });
+        expect(await storage.webhooks.deleteWebhook("a")).toBe(true);
+        await storage.webhooks.createWebhook(hook("b"));
+        await create(newOrder("o2"));
+        const [next] = await storage.webhooks.listDeliveries({ webhookId: "b", afterSeq: 0, limit: 5 });
+        expect(next?.seq ?? 0).toBeGreaterThan(first?.seq ?? Number.MAX_SAFE_INTEGER);
+      });
+
       test("redeliver puts a dead delivery back to pending, due now; deleting a subscription drops its deliveries", async () => {
         await storage.webhooks.createWebhook(hook("all"));
         await create(newOrder("a"));

@@ -67,6 +67,8 @@ export function dashboardRoutes(dashboard: Dashboard) {
         if (!content) {
           content = Bun.file(asset.path).bytes();
           bytes.set(params.name, content);
+          // A failed read is not kept: the next request reads the file again.
+          content.catch(() => bytes.delete(params.name));
         }
         // Our own files may change with a deploy under the same name; uPlot's name has its version.
         const cache = params.name.startsWith("uplot-") ? "public, max-age=31536000, immutable" : "no-cache";

@@ -13,8 +13,11 @@ import type { EventStore } from "./store.ts";
 /** Which events a watcher wants: all of them, one order's or one user's. */
 export type EventFilter = { orderId?: string; userId?: string };
 
-/** A client of the feed: called with each matching event, in stream order. */
-export type Watcher = { filter: EventFilter; deliver: (event: OrderEvent) => void };
+/**
+ * A client of the feed: `deliver` is called with each matching event, in stream order; `end` when
+ * the feed closes (the service is shutting down), so the client can answer and let go.
+ */
+export type Watcher = { filter: EventFilter; deliver: (event: OrderEvent) => void; end: () => void };
 
 /** A watch in progress: every event after `position` reaches the watcher until `stop()`. */
 export type Watch = { position: number; stop: () => void };
@@ -33,6 +36,10 @@ export class EventFeed {
   #reading = false;
   #again = false;
   #lastReadAt = 0;
+  // Bumped whenever the feed stops: a start or a read begun before belongs to an older run and
+  // must not touch this one (its cursor, its watchers).
+  #generation = 0;
+  #closed = false;
 
   constructor(
     private readonly store: EventStore,
@@ -60,6 +67,10 @@ export class EventFeed {
    * Throws 503 OVERLOADED past `maxWatchers`.
    */
   async watch(watcher: Watcher): Promise<Watch> {
+    if (this.#closed) {
+      watcher.end();
+      return { position: 0, stop: () => {} };
+    }
     this.checkRoom();
     this.#add(watcher);
     try {
@@ -72,27 +83,35 @@ export class EventFeed {
     return { position: this.#cursor ?? 0, stop: () => this.#remove(watcher) };
   }
 
-  /** Stops reading; watchers get nothing more. */
+  /** Ends every watcher (long-polls answer, streams end) and stops reading, for good. */
   close(): void {
+    this.#closed = true;
+    const watchers = [...this.#wide, ...[...this.#byOrder.values()].flatMap((set) => [...set])];
     this.#byOrder.clear();
     this.#wide.clear();
     this.#size = 0;
     this.#stop();
+    for (const watcher of watchers) watcher.end();
   }
 
   async #start(): Promise<void> {
+    const generation = this.#generation;
+    let latest: number;
     try {
-      this.#cursor = await this.store.latestEventSeq();
+      latest = await this.store.latestEventSeq();
     } catch (error) {
-      this.#starting = undefined;
+      if (generation === this.#generation) this.#starting = undefined;
       throw error;
     }
+    if (generation !== this.#generation) return;
+    this.#cursor = latest;
     if (this.#size === 0) return this.#stop();
     this.#unsubscribe = this.store.subscribe(() => this.#wake());
     this.#schedule(this.options.pollMs);
   }
 
   #stop(): void {
+    this.#generation++;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     clearTimeout(this.#timer);
@@ -139,18 +158,21 @@ export class EventFeed {
 
   async #read(): Promise<void> {
     if (this.#reading || this.#cursor === undefined) return;
+    const generation = this.#generation;
     this.#reading = true;
     this.#again = false;
     clearTimeout(this.#timer);
     try {
       for (;;) {
         const events = await this.store.readEvents({ after: this.#cursor, limit: PAGE });
-        if (this.#cursor === undefined) return;
         for (const event of events) {
+          // Stopped meanwhile (the last watcher left, maybe during this very delivery): these
+          // events belong to no one; a new run starts from its own position.
+          if (generation !== this.#generation) return;
           this.#cursor = event.seq;
           this.#deliver(event);
         }
-        if (events.length < PAGE) break;
+        if (events.length < PAGE || generation !== this.#generation) break;
       }
     } catch (error) {
       this.options.onError(error);

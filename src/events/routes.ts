@@ -90,7 +90,19 @@ function eventStream(deps: EventDeps, filter: EventFilter, after: number | undef
               controller.error(); // ends the response; with no reason, nothing is logged as a server error
             }
           },
+          // The service is shutting down: end the stream; the client reconnects (elsewhere) with
+          // Last-Event-ID and misses nothing.
+          end: () => {
+            if (done) return;
+            finish();
+            controller.close();
+          },
         });
+        // The client left (or the stream ended) while the feed was starting: let go at once.
+        if (done) {
+          watch.stop();
+          return;
+        }
         let cursor = after;
         while (cursor !== undefined && !done) {
           const page = await deps.store.readEvents({

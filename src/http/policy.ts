@@ -132,6 +132,15 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
   // Said once the service listens, so a service that cannot start says only why.
   if (!matchKey) {
     plugin.onStart(() => log("warn", "API_KEYS is not set: every route answers without an API key"));
+  } else if (config.dashboardPublic) {
+    // As the issue asked, the dashboard's data follows /metrics by default; unlike /metrics it
+    // names orders and users (the latest failures), so say so where operators look.
+    plugin.onStart(() =>
+      log(
+        "warn",
+        "GET /dashboard/data answers without an API key (DASHBOARD_PUBLIC): it lists the latest failed orders with their order and user ids and errors; set DASHBOARD_PUBLIC=false to require a key",
+      ),
+    );
   }
   plugin
     .onRequest(function applyPolicy(context) {

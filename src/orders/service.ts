@@ -152,15 +152,19 @@ export async function waitForStatus(
   signal?: AbortSignal,
 ): Promise<OrderStatusView> {
   const arrival = Promise.withResolvers<OrderStatus | undefined>();
+  const giveUp = () => arrival.resolve(undefined);
   const watch = await deps.feed.watch({
     filter: { orderId },
     deliver: (event) => {
       if (statuses.has(event.toStatus)) arrival.resolve(event.toStatus);
     },
+    // The service is shutting down: answer with the status now.
+    end: giveUp,
   });
-  const timer = setTimeout(() => arrival.resolve(undefined), timeoutMs);
-  const giveUp = () => arrival.resolve(undefined);
+  const timer = setTimeout(giveUp, timeoutMs);
   signal?.addEventListener("abort", giveUp, { once: true });
+  // The client may have left while the feed was starting.
+  if (signal?.aborted) giveUp();
   try {
     const current = await getOrderStatus(deps.store, orderId);
     if (statuses.has(current.status)) return current;

@@ -193,13 +193,17 @@ export class WebhookDeliverer {
       const nextAttemptAt = at + retryDelayMs(attempt, deps.retryBaseMs);
       this.#outcomes.push({ kind: "retry", seq, owner, at, nextAttemptAt, error, status });
     }
-    // The outcomes of attempts ending together are recorded in one call, one call at a time.
-    this.#flushing ??= Promise.resolve()
-      .then(() => this.#record())
-      .finally(() => {
-        this.#flushing = undefined;
-        if (this.#outcomes.length > 0) void this.#record();
-      });
+    // The outcomes of attempts ending together are recorded in one call, one call at a time:
+    // while a call is out, later outcomes wait for the next.
+    this.#flushing ??= this.#recordAll().finally(() => {
+      this.#flushing = undefined;
+    });
+  }
+
+  /** Records outcomes, one call at a time, until none is left. */
+  async #recordAll(): Promise<void> {
+    await Promise.resolve();
+    while (this.#outcomes.length > 0) await this.#record();
   }
 
   /** Records the outcomes gathered so far in one call. */

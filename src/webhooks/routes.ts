@@ -69,7 +69,7 @@ export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeou
         response: { 404: ErrorBody, 503: ErrorBody },
         detail: {
           operationId: "deleteWebhook",
-          summary: "Unsubscribe (204); deliveries not yet made are dropped",
+          summary: "Unsubscribe (204); its deliveries, history included, go with it",
         },
       },
     )

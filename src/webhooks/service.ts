@@ -73,7 +73,7 @@ export async function listWebhooks(store: WebhookStore): Promise<WebhookList> {
   return { webhooks: (await store.listWebhooks()).map(toWebhookView) };
 }
 
-/** Unsubscribes; its deliveries not yet made are dropped. 404 when unknown. */
+/** Unsubscribes; its deliveries go with it (nothing more is sent). 404 when unknown. */
 export async function deleteWebhook(store: WebhookStore, id: string): Promise<void> {
   if (!(await store.deleteWebhook(id))) throw webhookNotFound(id);
 }

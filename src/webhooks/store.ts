@@ -15,7 +15,7 @@ export type WebhookStore = {
   /** Every subscription, oldest first. */
   listWebhooks(): Promise<Webhook[]>;
   findWebhook(id: string): Promise<Webhook | undefined>;
-  /** Removes the subscription and its deliveries not yet delivered; false if there was none. */
+  /** Removes the subscription and all its deliveries; false if there was none. */
   deleteWebhook(id: string): Promise<boolean>;
   /** The subscription's deliveries after `afterSeq`, oldest first, optionally of one status. */
   listDeliveries(query: {

@@ -101,7 +101,9 @@ export const webhooks = sqliteTable("webhooks", {
 export const webhookDeliveries = sqliteTable(
   "webhook_deliveries",
   {
-    seq: integer("seq").primaryKey(),
+    // AUTOINCREMENT: a seq is never used twice, even after a deleted subscription took the
+    // highest ones with it; the webhook-id receivers deduplicate by is made from it.
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
     webhookId: text("webhook_id").notNull(),
     eventSeq: integer("event_seq").notNull(),
     status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
