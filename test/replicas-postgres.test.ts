@@ -1,8 +1,9 @@
 /**
  * Several replicas of the service on one PostgreSQL database, as real child processes: orders
  * spread over them are each processed once, the same order_id sent to all at once is created
- * once, and the orders of a replica killed with -9 are rescued by the others when their leases
- * expire. Runs when TEST_DATABASE_URL is set (.ci/run starts a server); skips in one line otherwise.
+ * once, the orders of a replica killed with -9 are rescued by the others when their leases
+ * expire, any replica's dashboard shows them all, and a subscription's deliveries are shared
+ * without sending one twice. Runs when TEST_DATABASE_URL is set (.ci/run starts a server); skips in one line otherwise.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import pg from "pg";
@@ -320,6 +321,72 @@ if (!ADMIN_URL) {
       expect(Date.now() - killedAt).toBeLessThan(1500 + 5000);
       const attempts = await query<{ attempts: number }>(url, "SELECT DISTINCT attempts FROM orders");
       expect(attempts).toEqual([{ attempts: 2 }]);
+    }, 60_000);
+
+    test("the dashboard of any replica shows the whole system: every replica's orders and activity", async () => {
+      const url = await freshDatabase(ADMIN_URL);
+      const [a, b] = (await replicas(url, 2, { PROCESSING_TIME_MS: "5", PROCESSING_FAILURE_RATE: "0" })) as [
+        ChildService,
+        ChildService,
+      ];
+      for (let i = 0; i < 60; i++)
+        expect((await call(i % 2 ? a.url : b.url, "POST", "/orders", order(`dash-${i}`))).status).toBe(201);
+      await waitFor(async () => (await countWithStatus(url, "completed")) === 60, {
+        what: "every order completed",
+      });
+      // Each replica publishes its activity every second; both must be in either one's answer.
+      const data = await waitFor(
+        async () => {
+          const body = (await call(a.url, "GET", "/dashboard/data")).body;
+          const processed = body.processing_ms.p50 !== null;
+          return body.replicas === 2 && body.orders.by_status.completed === 60 && processed && body;
+        },
+        { what: "the dashboard to count both replicas", timeoutMs: 10_000 },
+      );
+      expect(data.orders.total).toBe(60);
+      expect(data.slots.capacity).toBe(2 * 4 * 32);
+      const fromB = (await call(b.url, "GET", "/dashboard/data")).body;
+      expect(fromB.replicas).toBe(2);
+    }, 60_000);
+
+    test("two replicas share one subscription's deliveries: every event delivered exactly once", async () => {
+      const received: string[] = [];
+      const receiver = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: async (request) => {
+          await request.arrayBuffer();
+          received.push(request.headers.get("webhook-id") ?? "");
+          return new Response("ok");
+        },
+      });
+      try {
+        const url = await freshDatabase(ADMIN_URL);
+        const services = await replicas(url, 2, {
+          PROCESSING_TIME_MS: "0",
+          WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
+        });
+        const [a, b] = services as [ChildService, ChildService];
+        const hook = await call(a.url, "POST", "/webhooks", { url: `http://127.0.0.1:${receiver.port}/h` });
+        expect(hook.status).toBe(201);
+        const ids = Array.from({ length: 200 }, (_, i) => `hook-${i}`);
+        await Promise.all(ids.map((id, i) => call(i % 2 ? a.url : b.url, "POST", "/orders", order(id))));
+        await waitFor(async () => (await countWithStatus(url, "completed")) === ids.length, {
+          what: "every order completed",
+        });
+        // created, claimed, completed: three events per order, each sent once by one replica.
+        await waitFor(() => received.length >= 3 * ids.length, { what: "every delivery", timeoutMs: 30_000 });
+        await Bun.sleep(500);
+        expect(received.length).toBe(3 * ids.length);
+        expect(new Set(received).size).toBe(received.length);
+        const [row] = await query<{ n: string }>(
+          url,
+          "SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'delivered' AND attempts = 1",
+        );
+        expect(Number(row?.n)).toBe(3 * ids.length);
+      } finally {
+        receiver.stop(true);
+      }
     }, 60_000);
   });
 }
