@@ -3,7 +3,8 @@
  * spread over them are each processed once, the same order_id sent to all at once is created
  * once, the orders of a replica killed with -9 are rescued by the others when their leases
  * expire, any replica's dashboard shows them all, and a subscription's deliveries are shared
- * without sending one twice. Runs when TEST_DATABASE_URL is set (.ci/run starts a server); skips in one line otherwise.
+ * without sending one twice. Runs when TEST_DATABASE_URL is set (.ci/run starts a server); skips
+ * in one line otherwise.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import pg from "pg";
