@@ -340,12 +340,14 @@ if (!ADMIN_URL) {
         async () => {
           const body = (await call(a.url, "GET", "/dashboard/data")).body;
           const processed = body.processing_ms.p50 !== null;
-          return body.replicas === 2 && body.orders.by_status.completed === 60 && processed && body;
+          // A replica's first report, sent as it starts, has no worker thread up yet: wait for the
+          // reports of both with their threads (4 threads x 32 slots each).
+          const bothUp = body.slots.capacity === 2 * 4 * 32;
+          return body.replicas === 2 && body.orders.by_status.completed === 60 && processed && bothUp && body;
         },
-        { what: "the dashboard to count both replicas", timeoutMs: 10_000 },
+        { what: "the dashboard to count both replicas and their slots", timeoutMs: 10_000 },
       );
       expect(data.orders.total).toBe(60);
-      expect(data.slots.capacity).toBe(2 * 4 * 32);
       const fromB = (await call(b.url, "GET", "/dashboard/data")).body;
       expect(fromB.replicas).toBe(2);
     }, 60_000);
