@@ -50,10 +50,11 @@ export function createBatcher(
     const batch = creates;
     creates = [];
     if (batch.length === 0) return;
+    const first = new Map<string, NewOrder>();
+    for (const { order } of batch) if (!first.has(order.orderId)) first.set(order.orderId, order);
+    const unique = [...first.values()];
+    let ids: Set<string>;
     try {
-      const first = new Map<string, NewOrder>();
-      for (const { order } of batch) if (!first.has(order.orderId)) first.set(order.orderId, order);
-      const unique = [...first.values()];
       const inserted = await pool.query<{ orderId: string }>(
         q.insertOrders([
           unique.map((o) => o.orderId),
@@ -63,29 +64,41 @@ export function createBatcher(
           unique.map((o) => o.createdAt),
         ]),
       );
-      const ids = new Set(inserted.rows.map((row) => row.orderId));
-      if (ids.size > 0) created();
-      const isInserted = (order: NewOrder) => ids.has(order.orderId) && first.get(order.orderId) === order;
-      const existing = new Map<string, Order>();
-      const others = [
-        ...new Set(batch.filter(({ order }) => !isInserted(order)).map(({ order }) => order.orderId)),
-      ];
-      if (others.length > 0) {
-        for (const row of (await pool.query<Order>(q.selectOrders([others]))).rows)
-          existing.set(row.orderId, row);
-      }
-      for (const { order, resolve, reject } of batch) {
-        const found = existing.get(order.orderId);
-        if (isInserted(order)) resolve({ created: true });
-        else if (found) resolve({ created: false, existing: found });
-        else reject(new Error(`order ${order.orderId} neither inserted nor found`));
-      }
+      ids = new Set(inserted.rows.map((row) => row.orderId));
     } catch (error) {
       log("PostgreSQL insert failed", (error as Error).message);
       const failure = storageUnavailable(
         "The order could not be stored; nothing was saved. Retry the request.",
       );
       for (const { reject } of batch) reject(failure);
+      return;
+    }
+    if (ids.size > 0) created();
+    const isInserted = (order: NewOrder) => ids.has(order.orderId) && first.get(order.orderId) === order;
+    // The inserted ones are committed: they get their 201 whatever happens to the read below.
+    const others = batch.filter(({ order, resolve }) => {
+      if (!isInserted(order)) return true;
+      resolve({ created: true });
+      return false;
+    });
+    if (others.length === 0) return;
+    try {
+      const existing = new Map<string, Order>();
+      const wanted = [...new Set(others.map(({ order }) => order.orderId))];
+      for (const row of (await pool.query<Order>(q.selectOrders([wanted]))).rows)
+        existing.set(row.orderId, row);
+      for (const { order, resolve, reject } of others) {
+        const found = existing.get(order.orderId);
+        if (found) resolve({ created: false, existing: found });
+        else reject(new Error(`order ${order.orderId} neither inserted nor found`));
+      }
+    } catch (error) {
+      // Replays of orders already stored: nothing of theirs was written, and a retry answers 200.
+      log("PostgreSQL read of existing orders failed", (error as Error).message);
+      const failure = storageUnavailable(
+        "The existing order could not be read; nothing was changed. Retry the request.",
+      );
+      for (const { reject } of others) reject(failure);
     }
   }
 
