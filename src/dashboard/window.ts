@@ -5,7 +5,7 @@
  * per-second slots, so recording is an array increment and a snapshot sums 60 small arrays.
  */
 import type { ActivityReport, Order } from "../order.ts";
-import type { QueueObserver } from "../queue/observer.ts";
+import { type QueueObserver, queueWaitMs } from "../queue/observer.ts";
 
 /** Upper bounds of the latency buckets, in ms (the last bucket is everything above). */
 export const BUCKETS_MS = [
@@ -49,11 +49,8 @@ export class ActivityWindow {
   /** The observer to give the dispatcher (beside the metrics one). */
   readonly observer: QueueObserver = {
     claimed: (order: Order) => {
-      // A retry's start is not a queue wait: it includes the earlier attempts and the backoff.
-      if (order.attempts === 1 && order.startedAt !== null) {
-        const slot = this.#slot();
-        count(slot.wait, bucketOf(order.startedAt - order.createdAt));
-      }
+      const waitedMs = queueWaitMs(order);
+      if (waitedMs !== undefined) count(this.#slot().wait, bucketOf(waitedMs));
     },
     settled: (outcome, tookMs) => {
       const slot = this.#slot();

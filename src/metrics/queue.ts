@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { ORDER_STATUSES, type Order, type OrderStatus } from "../order.ts";
-import type { QueueObserver } from "../queue/observer.ts";
+import { type QueueObserver, queueWaitMs } from "../queue/observer.ts";
 
 /** What the gauges read at each scrape. */
 export type QueueSources = {
@@ -81,10 +81,8 @@ export function createQueueMetrics(registry: Registry) {
   const observer: QueueObserver = {
     claimed(order: Order) {
       transitions.inc(CLAIMED);
-      // A retry's start is not a queue wait: it includes the earlier attempts and the backoff.
-      if (order.attempts === 1 && order.startedAt !== null) {
-        queueWait.observe((order.startedAt - order.createdAt) / 1000);
-      }
+      const waitedMs = queueWaitMs(order);
+      if (waitedMs !== undefined) queueWait.observe(waitedMs / 1000);
     },
     settled(outcome, tookMs) {
       transitions.inc(SETTLED[outcome]);

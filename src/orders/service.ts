@@ -3,7 +3,6 @@
  * orders port (store.ts) and the clock, throw `AppError`s, and return plain data for the routes.
  */
 
-import { decodeCursor, encodeCursor } from "../cursor.ts";
 import {
   orderIdConflict,
   orderNotCancellable,
@@ -14,6 +13,7 @@ import {
 import type { EventFeed } from "../events/feed.ts";
 import { type OrderEventsView, toEventView } from "../events/model.ts";
 import type { Order, OrderStatus } from "../order.ts";
+import { pageOf, pageRequest } from "../paging.ts";
 import {
   type CreateOrderBody,
   type ListOrdersQuery,
@@ -39,8 +39,6 @@ export type OrderDeps = {
 
 /** The outcome of a create: a new order (201) or an identical replay of an existing one (200). */
 export type CreateResult = { created: boolean; order: OrderStatusView };
-
-const DEFAULT_PAGE = 50;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -179,26 +177,13 @@ export async function waitForStatus(
 
 /** One page of orders in creation order; the cursor is stable while new orders arrive. */
 export async function listOrders(store: OrderStore, query: ListOrdersQuery): Promise<OrderPage> {
-  const limit = query.limit ?? DEFAULT_PAGE;
-  const afterSeq = query.cursor === undefined ? 0 : decodeCursor(query.cursor);
-  const problems = [
-    ...(Number.isInteger(limit) && limit >= 1 && limit <= MAX_PAGE
-      ? []
-      : [{ field: "limit", message: `must be a whole number from 1 to ${MAX_PAGE}` }]),
-    ...(afterSeq === undefined ? [{ field: "cursor", message: "is not a cursor this API returned" }] : []),
-  ];
-  if (problems.length > 0 || afterSeq === undefined) throw validationFailed(problems, "query");
-  // One more than asked: if it comes back, another page follows.
-  const orders = await store.listOrders({
+  const { limit, afterSeq, fetch } = pageRequest(query, MAX_PAGE);
+  const rows = await store.listOrders({
     status: query.status,
     userId: query.user_id,
     afterSeq,
-    limit: limit + 1,
+    limit: fetch,
   });
-  const page = orders.slice(0, limit);
-  const last = page.at(-1);
-  return {
-    orders: page.map(toOrderView),
-    next_cursor: orders.length > limit && last ? encodeCursor(last.seq) : null,
-  };
+  const { page, nextCursor } = pageOf(rows, limit);
+  return { orders: page.map(toOrderView), next_cursor: nextCursor };
 }

@@ -19,6 +19,14 @@ export type QueueObserver = {
   released: (count: number) => void;
 };
 
+/**
+ * How long a just-claimed order waited in the queue (creation to its first attempt), in ms; undefined
+ * for a retry, whose start includes the earlier attempts and the backoff.
+ */
+export function queueWaitMs(order: Order): number | undefined {
+  return order.attempts === 1 && order.startedAt !== null ? order.startedAt - order.createdAt : undefined;
+}
+
 /** An observer that ignores everything (the default). */
 export const ignoreQueue: QueueObserver = {
   claimed: () => {},

@@ -125,7 +125,8 @@ export class WebhookDeliverer {
     let nextInMs = POLL_MS;
     try {
       this.#subscribed = (await this.deps.store.listWebhooks()).length > 0;
-      const next = await this.deps.store.nextDeliveryAt();
+      // No subscription, no delivery (deleting one deletes its deliveries): one read a second.
+      const next = this.#subscribed ? await this.deps.store.nextDeliveryAt() : null;
       const now = this.deps.now();
       const room = CLAIM_DEPTH * this.deps.concurrency - this.#inFlight.size - this.#queue.length;
       if (next !== null && next <= now && room >= this.deps.concurrency) {

@@ -3,8 +3,9 @@
  * secret generated), list, unsubscribe, list a subscription's deliveries, and redeliver one. Plain
  * functions over the webhooks port; they know nothing of HTTP.
  */
-import { decodeCursor, encodeCursor } from "../cursor.ts";
+
 import { deliveryNotFound, validationFailed, webhookNotFound } from "../errors.ts";
+import { pageOf, pageRequest } from "../paging.ts";
 import type { Delivery, Webhook } from "../webhook.ts";
 import type {
   CreatedWebhookView,
@@ -29,7 +30,6 @@ export type WebhookDeps = {
   onSubscribed: () => void;
 };
 
-const DEFAULT_PAGE = 50;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 const toWebhookView = (webhook: Webhook): WebhookView => ({
@@ -84,28 +84,11 @@ export async function listDeliveries(
   id: string,
   query: DeliveriesQuery,
 ): Promise<DeliveryPage> {
-  const limit = query.limit ?? DEFAULT_PAGE;
-  const afterSeq = query.cursor === undefined ? 0 : decodeCursor(query.cursor);
-  const problems = [
-    ...(Number.isInteger(limit) && limit >= 1 && limit <= MAX_DELIVERY_PAGE
-      ? []
-      : [{ field: "limit", message: `must be a whole number from 1 to ${MAX_DELIVERY_PAGE}` }]),
-    ...(afterSeq === undefined ? [{ field: "cursor", message: "is not a cursor this API returned" }] : []),
-  ];
-  if (problems.length > 0 || afterSeq === undefined) throw validationFailed(problems, "query");
+  const { limit, afterSeq, fetch } = pageRequest(query, MAX_DELIVERY_PAGE);
   if (!(await store.findWebhook(id))) throw webhookNotFound(id);
-  const rows = await store.listDeliveries({
-    webhookId: id,
-    afterSeq,
-    limit: limit + 1,
-    status: query.status,
-  });
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return {
-    deliveries: page.map(toDeliveryView),
-    next_cursor: rows.length > limit && last ? encodeCursor(last.seq) : null,
-  };
+  const rows = await store.listDeliveries({ webhookId: id, afterSeq, limit: fetch, status: query.status });
+  const { page, nextCursor } = pageOf(rows, limit);
+  return { deliveries: page.map(toDeliveryView), next_cursor: nextCursor };
 }
 
 /** Sends a delivery again (a dead one, typically): pending, due now, a fresh attempt budget. */

@@ -62,9 +62,18 @@ export async function openSqliteStorage(
     // connection would checkpoint and delete the WAL that the read-only one needs to find.
     const migrator = openDatabase(path, synchronous);
     migrateDatabase(migrator);
+    // Only this process writes to the file: its own commits are all the news there is. The writer
+    // reports each committed batch once (with the answers of its writes): one wake-up per commit.
+    const eventListeners = new Set<() => void>();
     const writer = await DatabaseWriter.start<WriteOps>(
       { path, synchronous, opsModule: WRITES_MODULE },
-      hooks,
+      {
+        ...hooks,
+        onBatches: (batches) => {
+          hooks.onBatches?.(batches);
+          for (const listener of eventListeners) listener();
+        },
+      },
     );
     const reader = openDatabase(path, synchronous, { readonly: true });
     migrator.$client.close();
@@ -77,24 +86,15 @@ export async function openSqliteStorage(
     await writer.run("releaseAllDeliveries");
     let closed = false;
     const activity = new Map<string, ActivityReport>();
-    // Only this process writes to the file: its own writes are all the news there is.
-    const eventListeners = new Set<() => void>();
-    const written = async <T>(write: Promise<T>): Promise<T> => {
-      try {
-        return await write;
-      } finally {
-        for (const listener of eventListeners) listener();
-      }
-    };
 
     return {
       /** Orders a dead process had left processing, put back to pending at open. */
       recovered,
       orders: {
         createOrder: (order: NewOrder) =>
-          written(writer.run("createOrder", { ...order, itemIds: JSON.stringify(order.itemIds) })),
-        cancelOrder: (orderId: string, now: number) => written(writer.run("cancelOrder", { orderId, now })),
-        retryOrder: (orderId: string, now: number) => written(writer.run("retryOrder", { orderId, now })),
+          writer.run("createOrder", { ...order, itemIds: JSON.stringify(order.itemIds) }),
+        cancelOrder: (orderId: string, now: number) => writer.run("cancelOrder", { orderId, now }),
+        retryOrder: (orderId: string, now: number) => writer.run("retryOrder", { orderId, now }),
         listOrderEvents: async (orderId: string) => reads.listOrderEvents(orderId),
         findOrder: async (orderId: string) => reads.findOrder(orderId),
         findOrderStatus: async (orderId: string) => reads.findOrderStatus(orderId),
@@ -102,11 +102,11 @@ export async function openSqliteStorage(
       },
       queue: {
         settleAndClaim: (args: Parameters<WriteOps["settleAndClaim"]>[0]) =>
-          written(writer.run("settleAndClaim", args)),
+          writer.run("settleAndClaim", args),
         renewLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
           writer.run("renewLeases", args),
-        releaseOrders: (args: { owner: string; now: number }) => written(writer.run("releaseOrders", args)),
-        releaseExpiredLeases: (now: number) => written(writer.run("releaseExpiredLeases", now)),
+        releaseOrders: (args: { owner: string; now: number }) => writer.run("releaseOrders", args),
+        releaseExpiredLeases: (now: number) => writer.run("releaseExpiredLeases", now),
         // One process per file: every new order is this process's own, and wakes its queue directly.
         subscribe: (_listener: () => void) => () => {},
       },
