@@ -1,5 +1,5 @@
 /** The durable four-worker queue: throughput of a burst, retries, capacity, worker death, metrics. */
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, spyOn, test } from "bun:test";
 import { call, cleanup, metrics, order, queryService, startService, waitFor } from "./helpers.ts";
 
 afterEach(cleanup);
@@ -66,6 +66,24 @@ test("never claims more orders than the workers can run: the rest stay pending",
     return counts.completed === 20;
   });
   expect(peak).toBe(6);
+});
+
+test("while every worker slot is busy, new orders cost the queue no database call", async () => {
+  const { url, server } = await startService({
+    WORKERS: "1",
+    WORKER_CONCURRENCY: "1",
+    PROCESSING_TIME_MS: "5000",
+    SHUTDOWN_TIMEOUT_MS: "100",
+  });
+  await call(url, "POST", "/orders", order("busy-0"));
+  await waitFor(async () => (await metrics(url)).status_counts.processing === 1);
+  // Each stored order wakes the queue; with no slot free there is nothing to record or claim.
+  const pumps = spyOn(server.storage.queue, "settleAndClaim");
+  for (let i = 1; i <= 50; i++) await call(url, "POST", "/orders", order(`busy-${i}`));
+  await Bun.sleep(200);
+  expect(pumps).not.toHaveBeenCalled();
+  pumps.mockRestore();
+  expect((await metrics(url)).status_counts).toMatchObject({ pending: 50, processing: 1 });
 });
 
 test("a worker thread that dies is replaced and its orders are taken up again", async () => {

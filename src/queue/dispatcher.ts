@@ -155,12 +155,16 @@ export class Dispatcher {
       reported.some((entry) => entry.owner === owner),
     );
     try {
-      const { claimed, nextDueAt } = await this.deps.queue.settleAndClaim({
-        settlements,
-        claims,
-        now,
-        leaseUntil: now + this.deps.leaseMs,
-      });
+      // Nothing to record and no slot free (a wake-up while every slot is busy): no storage call.
+      const idle = settlements.length === 0 && claims.length === 0;
+      const { claimed, nextDueAt } = idle
+        ? { claimed: [], nextDueAt: undefined }
+        : await this.deps.queue.settleAndClaim({
+            settlements,
+            claims,
+            now,
+            leaseUntil: now + this.deps.leaseMs,
+          });
       for (const { owner, result } of reported) this.held.get(owner)?.delete(result.orderId);
       for (const [i, settlement] of settlements.entries())
         this.observer.settled(settlement.kind, tookMs[i] ?? 0);
