@@ -68,11 +68,12 @@ export async function wrk(
   seconds: number,
   connections = 64,
   env: Record<string, string> = {},
+  threads = 2,
 ): Promise<Wrk> {
   const proc = spawn(
     [
       "wrk",
-      `-t${Math.min(2, connections)}`,
+      `-t${Math.min(threads, connections)}`,
       `-c${connections}`,
       `-d${seconds}s`,
       "--latency",

@@ -2,8 +2,9 @@
  * `bun run bench -- --backend postgres [--replicas N] [--quick]`: the service on PostgreSQL beside
  * the database's own ceilings, measured in the same run on the same schema: pgbench inserting one
  * order per transaction from 32 clients (a design that commits each request on its own), and 32
- * orders per transaction from 8 clients (the database's batched ceiling). Then intake, end to end
- * and the 1,000-burst through HTTP, with N replicas (each its own process, the load split evenly).
+ * orders per transaction from 8 clients (the database's batched ceiling). Then intake (with the
+ * CPU each part of the machine spent per order), intake with the workers held, end to end and the
+ * 1,000-burst through HTTP, with N replicas (each its own process, the load split evenly).
  * Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a server the bench may create databases on.
  * Prints one table and writes bench/results/postgres.{md,json}.
  */
@@ -12,6 +13,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "bun";
 import pg from "pg";
+import { type CpuUse, cpuWindow, perOrder } from "./cpu.ts";
 import { metrics, requireWrk, runBurst, serviceEnv, startServer, stop, type Wrk, wrk } from "./lib.ts";
 
 const quick = process.argv.includes("--quick");
@@ -72,11 +74,25 @@ async function startReplicas(url: string, extra: Record<string, string> = {}) {
   return started;
 }
 
-/** The intake load split over the replicas (64 connections in all); summed rate, worst p99. */
-async function load(services: { url: string }[]): Promise<Wrk> {
+/**
+ * The intake load split over the replicas (64 connections and two wrk threads in all, whatever the
+ * number of replicas); summed rate, worst p99, and where the CPU went over the middle half.
+ */
+async function load(services: { url: string; proc: { pid: number } }[]): Promise<Wrk & { cpu?: CpuUse }> {
   const each = Math.max(1, Math.floor(64 / services.length));
-  const results = await Promise.all(services.map((s) => wrk(s.url, "post-orders.lua", SECONDS, each)));
+  const threads = services.length > 1 ? 1 : 2;
+  let window: ReturnType<typeof cpuWindow>;
+  let cpu: CpuUse | undefined;
+  const timers = [
+    setTimeout(() => (window = cpuWindow(services.map((s) => s.proc.pid))), (SECONDS * 1000) / 4),
+    setTimeout(() => (cpu = window?.end()), (SECONDS * 3000) / 4),
+  ];
+  const results = await Promise.all(
+    services.map((s) => wrk(s.url, "post-orders.lua", SECONDS, each, {}, threads)),
+  );
+  for (const timer of timers) clearTimeout(timer);
   return {
+    cpu,
     rps: results.reduce((sum, r) => sum + r.rps, 0),
     p50_ms: Math.max(...results.map((r) => r.p50_ms)),
     p95_ms: Math.max(...results.map((r) => r.p95_ms)),
@@ -125,6 +141,32 @@ async function main(): Promise<void> {
     p50: intake.p50_ms,
     p99: intake.p99_ms,
     note: `${(intake.rps / single).toFixed(2)}× single, ${(intake.rps / batched).toFixed(2)}× batched; errors ${intake.non_2xx + intake.socket_errors}`,
+  });
+  if (intake.cpu) {
+    rows.push({
+      scenario: `intake: CPU per order, ${n} (the budget: ${cpus().length} cores at 0.25× batched)`,
+      value: (cpus().length * 1e6) / (0.25 * batched),
+      unit: "µs/order budget",
+      note: perOrder(intake.cpu, intake.rps),
+    });
+  }
+
+  // Intake again with the workers held (one slot each, busy for minutes): the same load without
+  // the processing that runs beside it, so replicas compare on the same work (each replica
+  // processes its own share of the orders during the load above).
+  services = await startReplicas(await freshDatabase("held"), {
+    WORKER_CONCURRENCY: "1",
+    PROCESSING_TIME_MS: "600000",
+  });
+  const held = await load(services);
+  for (const s of services) await stop(s.proc);
+  rows.push({
+    scenario: `intake with the workers held (no processing beside it), ${n}`,
+    value: held.rps,
+    unit: "orders/s",
+    p50: held.p50_ms,
+    p99: held.p99_ms,
+    note: held.cpu ? perOrder(held.cpu, held.rps) : "",
   });
 
   // End to end with instant processing.
