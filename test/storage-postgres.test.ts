@@ -99,7 +99,8 @@ if (ADMIN_URL) {
       await raw.query("BEGIN");
       await raw.query("SELECT pg_current_xact_id()");
       await storage.orders.createOrder(order("c"));
-      await raw.query(q.claimOrders(["w1", 10, T0 + 10, T0 + 30_000]));
+      // A pump that only claims, for worker w1.
+      await raw.query(q.pump([[], [], [], [], [], [], [], [], [], ["w1"], [10], T0 + 10, T0 + 30_000]));
       await raw.query("COMMIT");
       expect(await streamOf(storage)).toEqual(["c:created", "c:claimed"]);
     });

@@ -1,85 +1,57 @@
 /**
  * The queue's pump on PostgreSQL: a pump's results recorded, then each worker slot filled in turn,
- * in one transaction on one pooled connection (one commit for the lot). Each statement inserts the
- * events of the transitions it makes (queue-sql.ts).
+ * in one call of `orders_pump` (drizzle/postgres/0006_pump_function.sql): one statement, so one
+ * round trip and one commit for the lot. Each transition inserts its event in that statement.
  */
 import type pg from "pg";
 import type { ClaimRequest, Order, SettleAndClaimResult, Settlement } from "../../order.ts";
 import * as q from "./queue-sql.ts";
 
-/** What a pump did: the port's answer, and whether it changed any order (recorded any event). */
+/** What a pump did: the port's answer, and whether it may have changed an order (recorded events). */
 export type PumpResult = SettleAndClaimResult & { changed: boolean };
 
-/** Runs one pump in a transaction of its own. */
+/** Runs one pump; it is one transaction. */
 export async function settleAndClaim(
   pool: pg.Pool,
   args: { settlements: Settlement[]; claims: ClaimRequest[]; now: number; leaseUntil: number },
 ): Promise<PumpResult> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    // This shard's counter rows, in the order every trigger takes them (status order), before any
-    // statement below takes some of them: the pump's statements would otherwise take them in
-    // their own order, and two pumps of one shard could deadlock.
-    await client.query(q.lockCounters([]));
-    let changed = (await settle(client, args.settlements, args.now)) > 0;
-    const claimed: Order[][] = [];
-    let nextDueAt: number | null | undefined;
-    for (const { owner, limit } of args.claims) {
-      if (nextDueAt !== undefined) {
-        claimed.push([]);
-        continue;
-      }
-      const rows = (
-        await client.query<Order & { runAt: number }>(
-          q.claimOrders([owner, limit, args.now, args.leaseUntil]),
-        )
-      ).rows;
-      rows.sort((a, b) => a.runAt - b.runAt || a.seq - b.seq);
-      claimed.push(rows.map(({ runAt: _runAt, ...order }) => order));
-      if (rows.length > 0) changed = true;
-      if (rows.length < limit)
-        nextDueAt = (await client.query<{ runAt: number | null }>(q.nextDue([]))).rows[0]?.runAt ?? null;
-    }
-    await client.query("COMMIT");
-    return { claimed, nextDueAt, changed };
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
-}
-
-/** Records the results, one statement per kind; returns how many orders they changed. */
-async function settle(client: pg.PoolClient, settlements: Settlement[], now: number): Promise<number> {
+  const { settlements, claims, now, leaseUntil } = args;
   const done = settlements.filter((s) => s.kind === "completed");
   const retried = settlements.filter((s) => s.kind === "retry");
   const failed = settlements.filter((s) => s.kind === "failed");
-  let changed = 0;
-  if (done.length > 0) {
-    const result = await client.query(
-      q.completeOrders([done.map((s) => s.seq), done.map((s) => s.owner), now]),
-    );
-    changed += result.rowCount ?? 0;
-  }
-  if (retried.length > 0) {
-    const result = await client.query(
-      q.retryOrders([
+  const rows = (
+    await pool.query<Order & { runAt: number; owner: string }>(
+      q.pump([
+        done.map((s) => s.seq),
+        done.map((s) => s.owner),
         retried.map((s) => s.seq),
         retried.map((s) => s.owner),
         retried.map((s) => s.runAt),
         retried.map((s) => s.error),
+        failed.map((s) => s.seq),
+        failed.map((s) => s.owner),
+        failed.map((s) => s.error),
+        claims.map((c) => c.owner),
+        claims.map((c) => c.limit),
         now,
+        leaseUntil,
       ]),
-    );
-    changed += result.rowCount ?? 0;
-  }
-  if (failed.length > 0) {
-    const result = await client.query(
-      q.failOrders([failed.map((s) => s.seq), failed.map((s) => s.owner), failed.map((s) => s.error), now]),
-    );
-    changed += result.rowCount ?? 0;
-  }
-  return changed;
+    )
+  ).rows;
+  const byOwner = new Map<string, (Order & { runAt: number })[]>(claims.map((c) => [c.owner, []]));
+  for (const { owner, ...order } of rows) byOwner.get(owner)?.push(order);
+  const claimed = claims.map(({ owner }) =>
+    (byOwner.get(owner) ?? [])
+      .sort((a, b) => a.runAt - b.runAt || a.seq - b.seq)
+      .map(({ runAt: _runAt, ...order }) => order),
+  );
+  // Claiming stopped at the first worker that got fewer orders than it asked for: the queue has no
+  // more due now, so the dispatcher needs to know when the next one falls due.
+  const short = claims.some((c, i) => (claimed[i]?.length ?? 0) < c.limit);
+  const nextDueAt = short
+    ? ((await pool.query<{ runAt: number | null }>(q.nextDue([]))).rows[0]?.runAt ?? null)
+    : undefined;
+  // A fenced result that lost its lease changes nothing; counting it as a change only wakes the
+  // event readers for nothing.
+  return { claimed, nextDueAt, changed: settlements.length > 0 || rows.length > 0 };
 }

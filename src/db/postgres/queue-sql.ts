@@ -86,78 +86,16 @@ export const retryFailed = statement(
    SELECT ${ORDER_COLUMNS} FROM retried`,
 );
 
-/** processing -> completed, fenced: [seqs, owners, now (ms)]. Row count: the orders changed. */
-export const completeOrders = statement(
-  "complete_orders",
-  `WITH completed AS (
-     UPDATE orders SET status = 'completed', completed_at = to_timestamp($3::float8 / 1000),
-       claimed_by = NULL, lease_until = NULL
-     FROM unnest($1::bigint[], $2::text[]) AS s(seq, owner)
-     WHERE orders.seq = s.seq AND orders.claimed_by = s.owner AND orders.status = 'processing'
-     RETURNING orders.seq, orders.attempts)
-   ${INSERT_EVENTS}
-   SELECT seq, 'completed', 'processing', 'completed', attempts, to_timestamp($3::float8 / 1000), NULL
-   FROM completed ORDER BY seq`,
-);
-
 /**
- * processing -> pending after a failed attempt, fenced: [seqs, owners, runAts (ms), errors,
- * now (ms)]. Row count: the orders changed.
+ * One pump (orders_pump, drizzle/postgres/0006_pump_function.sql): records results, then claims.
+ * [completed seqs, owners; retried seqs, owners, runAts (ms), errors; failed seqs, owners, errors;
+ * claiming owners, limits; now (ms), leaseUntil (ms)]. Returns the claimed orders with their owner.
  */
-export const retryOrders = statement(
-  "retry_orders",
-  `WITH retried AS (
-     UPDATE orders SET status = 'pending', run_at = to_timestamp(s.run_at / 1000), last_error = s.error,
-       claimed_by = NULL, lease_until = NULL
-     FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[]) AS s(seq, owner, run_at, error)
-     WHERE orders.seq = s.seq AND orders.claimed_by = s.owner AND orders.status = 'processing'
-     RETURNING orders.seq, orders.attempts, s.run_at, s.error)
-   ${INSERT_EVENTS}
-   SELECT seq, 'attempt_failed', 'processing', 'pending', attempts, to_timestamp($5::float8 / 1000),
-     jsonb_build_object('error', error, 'backoff_ms', run_at - $5::float8)
-   FROM retried ORDER BY seq`,
-);
-
-/** processing -> failed, fenced: [seqs, owners, errors, now (ms)]. Row count: the orders changed. */
-export const failOrders = statement(
-  "fail_orders",
-  `WITH failed AS (
-     UPDATE orders SET status = 'failed', last_error = s.error, claimed_by = NULL, lease_until = NULL
-     FROM unnest($1::bigint[], $2::text[], $3::text[]) AS s(seq, owner, error)
-     WHERE orders.seq = s.seq AND orders.claimed_by = s.owner AND orders.status = 'processing'
-     RETURNING orders.seq, orders.attempts, s.error)
-   ${INSERT_EVENTS}
-   SELECT seq, 'failed', 'processing', 'failed', attempts, to_timestamp($4::float8 / 1000),
-     jsonb_build_object('error', error)
-   FROM failed ORDER BY seq`,
-);
-
-/**
- * Claims up to `limit` due orders, oldest first: [owner, limit, now (ms), leaseUntil (ms)]. The
- * inner SELECT reads the partial index orders_due_idx in order and skips rows another transaction
- * holds (a claim of another replica, or a cancel in flight). The claim events are inserted in claim
- * order, and each takes as its stream key the later of this transaction's id and the key of the
- * order's previous event: a pump runs its claims after its settlements, so its id may be older than
- * that of the transaction (a create, a release) that made the order claimable, and the claim must
- * not come out of the stream before that event (see events-sql.ts).
- */
-export const claimOrders = statement(
-  "claim_orders",
-  `WITH claimed AS (
-     UPDATE orders SET status = 'processing', started_at = to_timestamp($3::float8 / 1000),
-       attempts = attempts + 1, claimed_by = $1, lease_until = to_timestamp($4::float8 / 1000)
-     WHERE seq IN (
-       SELECT seq FROM orders WHERE status = 'pending' AND run_at <= to_timestamp($3::float8 / 1000)
-       ORDER BY run_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-     RETURNING *),
-   events AS (
-     INSERT INTO order_events (order_seq, tx_id, type, from_status, to_status, attempt, at, details)
-     SELECT seq,
-       greatest(pg_current_xact_id(),
-         (SELECT e.tx_id FROM order_events e WHERE e.order_seq = claimed.seq ORDER BY e.seq DESC LIMIT 1)),
-       'claimed', 'pending', 'processing', attempts, started_at, jsonb_build_object('claimed_by', $1::text)
-     FROM claimed ORDER BY run_at, seq)
-   SELECT ${ORDER_COLUMNS}, ${ms("run_at")} AS "runAt" FROM claimed`,
+export const pump = statement(
+  "orders_pump",
+  `SELECT ${ORDER_COLUMNS}, ${ms("run_at")} AS "runAt", claimed_by AS "owner"
+   FROM orders_pump($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::float8[], $6::text[],
+     $7::bigint[], $8::text[], $9::text[], $10::text[], $11::int[], $12::float8, $13::float8)`,
 );
 
 /** When the earliest pending order becomes due (ms), or null. */
@@ -200,12 +138,6 @@ export const renewLeases = statement(
   `UPDATE orders SET lease_until = to_timestamp($3 / 1000.0)
    FROM unnest($1::bigint[], $2::text[]) AS h(seq, owner)
    WHERE orders.seq = h.seq AND orders.claimed_by = h.owner AND orders.status = 'processing'`,
-);
-
-/** Locks this backend's shard of the running totals, in status order (see pump.ts). */
-export const lockCounters = statement(
-  "lock_counters",
-  `SELECT status FROM order_counts WHERE shard = pg_backend_pid() % 16 ORDER BY status FOR UPDATE`,
 );
 
 /** Creates every counter row that does not exist yet: [statuses]. */
