@@ -57,13 +57,19 @@ export function openPool(url: string, onError: (error: Error) => void, max = 16)
 }
 
 /**
- * Opens every connection of the pool now: otherwise the first burst after a start waits for up to
- * `max` connection handshakes (and authentications) at once, which measured 528–858 ms for the POST
- * p95 of the first k6 burst against three fresh replicas, against 286–497 ms once warm.
+ * Opens every connection of the pool now, and runs `warm` on each: otherwise the first burst after a
+ * start waits for up to `max` connection handshakes (and authentications) at once, which measured
+ * 528–858 ms for the POST p95 of the first k6 burst against three fresh replicas, against 286–497 ms
+ * once warm; and each connection's first use of a statement prepares and plans it (the pump's
+ * function is compiled too: ~7 ms on a connection's first call, under 1 ms after).
  */
-export async function fillPool(pool: pg.Pool): Promise<void> {
+export async function fillPool(pool: pg.Pool, warm: (client: pg.PoolClient) => Promise<void>): Promise<void> {
   const clients = await Promise.all(Array.from({ length: pool.options.max }, () => pool.connect()));
-  for (const client of clients) client.release();
+  try {
+    await Promise.all(clients.map(warm));
+  } finally {
+    for (const client of clients) client.release();
+  }
 }
 
 /** Applies the committed migrations, one replica at a time (a session advisory lock). */

@@ -37,7 +37,12 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
     await migrateDatabase(pool);
     // Every counter row exists before any transaction counts (see drizzle/postgres/0005).
     await pool.query(q.createCounters([ORDER_STATUSES]));
-    await fillPool(pool);
+    // The hot statements, prepared on every connection with empty inputs (nothing is written).
+    await fillPool(pool, async (client) => {
+      await client.query(q.insertOrders([[], [], [], [], []]));
+      await client.query(q.selectOrders([[]]));
+      await client.query(q.pump([[], [], [], [], [], [], [], [], [], [], [], 0, 0]));
+    });
   } catch (error) {
     await pool.end().catch(() => {});
     throw new DatabaseUnreachableError(`cannot use ${redact(options.url)}: ${(error as Error).message}`);
