@@ -54,7 +54,13 @@ export function createApp(deps: AppDeps) {
   const policy = httpPolicy(deps.http, host);
   const app = new Elysia({ normalize: false }) // normalize: false: unknown fields are an error, not dropped
     .use(policy.plugin)
-    .use(apiDocs({ apiKeysOn: config.apiKeys.length > 0, openPaths: openPaths(config) }))
+    .use(
+      apiDocs({
+        apiKeysOn: config.apiKeys.length > 0,
+        openPaths: openPaths(config),
+        rateLimitPerS: config.rateLimitPerS,
+      }),
+    )
     .onError(({ code, error, set, request, route, requestId, requestStartedAt }) => {
       let appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log, requestId);
       if (code === "NOT_FOUND") {

@@ -4,7 +4,7 @@
  * with its own codes, typed `details` and examples built by the error catalogue itself, and the API
  * key schemes when keys are on.
  */
-import { unauthorized } from "./errors.ts";
+import { type AppError, rateLimited, unauthorized } from "./errors.ts";
 import { errorResponse, OPERATION_ERRORS } from "./openapi-errors.ts";
 import { PRINTABLE } from "./orders/model.ts";
 import { webhookDocuments } from "./webhooks/model.ts";
@@ -15,7 +15,12 @@ export type DocumentOptions = {
   apiKeysOn: boolean;
   /** OpenAPI paths ("/health") that need no key even when keys are on. */
   openPaths?: readonly string[];
+  /** RATE_LIMIT_PER_S: above 0, every operation but the probes may answer 429. */
+  rateLimitPerS?: number;
 };
+
+// The probes the rate limit never applies to (http/policy.ts).
+const PROBES = ["/health", "/ready"];
 
 type Node = Record<string, unknown>;
 
@@ -107,14 +112,16 @@ function cleanOperation(operation: Node, key: string): void {
   if (NO_CONTENT[key]) operation.responses = { 204: { description: NO_CONTENT[key] }, ...responses };
 }
 
+/** Adds the response of an error of the HTTP policy to `operation`, the statuses kept in order. */
+function addPolicyError(operation: Node, error: AppError): void {
+  const responses = { ...(operation.responses as Node), [error.status]: errorResponse([error]) };
+  operation.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
+}
+
 /** With keys on: a 401 where a key is needed, and `security: []` (none needed) where it is not. */
 function requireKey(operation: Node, needed: boolean): void {
-  if (!needed) {
-    operation.security = [];
-    return;
-  }
-  const responses = { ...(operation.responses as Node), 401: errorResponse([unauthorized()]) };
-  operation.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
+  if (needed) addPolicyError(operation, unauthorized());
+  else operation.security = [];
 }
 
 /**
@@ -132,6 +139,8 @@ export function cleanDocument(generated: unknown, options: DocumentOptions): Nod
       if (!isNode(operation)) continue;
       cleanOperation(operation, `${method.toUpperCase()} ${path}`);
       if (options.apiKeysOn) requireKey(operation, !options.openPaths?.includes(path));
+      if ((options.rateLimitPerS ?? 0) > 0 && !PROBES.includes(path))
+        addPolicyError(operation, rateLimited(options.rateLimitPerS ?? 0));
     }
   }
   if (isNode(components.schemas)) {

@@ -39,7 +39,7 @@ const WRITER_DOWN = "The database writer is not running; nothing was saved.";
  * Every error each operation answers, by "METHOD /openapi/path". test/swagger.test.ts checks that
  * these are exactly the error statuses each route declares, and provokes them to check the examples
  * are what the service answers. Errors of the HTTP policy that depend on configuration (401 with
- * API keys) are added by `cleanDocument`.
+ * API keys, 429 with a rate limit) are added by `cleanDocument`.
  */
 export const OPERATION_ERRORS: Record<string, AppError[]> = {
   "POST /orders": [

@@ -341,6 +341,24 @@ test("rate limit: a burst past RATE_LIMIT_PER_S gets 429 with Retry-After and Ra
   expect(probes.every((answer) => answer.status === 200)).toBe(true);
 });
 
+test("rate limit: the OpenAPI document declares the 429 every route but the probes may answer", async () => {
+  const { url } = await startService({ RATE_LIMIT_PER_S: "2" });
+  const doc = (await send(url, "GET", "/swagger/json")).body;
+  expect(doc.paths["/health"].get.responses["429"]).toBeUndefined();
+  expect(doc.paths["/ready"].get.responses["429"]).toBeUndefined();
+  const declared = doc.paths["/orders"].post.responses["429"];
+  expect(declared.headers["Retry-After"]).toBeDefined();
+  const refused = (await Promise.all(Array.from({ length: 6 }, () => send(url, "GET", "/metrics")))).find(
+    (answer) => answer.status === 429,
+  );
+  expect(declared.content["application/json"].examples.RATE_LIMITED.value).toEqual(refused?.body);
+  // Without a limit, no route declares one.
+  const { url: unlimited } = await startService();
+  expect(
+    (await send(unlimited, "GET", "/swagger/json")).body.paths["/orders"].post.responses["429"],
+  ).toBeUndefined();
+});
+
 test("rate limit: each API key has its own budget", async () => {
   const { url } = await startService({ RATE_LIMIT_PER_S: "3", API_KEYS: `${KEY},${OTHER_KEY}` });
   const burst = (key: string) =>
