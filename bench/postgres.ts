@@ -75,8 +75,9 @@ async function startReplicas(url: string, extra: Record<string, string> = {}) {
 }
 
 /**
- * The intake load split over the replicas (64 connections and two wrk threads in all, whatever the
- * number of replicas); summed rate, worst p99, and where the CPU went over the middle half.
+ * The intake load split over the replicas (64 connections in all; two wrk threads for one replica,
+ * one per replica for several, so two replicas get the same two threads as one); summed rate,
+ * worst p99, and where the CPU went over the middle half.
  */
 async function load(services: { url: string; proc: { pid: number } }[]): Promise<Wrk & { cpu?: CpuUse }> {
   const each = Math.max(1, Math.floor(64 / services.length));

@@ -4,8 +4,9 @@
  * between replicas sharing a database. Runs when TEST_DATABASE_URL names a server the tests may
  * create databases on (.ci/run starts one); otherwise it says so in one line and skips.
  */
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
 import pg from "pg";
+import { settleAndClaim } from "../src/db/postgres/pump.ts";
 import * as q from "../src/db/postgres/queue-sql.ts";
 import { openPostgresStorage } from "../src/db/postgres/storage.ts";
 import type { NewOrder } from "../src/order.ts";
@@ -103,6 +104,51 @@ if (ADMIN_URL) {
       await raw.query(q.pump([[], [], [], [], [], [], [], [], [], ["w1"], [10], T0 + 10, T0 + 30_000]));
       await raw.query("COMMIT");
       expect(await streamOf(storage)).toEqual(["c:created", "c:claimed"]);
+    });
+
+    test("a pump whose follow-up read fails still hands over the orders it claimed", async () => {
+      await storage.orders.createOrder(order("claimed-then-read-fails"));
+      const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+      // The pump commits its claims; the read after it (when the next order falls due) fails.
+      const query = pool.query.bind(pool);
+      spyOn(pool, "query").mockImplementation(((config: pg.QueryConfig) =>
+        config.name === "next_due" ? Promise.reject(new Error("connection reset")) : query(config)) as never);
+      try {
+        const result = await settleAndClaim(pool, {
+          settlements: [],
+          claims: [{ owner: "w1", limit: 10 }],
+          now: T0 + 10,
+          leaseUntil: T0 + 30_000,
+        });
+        expect(result.claimed[0]?.map((o) => o.orderId)).toEqual(["claimed-then-read-fails"]);
+        // Unknown: the dispatcher looks again within its idle interval.
+        expect(result.nextDueAt).toBeNull();
+      } finally {
+        await pool.end();
+      }
+    });
+
+    test("a start that cannot open every pooled connection fails with a clear error, not a hang", async () => {
+      // A role allowed 3 connections, owning a database of its own: the migrations pass (they need
+      // two), filling the pool of 16 does not.
+      const role = `orders_limited_${Math.random().toString(36).slice(2, 8)}`;
+      await raw.query(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 3`);
+      await raw.query(`CREATE DATABASE ${role} OWNER ${role}`);
+      const url = new URL(database.url);
+      url.username = role;
+      url.pathname = `/${role}`;
+      try {
+        const started = Date.now();
+        const failure = await openPostgresStorage({ url: url.href }, { log: () => {} }).then(
+          (other) => other.close().then(() => undefined),
+          (error: Error) => error,
+        );
+        expect(failure?.message).toContain("too many connections");
+        expect(Date.now() - started).toBeLessThan(10_000);
+      } finally {
+        await raw.query(`DROP DATABASE IF EXISTS ${role} WITH (FORCE)`);
+        await raw.query(`DROP ROLE ${role}`);
+      }
     });
 
     test("another replica's writes wake event subscribers; only new orders wake the queue", async () => {

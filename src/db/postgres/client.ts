@@ -64,8 +64,13 @@ export function openPool(url: string, onError: (error: Error) => void, max = 16)
  * function is compiled too: ~7 ms on a connection's first call, under 1 ms after).
  */
 export async function fillPool(pool: pg.Pool, warm: (client: pg.PoolClient) => Promise<void>): Promise<void> {
-  const clients = await Promise.all(Array.from({ length: pool.options.max }, () => pool.connect()));
+  const connecting = await Promise.allSettled(Array.from({ length: pool.options.max }, () => pool.connect()));
+  const clients = connecting.flatMap((c) => (c.status === "fulfilled" ? [c.value] : []));
   try {
+    // A connection refused ("too many clients") fails the start; the ones opened are released, so
+    // that ending the pool does not wait for them forever.
+    const refused = connecting.find((c) => c.status === "rejected");
+    if (refused) throw refused.reason;
     await Promise.all(clients.map(warm));
   } finally {
     for (const client of clients) client.release();

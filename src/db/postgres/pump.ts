@@ -46,10 +46,15 @@ export async function settleAndClaim(
       .map(({ runAt: _runAt, ...order }) => order),
   );
   // Claiming stopped at the first worker that got fewer orders than it asked for: the queue has no
-  // more due now, so the dispatcher needs to know when the next one falls due.
+  // more due now, so the dispatcher needs to know when the next one falls due. The pump has
+  // committed: if this read fails, its claims must still reach the workers, so the answer is
+  // "unknown" (null), on which the dispatcher looks again within its idle interval.
   const short = claims.some((c, i) => (claimed[i]?.length ?? 0) < c.limit);
   const nextDueAt = short
-    ? ((await pool.query<{ runAt: number | null }>(q.nextDue([]))).rows[0]?.runAt ?? null)
+    ? await pool.query<{ runAt: number | null }>(q.nextDue([])).then(
+        (result) => result.rows[0]?.runAt ?? null,
+        () => null,
+      )
     : undefined;
   // A fenced result that lost its lease changes nothing; counting it as a change only wakes the
   // event readers for nothing.
