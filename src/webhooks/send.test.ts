@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import type { Server } from "bun";
 import { sendWebhook, type WebhookDelivery } from "./send.ts";
 import { generateSecret, verifySignature } from "./signing.ts";
@@ -17,6 +18,7 @@ beforeAll(() => {
       const path = new URL(request.url).pathname;
       received.push({ path, headers: request.headers, body: await request.text() });
       if (path === "/ok") return new Response("thanks");
+      if (path === "/pinned") return new Response(null, { status: 204 });
       if (path === "/big") return new Response("x".repeat(1_000_000));
       if (path === "/fail") return new Response("boom", { status: 500 });
       if (path === "/redirect")
@@ -51,6 +53,44 @@ function receivedAt(path: string): Received[] {
 }
 
 describe("sendWebhook", () => {
+  test("connects to the address its check approved, the name in Host: a second DNS answer cannot redirect it", async () => {
+    // The name resolves only through the check's resolver (to the receiver); a client resolving it
+    // again would get another answer (here: none at all) and could be sent elsewhere.
+    let lookups = 0;
+    const resolve = async (host: string) => {
+      lookups++;
+      return host === "receiver.rebind.test" ? ["127.0.0.1"] : [];
+    };
+    const result = await sendWebhook(
+      delivery("/pinned", {
+        url: `http://receiver.rebind.test:${server.port}/pinned`,
+        policy: { allowedHosts: ["receiver.rebind.test"] },
+        resolve,
+      }),
+    );
+    expect(result).toMatchObject({ ok: true, status: 204 });
+    expect(lookups).toBe(1);
+    const [request] = receivedAt("/pinned");
+    expect(request?.headers.get("host")).toBe(`receiver.rebind.test:${server.port}`);
+  });
+
+  test("https to the approved address still verifies the certificate against the URL's name", async () => {
+    const fixtures = join(import.meta.dir, "../../test/fixtures");
+    const run = Bun.spawn(
+      ["bun", join(fixtures, "send-https-webhook.ts"), "receiver.rebind.test", "other.rebind.test"],
+      {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: join(fixtures, "receiver.rebind.test.crt") },
+        stdout: "pipe",
+      },
+    );
+    const results = JSON.parse(await new Response(run.stdout).text());
+    expect(await run.exited).toBe(0);
+    // The certificate names receiver.rebind.test: delivered. Under another name, refused by TLS.
+    expect(results["receiver.rebind.test"]).toMatchObject({ ok: true, status: 204 });
+    expect(results["other.rebind.test"].ok).toBe(false);
+    expect(results["other.rebind.test"].error).toContain("ERR_TLS_CERT_ALTNAME_INVALID");
+  });
+
   test("a 200 is ok, and the receiver gets a body whose signature verifies", async () => {
     const result = await sendWebhook(delivery("/ok"));
     expect(result).toMatchObject({ ok: true, status: 200 });

@@ -2,13 +2,18 @@
  * One webhook delivery attempt: check the target again, POST the signed body, report what happened.
  *
  * The URL is checked again at every attempt, not only when it was subscribed, because DNS can change
- * in between. Redirects are not followed (a 3xx is a failure): one could point inside our network and
- * skip that check. The whole attempt, the check's DNS lookup included, is bounded by one timeout, and
+ * in between; and the request goes to the address that check approved, not to a name the HTTP client
+ * would resolve again (a DNS answer that changes between the two, "rebinding", could otherwise point
+ * it at our own network). The name still goes in the Host header, and for https it is the TLS server
+ * name the certificate is verified against. Redirects are not followed (a 3xx is a failure): one could
+ * point inside our network and skip that check. The whole attempt, the check's DNS lookup included, is bounded by one timeout, and
  * only the first few KiB of a response are read, so a slow or hostile receiver cannot hold a worker.
  * It never throws: retries and logging belong to the caller, which needs an outcome, not an exception.
  */
+
+import ipaddr from "ipaddr.js";
 import { signatureHeaders } from "./signing.ts";
-import { checkWebhookUrl, type UrlPolicy } from "./url-policy.ts";
+import { checkWebhookUrl, type ResolveHost, type UrlPolicy } from "./url-policy.ts";
 
 /** One attempt to deliver one message to one subscriber. */
 export type WebhookDelivery = {
@@ -21,6 +26,8 @@ export type WebhookDelivery = {
   body: string;
   timeoutMs: number;
   policy: UrlPolicy;
+  /** How host names are resolved (the system's DNS by default; tests choose their answers). */
+  resolve?: ResolveHost;
 };
 
 /** The outcome of an attempt: ok means a 2xx status; `error` is a short sentence otherwise. */
@@ -47,19 +54,25 @@ async function attempt(
   delivery: WebhookDelivery,
   signal: AbortSignal,
 ): Promise<Omit<DeliveryResult, "durationMs">> {
-  const check = await untilAborted(checkWebhookUrl(delivery.url, delivery.policy), signal);
+  const check = await untilAborted(checkWebhookUrl(delivery.url, delivery.policy, delivery.resolve), signal);
   if (!check.ok) return { ok: false, error: `refused: ${check.reason}` };
   const headers = {
     "content-type": "application/json",
     "user-agent": USER_AGENT,
+    host: check.url.host,
     ...signatureHeaders(delivery.secret, delivery),
   };
-  const response = await fetch(check.url, {
+  const https = check.url.protocol === "https:";
+  const named = !ipaddr.isValid(check.url.hostname.replace(/^\[(.*)\]$/, "$1"));
+  const response = await fetch(pinned(check.url, check.addresses[0]), {
     method: "POST",
     headers,
     body: delivery.body,
     redirect: "manual",
     signal,
+    // Bun verifies the certificate against serverName (checked: a name the certificate does not
+    // carry fails with ERR_TLS_CERT_ALTNAME_INVALID).
+    ...(https && named ? { tls: { serverName: check.url.hostname } } : {}),
   });
   await discardBody(response);
   const status = response.status;
@@ -67,6 +80,14 @@ async function attempt(
   if (status >= 300 && status < 400)
     return { ok: false, status, error: `HTTP ${status} redirect, not followed` };
   return { ok: false, status, error: `HTTP ${status}` };
+}
+
+/** `url` with its host name replaced by `address` (an IP the check approved), port and path kept. */
+function pinned(url: URL, address: string | undefined): URL {
+  const target = new URL(url);
+  if (address === undefined) return target;
+  target.hostname = ipaddr.parse(address).kind() === "ipv6" ? `[${address}]` : address;
+  return target;
 }
 
 /** Reads at most MAX_RESPONSE_BYTES and drops the rest; the status is already known, so errors are moot. */

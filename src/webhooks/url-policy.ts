@@ -11,8 +11,8 @@
  * Every other range it names (loopback, private, linkLocal, uniqueLocal, carrierGradeNat, unspecified,
  * multicast, broadcast, reserved, NAT64 rfc6052, 6to4, teredo, ...) is refused.
  *
- * The check resolves names itself; the HTTP client resolves again when it connects, so a name whose
- * DNS answer changes in between (rebinding) is only caught by checking again before each delivery.
+ * The check resolves names itself and returns the addresses it approved; the sender connects to one
+ * of those (send.ts), so a DNS answer that changes after the check (rebinding) changes nothing.
  */
 import { lookup } from "node:dns/promises";
 import ipaddr from "ipaddr.js";
