@@ -74,6 +74,18 @@ describe("sendWebhook", () => {
     expect(request?.headers.get("host")).toBe(`receiver.rebind.test:${server.port}`);
   });
 
+  test("when the first approved address refuses the connection, the next one is tried", async () => {
+    const result = await sendWebhook(
+      delivery("/pinned", {
+        url: `http://receiver.rebind.test:${server.port}/pinned`,
+        policy: { allowedHosts: ["receiver.rebind.test"] },
+        // 127.0.0.2 is loopback too, but nothing listens on it at this port.
+        resolve: async () => ["127.0.0.2", "127.0.0.1"],
+      }),
+    );
+    expect(result).toMatchObject({ ok: true, status: 204 });
+  });
+
   test("https to the approved address still verifies the certificate against the URL's name", async () => {
     const fixtures = join(import.meta.dir, "../../test/fixtures");
     const run = Bun.spawn(

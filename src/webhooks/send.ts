@@ -64,16 +64,30 @@ async function attempt(
   };
   const https = check.url.protocol === "https:";
   const named = !ipaddr.isValid(check.url.hostname.replace(/^\[(.*)\]$/, "$1"));
-  const response = await fetch(pinned(check.url, check.addresses[0]), {
-    method: "POST",
-    headers,
-    body: delivery.body,
-    redirect: "manual",
-    signal,
-    // Bun verifies the certificate against serverName (checked: a name the certificate does not
-    // carry fails with ERR_TLS_CERT_ALTNAME_INVALID).
-    ...(https && named ? { tls: { serverName: check.url.hostname } } : {}),
-  });
+  const post = (address: string) =>
+    fetch(pinned(check.url, address), {
+      method: "POST",
+      headers,
+      body: delivery.body,
+      redirect: "manual",
+      signal,
+      // Bun verifies the certificate against serverName (checked: a name the certificate does not
+      // carry fails with ERR_TLS_CERT_ALTNAME_INVALID).
+      ...(https && named ? { tls: { serverName: check.url.hostname } } : {}),
+    });
+  // The approved addresses in the resolver's order, the next one when a connection fails (an IPv6
+  // address on a host without IPv6 routes, one server of several down), as a client resolving the
+  // name itself would.
+  let response: Response | undefined;
+  for (const [i, address] of check.addresses.entries()) {
+    try {
+      response = await post(address);
+      break;
+    } catch (error) {
+      if (signal.aborted || i === check.addresses.length - 1) throw error;
+    }
+  }
+  if (!response) return { ok: false, error: "the host has no address" };
   await discardBody(response);
   const status = response.status;
   if (status >= 200 && status < 300) return { ok: true, status };
@@ -83,9 +97,8 @@ async function attempt(
 }
 
 /** `url` with its host name replaced by `address` (an IP the check approved), port and path kept. */
-function pinned(url: URL, address: string | undefined): URL {
+function pinned(url: URL, address: string): URL {
   const target = new URL(url);
-  if (address === undefined) return target;
   target.hostname = ipaddr.parse(address).kind() === "ipv6" ? `[${address}]` : address;
   return target;
 }
