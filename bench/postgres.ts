@@ -3,8 +3,9 @@
  * the database's own ceilings, measured in the same run on the same schema: pgbench inserting one
  * order per transaction from 32 clients (a design that commits each request on its own), and 32
  * orders per transaction from 8 clients (the database's batched ceiling). Then intake (with the
- * CPU each part of the machine spent per order), intake with the workers held, end to end and the
- * 1,000-burst through HTTP, with N replicas (each its own process, the load split evenly).
+ * CPU each part of the machine spent per order), intake with the workers held, end to end, the
+ * 1,000-burst, and intake with 1,000,000 orders stored while paced readers poll /orders/:id/status
+ * and /metrics, through HTTP, with N replicas (each its own process, the load split evenly).
  * Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL): a server the bench may create databases on.
  * Prints one table and writes bench/results/postgres.{md,json}.
  */
@@ -18,6 +19,7 @@ import { metrics, requireWrk, runBurst, serviceEnv, startServer, stop, type Wrk,
 
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 5 : 20;
+const PRELOAD = quick ? 100_000 : 1_000_000;
 const replicasArg = process.argv.indexOf("--replicas");
 const REPLICAS = replicasArg >= 0 ? Number(process.argv[replicasArg + 1] ?? 1) : 1;
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
@@ -198,6 +200,70 @@ async function main(): Promise<void> {
     unit: "ms wall",
   });
   rows.push({ scenario: `burst: all 1,000 completed, ${n}`, value: burst.completed_ms, unit: "ms wall" });
+
+  // Scale: PRELOAD orders already stored (one INSERT … SELECT; the count triggers see it like any
+  // insert), then intake with paced readers of /orders/:id/status and /metrics beside it, as in the
+  // SQLite bench: /metrics sums the counter shards, whatever the number of rows.
+  const bigUrl = await freshDatabase("scale");
+  for (const service of await startReplicas(bigUrl)) await stop(service.proc);
+  const admin = new pg.Client({ connectionString: bigUrl });
+  await admin.connect();
+  await admin.query(
+    `INSERT INTO orders (order_id, user_id, item_ids, total_cents, status, created_at, run_at, started_at, completed_at, attempts)
+     SELECT 'pre-' || g, 'user_' || (g % 1000), '["item_1"]', 15099, 'completed', now(), now(), now(), now(), 1
+     FROM generate_series(0, ${PRELOAD - 1}) AS g`,
+  );
+  await admin.query("VACUUM ANALYZE orders");
+  await admin.end();
+  services = await startReplicas(bigUrl);
+  const readerEnv = { PRELOADED: String(PRELOAD), PAUSE_MS: "1" };
+  const reader = services[0]?.url as string;
+  // First alone: what reading the counts costs at this size, with nothing else running.
+  const metricsAlone = await wrk(
+    reader,
+    "get-status.lua",
+    SECONDS,
+    4,
+    { ...readerEnv, PATH_KIND: "metrics" },
+    1,
+  );
+  const [bigIntake, status, metricsRead] = await Promise.all([
+    load(services),
+    wrk(reader, "get-status.lua", SECONDS, 4, readerEnv, 1),
+    wrk(reader, "get-status.lua", SECONDS, 4, { ...readerEnv, PATH_KIND: "metrics" }, 1),
+  ]);
+  for (const s of services) await stop(s.proc);
+  const stored = PRELOAD.toLocaleString("en");
+  rows.push({
+    scenario: `scale: intake with ${stored} orders stored (+ readers below), ${n}`,
+    value: bigIntake.rps,
+    unit: "orders/s",
+    p50: bigIntake.p50_ms,
+    p99: bigIntake.p99_ms,
+    note: `${(bigIntake.rps / intake.rps).toFixed(2)}× intake`,
+  });
+  rows.push({
+    scenario: `scale: GET /metrics with ${stored} orders stored, nothing else running (4 connections, 1 ms pauses)`,
+    value: metricsAlone.rps,
+    unit: "req/s",
+    p50: metricsAlone.p50_ms,
+    p99: metricsAlone.p99_ms,
+    note: "target p99 < 5 ms",
+  });
+  rows.push({
+    scenario: "scale: GET /orders/:id/status under that load (4 connections, 1 ms pauses)",
+    value: status.rps,
+    unit: "req/s",
+    p50: status.p50_ms,
+    p99: status.p99_ms,
+  });
+  rows.push({
+    scenario: "scale: GET /metrics under that load (4 connections, 1 ms pauses)",
+    value: metricsRead.rps,
+    unit: "req/s",
+    p50: metricsRead.p50_ms,
+    p99: metricsRead.p99_ms,
+  });
 }
 
 try {
