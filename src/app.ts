@@ -10,7 +10,7 @@ import { toAppError, toErrorBody } from "./error-envelope.ts";
 import { type AppError, methodNotAllowed, routeNotFound } from "./errors.ts";
 import { type EventDeps, eventRoutes } from "./events/routes.ts";
 import { boundPendingOrders, OVERLOADED_RETRY_AFTER_S } from "./http/backpressure.ts";
-import { type HttpPolicyDeps, httpPolicy, openPaths, type PolicyHost } from "./http/policy.ts";
+import { type HttpPolicyDeps, httpPolicy, openPaths, type PolicyHost, PROBE_PATHS } from "./http/policy.ts";
 import type { Logger } from "./logger.ts";
 import { orderRoutes } from "./orders/routes.ts";
 import type { OrderDeps } from "./orders/service.ts";
@@ -59,6 +59,7 @@ export function createApp(deps: AppDeps) {
         apiKeysOn: config.apiKeys.length > 0,
         openPaths: openPaths(config),
         rateLimitPerS: config.rateLimitPerS,
+        unlimitedPaths: PROBE_PATHS,
       }),
     )
     .onError(({ code, error, set, request, route, requestId, requestStartedAt }) => {

@@ -15,12 +15,11 @@ export type DocumentOptions = {
   apiKeysOn: boolean;
   /** OpenAPI paths ("/health") that need no key even when keys are on. */
   openPaths?: readonly string[];
-  /** RATE_LIMIT_PER_S: above 0, every operation but the probes may answer 429. */
+  /** RATE_LIMIT_PER_S: above 0, every operation but those under `unlimitedPaths` may answer 429. */
   rateLimitPerS?: number;
+  /** OpenAPI paths the rate limit never applies to (the probes). */
+  unlimitedPaths?: readonly string[];
 };
-
-// The probes the rate limit never applies to (http/policy.ts).
-const PROBES = ["/health", "/ready"];
 
 type Node = Record<string, unknown>;
 
@@ -139,7 +138,7 @@ export function cleanDocument(generated: unknown, options: DocumentOptions): Nod
       if (!isNode(operation)) continue;
       cleanOperation(operation, `${method.toUpperCase()} ${path}`);
       if (options.apiKeysOn) requireKey(operation, !options.openPaths?.includes(path));
-      if ((options.rateLimitPerS ?? 0) > 0 && !PROBES.includes(path))
+      if ((options.rateLimitPerS ?? 0) > 0 && !options.unlimitedPaths?.includes(path))
         addPolicyError(operation, rateLimited(options.rateLimitPerS ?? 0));
     }
   }

@@ -72,14 +72,16 @@ function cannedAnswer(error: AppError, headers: Record<string, string> = {}) {
   return () => new Response(body, init);
 }
 
+/** The probes: never rate-limited, never behind a key. */
+export const PROBE_PATHS: readonly string[] = ["/health", "/ready"];
+
 /**
  * The API paths that answer without a key when keys are on: the probes always, /metrics unless
  * METRICS_PUBLIC=false. (/swagger and everything under it follow DOCS_PUBLIC.)
  */
 export function openPaths(config: Pick<Config, "metricsPublic" | "dashboardPublic">): string[] {
   return [
-    "/health",
-    "/ready",
+    ...PROBE_PATHS,
     ...(config.metricsPublic ? ["/metrics"] : []),
     ...(config.dashboardPublic ? ["/dashboard/data"] : []),
   ];
@@ -168,9 +170,7 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
       ) {
         return early(204, () => new Response(null, { status: 204, headers: PREFLIGHT_HEADERS }));
       }
-      const probe =
-        (path === "/health" || path === "/ready") && (routedPath === "/health" || routedPath === "/ready");
-      if (probe) return;
+      if (PROBE_PATHS.includes(path) && PROBE_PATHS.includes(routedPath)) return;
       const keyIndex = matchKey ? matchKey(presentedKey(request.headers)) : -1;
       if (limiter) {
         // Keyed by the index of the API key, never the key; without one, by the client's address.

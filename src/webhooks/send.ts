@@ -62,38 +62,46 @@ async function attempt(
     host: check.url.host,
     ...signatureHeaders(delivery.secret, delivery),
   };
-  const https = check.url.protocol === "https:";
-  const named = !ipaddr.isValid(check.url.hostname.replace(/^\[(.*)\]$/, "$1"));
-  const post = (address: string) =>
+  // For https to a name, the certificate is verified against that name (Bun's serverName; checked: a
+  // name the certificate does not carry fails with ERR_TLS_CERT_ALTNAME_INVALID).
+  const tls =
+    check.url.protocol === "https:" && !check.literal ? { tls: { serverName: check.url.hostname } } : {};
+  const response = await firstAnswering(check.addresses, signal, (address) =>
     fetch(pinned(check.url, address), {
       method: "POST",
       headers,
       body: delivery.body,
       redirect: "manual",
       signal,
-      // Bun verifies the certificate against serverName (checked: a name the certificate does not
-      // carry fails with ERR_TLS_CERT_ALTNAME_INVALID).
-      ...(https && named ? { tls: { serverName: check.url.hostname } } : {}),
-    });
-  // The approved addresses in the resolver's order, the next one when a connection fails (an IPv6
-  // address on a host without IPv6 routes, one server of several down), as a client resolving the
-  // name itself would.
-  let response: Response | undefined;
-  for (const [i, address] of check.addresses.entries()) {
-    try {
-      response = await post(address);
-      break;
-    } catch (error) {
-      if (signal.aborted || i === check.addresses.length - 1) throw error;
-    }
-  }
-  if (!response) return { ok: false, error: "the host has no address" };
+      ...tls,
+    }),
+  );
   await discardBody(response);
   const status = response.status;
   if (status >= 200 && status < 300) return { ok: true, status };
   if (status >= 300 && status < 400)
     return { ok: false, status, error: `HTTP ${status} redirect, not followed` };
   return { ok: false, status, error: `HTTP ${status}` };
+}
+
+/**
+ * `post` to each approved address in the resolver's order until one answers: the next one when a
+ * connection fails (an IPv6 address on a host without IPv6 routes, one server of several down), as
+ * a client resolving the name itself would. The last failure, or an abort, is thrown.
+ */
+async function firstAnswering(
+  addresses: string[],
+  signal: AbortSignal,
+  post: (address: string) => Promise<Response>,
+): Promise<Response> {
+  for (const [i, address] of addresses.entries()) {
+    try {
+      return await post(address);
+    } catch (error) {
+      if (signal.aborted || i === addresses.length - 1) throw error;
+    }
+  }
+  throw new Error("the host has no address");
 }
 
 /** `url` with its host name replaced by `address` (an IP the check approved), port and path kept. */

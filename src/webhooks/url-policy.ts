@@ -23,8 +23,13 @@ export type UrlPolicy = { allowedHosts: string[] };
 /** Resolves a host name to its IP addresses; injectable so that tests need no real DNS. */
 export type ResolveHost = (host: string) => Promise<string[]>;
 
-/** The outcome of a check: the parsed URL and the addresses seen, or a sentence for a 422 message. */
-export type UrlCheck = { ok: true; url: URL; addresses: string[] } | { ok: false; reason: string };
+/**
+ * The outcome of a check: the parsed URL, the addresses approved (the host itself when it is an IP,
+ * `literal`), or a sentence for a 422 message.
+ */
+export type UrlCheck =
+  | { ok: true; url: URL; addresses: string[]; literal: boolean }
+  | { ok: false; reason: string };
 
 const ALLOW_HINT = "list it in WEBHOOK_ALLOWED_HOSTS to allow it";
 
@@ -82,7 +87,7 @@ export async function checkWebhookUrl(
   const literal = ipaddr.isValid(host);
   const found = literal ? { addresses: [host] } : await resolveAll(host, resolve);
   if ("reason" in found) return { ok: false, reason: found.reason };
-  if (allowList.length > 0) return { ok: true, url, addresses: found.addresses };
+  if (allowList.length > 0) return { ok: true, url, addresses: found.addresses, literal };
 
   for (const address of found.addresses) {
     const range = classifyAddress(address);
@@ -91,7 +96,7 @@ export async function checkWebhookUrl(
     const subject = literal ? `the host ${host} is ${kind}` : `the host resolves to ${kind} (${address})`;
     return { ok: false, reason: `${subject}; ${ALLOW_HINT}` };
   }
-  return { ok: true, url, addresses: found.addresses };
+  return { ok: true, url, addresses: found.addresses, literal };
 }
 
 /** "public", or the ipaddr.js range name that makes an address unfit ("invalid" if it is not one). */
