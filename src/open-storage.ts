@@ -16,10 +16,22 @@ export function describeDatabase(config: Config): string {
   return config.databaseUrl ? redact(config.databaseUrl) : config.databasePath;
 }
 
+/**
+ * The server-side deadline of the queue's locking statements: a third of a lease (a pump or
+ * renewal slower than that has already let leases run short), at most 5 s (under the client's
+ * 10 s, so the server ends a statement before the client gives up on it).
+ */
+export function queueDeadlineMs(leaseMs: number): number {
+  return Math.min(5000, Math.floor(leaseMs / 3));
+}
+
 /** PostgreSQL at DATABASE_URL; an unreachable or refusing server stops the start (password redacted). */
-async function openPostgres(url: string, log: Logger): Promise<Storage> {
+async function openPostgres(url: string, leaseMs: number, log: Logger): Promise<Storage> {
   try {
-    return await openPostgresStorage({ url }, { log: (message, error) => log("error", message, { error }) });
+    return await openPostgresStorage(
+      { url, queueDeadlineMs: queueDeadlineMs(leaseMs) },
+      { log: (message, error) => log("error", message, { error }) },
+    );
   } catch (error) {
     throw new StartupError("DATABASE_URL", (error as Error).message);
   }
@@ -35,7 +47,7 @@ export async function openStorage(
   onFatal: (reason: string) => void,
   metrics: Metrics,
 ): Promise<Storage> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl, log);
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, config.leaseMs, log);
   try {
     const storage = await openSqliteStorage(
       { path: config.databasePath, synchronous: config.sqliteSynchronous },

@@ -436,14 +436,16 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await create(newOrder("a"), newOrder("b"), newOrder("c"));
         const [a, b] = (await pump([{ owner: "alive", limit: 2 }], T0 + 10, [], 1_000)).claimed[0] as Order[];
         const c = (await pump([{ owner: "dead", limit: 1 }], T0 + 10, [], 1_000)).claimed[0]?.[0] as Order;
-        // b is held by "alive" but not listed (a claim whose answer was lost): it must expire.
-        await storage.queue.renewLeases({
+        // b is held by "alive" but not listed (a claim whose answer was lost): it must expire. c is
+        // listed under an owner that does not hold it: not renewed, and the answer says so.
+        const renewed = await storage.queue.renewLeases({
           held: [
             { seq: (a as Order).seq, owner: "alive" },
             { seq: c.seq, owner: "someone-else" },
           ],
           until: T0 + 10_000,
         });
+        expect(renewed).toEqual([(a as Order).seq]);
         expect(await storage.queue.releaseExpiredLeases(T0 + 5_000)).toBe(2);
         expect((await find("a")).status).toBe("processing");
         expect((await find("b")).status).toBe("pending");

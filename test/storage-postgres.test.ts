@@ -114,12 +114,16 @@ if (ADMIN_URL) {
       spyOn(pool, "query").mockImplementation(((config: pg.QueryConfig) =>
         config.name === "next_due" ? Promise.reject(new Error("connection reset")) : query(config)) as never);
       try {
-        const result = await settleAndClaim(pool, {
-          settlements: [],
-          claims: [{ owner: "w1", limit: 10 }],
-          now: T0 + 10,
-          leaseUntil: T0 + 30_000,
-        });
+        const result = await settleAndClaim(
+          pool,
+          {
+            settlements: [],
+            claims: [{ owner: "w1", limit: 10 }],
+            now: T0 + 10,
+            leaseUntil: T0 + 30_000,
+          },
+          5000,
+        );
         expect(result.claimed[0]?.map((o) => o.orderId)).toEqual(["claimed-then-read-fails"]);
         // Unknown: the dispatcher looks again within its idle interval.
         expect(result.nextDueAt).toBeNull();

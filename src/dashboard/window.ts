@@ -59,6 +59,9 @@ export class ActivityWindow {
       else if (outcome === "failed") this.#failures++;
     },
     released: () => {},
+    leaseTickSkipped: () => {},
+    claimLost: () => {},
+    timed: () => {},
   };
 
   /** The last WINDOW_S seconds, with the slots as they are now. */

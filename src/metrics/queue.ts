@@ -17,6 +17,7 @@ export type QueueSources = {
 };
 
 type Outcome = Parameters<QueueObserver["settled"]>[0];
+const CALL_LABELS = { pump: { call: "pump" }, renewal: { call: "renewal" }, rescue: { call: "rescue" } };
 
 // Label sets made once: an observation on the hot path allocates nothing.
 const CLAIMED = { from: "pending", to: "processing" };
@@ -34,6 +35,8 @@ const OUTCOMES: Record<Outcome, { outcome: Outcome }> = {
 };
 // Processing: from an instant processOrder (~1 ms of hand-over and messaging) to the 30 s deadline.
 const PROCESSING = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+// Queue calls: from a sub-millisecond round trip to a statement past a 10 s client timeout.
+const CALLS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 // Queue wait: from an idle queue (milliseconds) to a backlog of minutes.
 const WAIT = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
 
@@ -74,6 +77,24 @@ export function createQueueMetrics(registry: Registry) {
     buckets: WAIT,
     registers,
   });
+  const leaseTicksSkipped = new Counter({
+    name: "order_lease_ticks_skipped_total",
+    help: "Lease ticks (renewal and rescue, every third of LEASE_MS) skipped because the previous one was still running",
+    registers,
+  });
+  const claimsLost = new Counter({
+    name: "order_claims_lost_total",
+    help: "Attempts whose claim this process lost (lease ran out before renewal, or renewed by no one): not started, or aborted",
+    registers,
+  });
+  const calls = new Histogram({
+    name: "order_queue_call_duration_seconds",
+    help: "The dispatcher's storage calls (pump, renewal, rescue), from the call to its answer on the main thread; LEASE_MS should be well over 3x their p99",
+    labelNames: ["call"],
+    buckets: CALLS,
+    registers,
+  });
+  for (const call of ["pump", "renewal", "rescue"] as const) calls.zero({ call });
   // Every series from the start, so a rate over a fresh process is 0, not absent.
   for (const labels of [CLAIMED, RELEASED, CANCELLED, ...Object.values(SETTLED)]) transitions.inc(labels, 0);
   for (const labels of Object.values(OUTCOMES)) processing.zero(labels);
@@ -93,6 +114,9 @@ export function createQueueMetrics(registry: Registry) {
     released(count) {
       if (count > 0) transitions.inc(RELEASED, count);
     },
+    leaseTickSkipped: () => leaseTicksSkipped.inc(),
+    claimLost: () => claimsLost.inc(),
+    timed: (call, ms) => calls.observe(CALL_LABELS[call], ms / 1000),
   };
 
   return {

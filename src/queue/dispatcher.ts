@@ -35,8 +35,20 @@ export type DispatcherDeps = {
   observer?: QueueObserver;
 };
 
-/** An order a worker thread holds: what its result needs to be recorded, and when it was handed over. */
-type Claim = { seq: number; attempts: number; handedAt: number };
+/**
+ * An order a worker thread holds: what its result needs to be recorded, when it was handed over,
+ * until when its lease is known to hold (the claim's or the latest renewal's), whether its result
+ * has arrived, and whether its claim was lost (then its result is not recorded: the attempt only
+ * frees its slot when it ends).
+ */
+type Claim = {
+  seq: number;
+  attempts: number;
+  handedAt: number;
+  leaseUntil: number;
+  reported: boolean;
+  lost: boolean;
+};
 /** A result as it arrived (`at`, for the processing time), waiting for the next pump to record it. */
 type Reported = { owner: string; result: AttemptResult; at: number };
 
@@ -62,6 +74,8 @@ export class Dispatcher {
   private readonly unresponsive = new Set<string>();
   private watchdog: ReturnType<typeof setInterval> | undefined;
   private leases: ReturnType<typeof setInterval> | undefined;
+  // A lease tick is running: the next one is skipped rather than piled up behind it.
+  private tending = false;
   private unsubscribe: (() => void) | undefined;
   private readonly observer: QueueObserver;
 
@@ -76,7 +90,12 @@ export class Dispatcher {
         },
         results: (owner, results) => {
           const at = deps.now();
-          for (const result of results) this.reported.push({ owner, result, at });
+          const claims = this.held.get(owner);
+          for (const result of results) {
+            const claim = claims?.get(result.orderId);
+            if (claim) claim.reported = true;
+            this.reported.push({ owner, result, at });
+          }
           this.wake();
         },
         exited: (owner) => this.release(owner),
@@ -97,16 +116,26 @@ export class Dispatcher {
   /**
    * Every third of a lease: renews the leases of the orders this process holds, and rescues orders
    * whose lease ended (their holder died: another replica, or this process before a restart), so
-   * they are taken up again. A failure is logged; the next round tries again.
+   * they are taken up again. At most one tick runs at a time: one that finds the previous still
+   * running is skipped, logged and counted (stacked renewals took every pooled connection). A
+   * failure is logged; the next tick tries again.
    */
   private async tendLeases(): Promise<void> {
-    const now = this.deps.now();
-    const held = [...this.held].flatMap(([owner, claims]) =>
-      [...claims.values()].map(({ seq }) => ({ seq, owner })),
-    );
+    if (this.tending) {
+      this.observer.leaseTickSkipped();
+      this.deps.log("warn", "lease tick skipped: the previous renewal or rescue is still running", {
+        leaseMs: this.deps.leaseMs,
+      });
+      return;
+    }
+    this.tending = true;
     try {
-      if (held.length > 0) await this.deps.queue.renewLeases({ held, until: now + this.deps.leaseMs });
+      const now = this.deps.now();
+      this.loseExpiredClaims(now);
+      await this.renewLeases(now);
+      const rescuing = this.deps.now();
       const rescued = await this.deps.queue.releaseExpiredLeases(now);
+      this.observer.timed("rescue", this.deps.now() - rescuing);
       this.observer.released(rescued);
       if (rescued > 0) {
         this.deps.log("warn", "took up orders whose lease had expired (their holder is gone)", { rescued });
@@ -114,7 +143,54 @@ export class Dispatcher {
       }
     } catch (error) {
       this.deps.log("error", "could not renew leases or rescue orders", { error: String(error) });
+    } finally {
+      this.tending = false;
     }
+  }
+
+  /**
+   * Renews the lease of every claim this process holds (not lost), from the moment it is claimed;
+   * an attempt whose claim was not renewed (its owner no longer holds it) is aborted.
+   */
+  private async renewLeases(now: number): Promise<void> {
+    const claims = [...this.held].flatMap(([owner, byId]) =>
+      [...byId].filter(([, claim]) => !claim.lost).map(([orderId, claim]) => ({ owner, orderId, claim })),
+    );
+    if (claims.length === 0) return;
+    const until = now + this.deps.leaseMs;
+    const held = claims.map(({ owner, claim }) => ({ seq: claim.seq, owner }));
+    const renewed = new Set(await this.deps.queue.renewLeases({ held, until }));
+    this.observer.timed("renewal", this.deps.now() - now);
+    for (const { owner, orderId, claim } of claims) {
+      // Settled, released or lost while the renewal ran: nothing to learn from its answer.
+      if (this.held.get(owner)?.get(orderId) !== claim || claim.lost) continue;
+      if (renewed.has(claim.seq)) claim.leaseUntil = until;
+      // Not renewed with its result in hand: the pump settling it got there first.
+      else if (!claim.reported) this.loseClaim(owner, orderId, claim, "was taken up by another holder");
+    }
+  }
+
+  /** Claims whose known lease ended (renewals failed or came too late): someone may have rescued them. */
+  private loseExpiredClaims(now: number): void {
+    for (const [owner, claims] of this.held)
+      for (const [orderId, claim] of claims)
+        if (!claim.lost && !claim.reported && claim.leaseUntil <= now)
+          this.loseClaim(owner, orderId, claim, "ran out before it could be renewed");
+  }
+
+  /**
+   * The claim on an attempt is lost: its result will not be recorded (the write would be fenced out
+   * anyway), and the attempt is told so through its abort signal. Its slot stays taken until it
+   * ends. Processing is at least once: whoever took the order up runs it again.
+   */
+  private loseClaim(owner: string, orderId: string, claim: Claim, why: string): void {
+    claim.lost = true;
+    this.observer.claimLost();
+    this.deps.log("warn", `lost the claim on an order in progress: its lease ${why}; aborting the attempt`, {
+      order: orderId,
+      worker: owner,
+    });
+    this.pool.cancel(owner, [orderId], `the claim on this order was lost: its lease ${why}`);
   }
 
   /** Orders currently held by workers. */
@@ -146,7 +222,8 @@ export class Dispatcher {
     const tookMs: number[] = [];
     for (const { owner, result, at } of reported) {
       const claim = this.held.get(owner)?.get(result.orderId);
-      if (!claim) continue; // its thread died and the order was released: nothing to record
+      // Its thread died and the order was released, or its claim was lost: nothing to record.
+      if (!claim || claim.lost) continue;
       settlements.push(this.decide(owner, claim, result, now));
       tookMs.push(at - claim.handedAt);
     }
@@ -165,10 +242,12 @@ export class Dispatcher {
             now,
             leaseUntil: now + this.deps.leaseMs,
           });
+      if (!idle) this.observer.timed("pump", this.deps.now() - now);
       for (const { owner, result } of reported) this.held.get(owner)?.delete(result.orderId);
       for (const [i, settlement] of settlements.entries())
         this.observer.settled(settlement.kind, tookMs[i] ?? 0);
-      for (const [i, { owner }] of claims.entries()) this.hand(owner, claimed[i] ?? []);
+      const leaseUntil = now + this.deps.leaseMs;
+      for (const [i, { owner }] of claims.entries()) this.hand(owner, claimed[i] ?? [], leaseUntil);
       if (nextDueAt !== undefined) this.scheduleNextDue(nextDueAt, now);
       // Their overdue attempts are recorded now: replace the threads (the rest they held is released).
       for (const owner of replacing) {
@@ -212,12 +291,65 @@ export class Dispatcher {
     return { kind: "retry", ...held, runAt, error: result.error };
   }
 
-  /** Posts claimed orders to their thread; if it died meanwhile, they go back to pending. */
-  private hand(owner: string, orders: Order[]): void {
+  /**
+   * Takes claimed orders into this thread's slots (their leases renewed from now on) and posts them
+   * to it; if it died meanwhile, they go back to pending. A claim whose answer came back late (less
+   * than half its lease left: a slow database or a busy main thread) may already have been rescued
+   * by another replica: it is renewed first, and only the orders still ours are started.
+   */
+  private hand(owner: string, orders: Order[], leaseUntil: number): void {
     if (orders.length === 0) return;
     // Committed as processing, whether or not the thread is still there to take them.
     for (const order of orders) this.observer.claimed(order);
     const claims = this.held.get(owner);
+    if (!claims || !this.pool.readyOwners().includes(owner)) {
+      void this.releaseOrders(owner, this.deps.now());
+      return;
+    }
+    const now = this.deps.now();
+    for (const order of orders)
+      claims.set(order.orderId, {
+        seq: order.seq,
+        attempts: order.attempts,
+        handedAt: now,
+        leaseUntil,
+        reported: false,
+        lost: false,
+      });
+    if (leaseUntil - now >= this.deps.leaseMs / 2) this.post(owner, orders);
+    else void this.confirmThenStart(owner, orders, now);
+  }
+
+  /** Renews the claims of a late pump answer, then starts the orders still held; drops the rest. */
+  private async confirmThenStart(owner: string, orders: Order[], now: number): Promise<void> {
+    const until = now + this.deps.leaseMs;
+    const held = orders.map((order) => ({ seq: order.seq, owner }));
+    const renewed = new Set(await this.deps.queue.renewLeases({ held, until }).catch(() => []));
+    const claims = this.held.get(owner);
+    const kept = orders.filter((order) => renewed.has(order.seq));
+    for (const order of orders) {
+      const claim = claims?.get(order.orderId);
+      if (!claim) continue;
+      if (renewed.has(order.seq)) {
+        claim.leaseUntil = until;
+        continue;
+      }
+      // Not started, not recorded: whoever holds it now runs it (or its lease ends and it is rescued).
+      claims?.delete(order.orderId);
+      this.observer.claimLost();
+    }
+    if (kept.length < orders.length) {
+      this.deps.log("warn", "claims answered too late to be sure of were not started", {
+        worker: owner,
+        orders: orders.length - kept.length,
+      });
+      this.wake();
+    }
+    if (kept.length > 0 && claims) this.post(owner, kept);
+  }
+
+  /** Posts held orders to their thread; if it died meanwhile, they go back to pending. */
+  private post(owner: string, orders: Order[]): void {
     const work: WorkOrder[] = orders.map((order) => ({
       orderId: order.orderId,
       userId: order.userId,
@@ -225,13 +357,18 @@ export class Dispatcher {
       totalCents: order.totalCents,
       attempt: order.attempts,
     }));
-    if (!claims || !this.pool.send(owner, work)) {
+    if (!this.pool.send(owner, work)) {
+      const claims = this.held.get(owner);
+      for (const order of orders) claims?.delete(order.orderId);
       void this.releaseOrders(owner, this.deps.now());
       return;
     }
     const handedAt = this.deps.now();
-    for (const order of orders)
-      claims.set(order.orderId, { seq: order.seq, attempts: order.attempts, handedAt });
+    const claims = this.held.get(owner);
+    for (const order of orders) {
+      const claim = claims?.get(order.orderId);
+      if (claim) claim.handedAt = handedAt;
+    }
   }
 
   /**

@@ -5,7 +5,10 @@ import type { ProcessingSettings, WorkOrder } from "./process-order.ts";
 export type ToWorker =
   | { type: "init"; settings: ProcessingSettings }
   | { type: "process"; orders: WorkOrder[] }
-  | { type: "abort" };
+  // Shutdown ran out of time: abort every attempt.
+  | { type: "abort" }
+  // These attempts lost their claim (the lease ran out and the order was taken up again): abort them.
+  | { type: "cancel"; orderIds: string[]; reason: string };
 
 /** The outcome of one attempt; `error` is set when it failed. */
 export type AttemptResult = { orderId: string; error?: string };

@@ -17,7 +17,19 @@ export type QueueObserver = {
   settled: (outcome: Settlement["kind"], tookMs: number) => void;
   /** `count` orders went back from processing to pending without an outcome (a thread died, shutdown). */
   released: (count: number) => void;
+  /** A lease tick was skipped: the previous one (renewal and rescue) was still running. */
+  leaseTickSkipped: () => void;
+  /** An attempt's claim was lost to it (its lease ran out; someone may have taken the order up). */
+  claimLost: () => void;
+  /**
+   * A queue call to storage took `ms`, from the call to its answer on the main thread: what a lease
+   * must outlast (LEASE_MS is safe while pump and renewal take well under a third of it).
+   */
+  timed: (call: QueueCall, ms: number) => void;
 };
+
+/** The storage calls the dispatcher times. */
+export type QueueCall = "pump" | "renewal" | "rescue";
 
 /**
  * How long a just-claimed order waited in the queue (creation to its first attempt), in ms; undefined
@@ -32,6 +44,9 @@ export const ignoreQueue: QueueObserver = {
   claimed: () => {},
   settled: () => {},
   released: () => {},
+  leaseTickSkipped: () => {},
+  claimLost: () => {},
+  timed: () => {},
 };
 
 /** One observer that tells each of `observers` in turn. */
@@ -45,6 +60,15 @@ export function tellAll(...observers: QueueObserver[]): QueueObserver {
     },
     released: (count) => {
       for (const observer of observers) observer.released(count);
+    },
+    leaseTickSkipped: () => {
+      for (const observer of observers) observer.leaseTickSkipped();
+    },
+    claimLost: () => {
+      for (const observer of observers) observer.claimLost();
+    },
+    timed: (call, ms) => {
+      for (const observer of observers) observer.timed(call, ms);
     },
   };
 }

@@ -21,11 +21,13 @@ export type QueueStore = {
     leaseUntil: number;
   }): Promise<SettleAndClaimResult>;
   /**
-   * Extends to `until` the lease of each of these orders that its owner still holds. By order, not
-   * by owner: an order claimed in a transaction whose answer was lost (the connection dropped after
-   * the commit) is held by a live owner that does not know it, and must expire to be rescued.
+   * Extends to `until` the lease of each of these orders that its owner still holds, and returns
+   * the seqs it extended: a listed order missing from them was lost to its owner (rescued after
+   * its lease ran out, or settled meanwhile). By order, not by owner: an order claimed in a
+   * transaction whose answer was lost (the connection dropped after the commit) is held by a live
+   * owner that does not know it, and must expire to be rescued.
    */
-  renewLeases(args: { held: { seq: number; owner: string }[]; until: number }): Promise<void>;
+  renewLeases(args: { held: { seq: number; owner: string }[]; until: number }): Promise<number[]>;
   /** Puts every order `owner` holds back to pending, due now (its worker died or shutdown ran out). */
   releaseOrders(args: { owner: string; now: number }): Promise<number>;
   /**

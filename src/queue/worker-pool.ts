@@ -64,6 +64,12 @@ export class WorkerPool {
     for (const thread of this.threads) thread.worker.postMessage({ type: "abort" } satisfies ToWorker);
   }
 
+  /** Aborts the signals of these attempts on thread `owner` (their claims were lost). */
+  cancel(owner: string, orderIds: string[], reason: string): void {
+    const thread = this.threads.find((t) => t.owner === owner);
+    thread?.worker.postMessage({ type: "cancel", orderIds, reason } satisfies ToWorker);
+  }
+
   /** Ends a thread as if it had crashed: by index (tests) or owner (an unresponsive thread). */
   kill(which: number | string): void {
     const thread =

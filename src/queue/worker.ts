@@ -95,5 +95,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "abort":
       for (const controller of running.values()) controller.abort(new Error("shutdown timed out"));
       break;
+    case "cancel":
+      for (const orderId of message.orderIds) running.get(orderId)?.abort(new Error(message.reason));
+      break;
   }
 };

@@ -5,22 +5,25 @@
  */
 import type pg from "pg";
 import type { ClaimRequest, Order, SettleAndClaimResult, Settlement } from "../../order.ts";
+import { queryWithDeadline } from "./deadline.ts";
 import * as q from "./queue-sql.ts";
 
 /** What a pump did: the port's answer, and whether it may have changed an order (recorded events). */
 export type PumpResult = SettleAndClaimResult & { changed: boolean };
 
-/** Runs one pump; it is one transaction. */
+/** Runs one pump; it is one transaction, ended by the server if it runs past `deadlineMs`. */
 export async function settleAndClaim(
   pool: pg.Pool,
   args: { settlements: Settlement[]; claims: ClaimRequest[]; now: number; leaseUntil: number },
+  deadlineMs: number,
 ): Promise<PumpResult> {
   const { settlements, claims, now, leaseUntil } = args;
   const done = settlements.filter((s) => s.kind === "completed");
   const retried = settlements.filter((s) => s.kind === "retry");
   const failed = settlements.filter((s) => s.kind === "failed");
   const rows = (
-    await pool.query<Order & { runAt: number; owner: string }>(
+    await queryWithDeadline<Order & { runAt: number; owner: string }>(
+      pool,
       q.pump([
         done.map((s) => s.seq),
         done.map((s) => s.owner),
@@ -36,6 +39,7 @@ export async function settleAndClaim(
         now,
         leaseUntil,
       ]),
+      deadlineMs,
     )
   ).rows;
   const byOwner = new Map<string, (Order & { runAt: number })[]>(claims.map((c) => [c.owner, []]));

@@ -104,40 +104,61 @@ export const nextDue = statement(
   `SELECT ${ms("min(run_at)")} AS "runAt" FROM orders WHERE status = 'pending'`,
 );
 
-/** Puts what `owner` holds back to pending, due now: [owner, now (ms)]. Row count: how many. */
+/**
+ * Puts what `owner` holds back to pending, due now: [owner, now (ms)]. Row count: how many. Locks
+ * the rows in seq order first (the lock order of drizzle/postgres/0007).
+ */
 export const releaseOwner = statement(
   "release_owner",
-  `WITH released AS (
+  `WITH held AS (
+     SELECT seq FROM orders WHERE status = 'processing' AND claimed_by = $1::text ORDER BY seq FOR UPDATE),
+   released AS (
      UPDATE orders SET status = 'pending', run_at = to_timestamp($2::float8 / 1000), claimed_by = NULL,
        lease_until = NULL
-     WHERE status = 'processing' AND claimed_by = $1
-     RETURNING seq, attempts)
+     FROM held WHERE orders.seq = held.seq AND orders.status = 'processing' AND orders.claimed_by = $1::text
+     RETURNING orders.seq, orders.attempts)
    ${INSERT_EVENTS}
    SELECT seq, 'released', 'processing', 'pending', attempts, to_timestamp($2::float8 / 1000),
      '{"reason": "worker_stopped"}'::jsonb
    FROM released ORDER BY seq`,
 );
 
-/** Rescue: puts every order whose lease ended back to pending, due now: [now (ms)]. Row count: how many. */
+/**
+ * Rescue: puts every order whose lease ended back to pending, due now: [now (ms)]. Row count: how
+ * many. SKIP LOCKED, in seq order: a row another transaction holds is being renewed, settled or
+ * rescued by someone else right now; this rescue never waits on it (two replicas rescuing at once
+ * deadlocked when each locked the expired rows in the order of its own plan).
+ */
 export const releaseExpired = statement(
   "release_expired",
-  `WITH released AS (
+  `WITH expired AS (
+     SELECT seq FROM orders WHERE status = 'processing' AND lease_until < to_timestamp($1::float8 / 1000)
+     ORDER BY seq FOR UPDATE SKIP LOCKED),
+   released AS (
      UPDATE orders SET status = 'pending', run_at = to_timestamp($1::float8 / 1000), claimed_by = NULL,
        lease_until = NULL
-     WHERE status = 'processing' AND lease_until < to_timestamp($1::float8 / 1000)
-     RETURNING seq, attempts)
+     FROM expired WHERE orders.seq = expired.seq AND orders.status = 'processing'
+     RETURNING orders.seq, orders.attempts)
    ${INSERT_EVENTS}
    SELECT seq, 'released', 'processing', 'pending', attempts, to_timestamp($1::float8 / 1000),
      '{"reason": "lease_expired"}'::jsonb
    FROM released ORDER BY seq`,
 );
 
-/** Extends the leases of these orders, each while its owner holds it: [seqs, owners, until (ms)]. */
+/**
+ * Extends the leases of these orders, each while its owner holds it: [seqs, owners, until (ms)].
+ * Returns the seqs renewed: a listed order missing from them is no longer its owner's (rescued,
+ * or settled meanwhile). Locks in seq order, as the pump does, so the two never deadlock.
+ */
 export const renewLeases = statement(
   "renew_leases",
-  `UPDATE orders SET lease_until = to_timestamp($3 / 1000.0)
-   FROM unnest($1::bigint[], $2::text[]) AS h(seq, owner)
-   WHERE orders.seq = h.seq AND orders.claimed_by = h.owner AND orders.status = 'processing'`,
+  `WITH held AS (
+     SELECT orders.seq FROM orders JOIN unnest($1::bigint[], $2::text[]) AS h(seq, owner)
+       ON orders.seq = h.seq AND orders.claimed_by = h.owner
+     WHERE orders.status = 'processing' ORDER BY orders.seq FOR UPDATE OF orders)
+   UPDATE orders SET lease_until = to_timestamp($3::float8 / 1000)
+   FROM held WHERE orders.seq = held.seq
+   RETURNING orders.seq::float8 AS "seq"`,
 );
 
 /** Creates every counter row that does not exist yet: [statuses]. */

@@ -13,6 +13,7 @@ import type { Storage } from "../../storage.ts";
 import { drizzleOver, fillPool, migrateDatabase, openPool, redact } from "./client.ts";
 import { createBatcher } from "./creates.ts";
 import * as d from "./dashboard-sql.ts";
+import { queryWithDeadline } from "./deadline.ts";
 import * as ev from "./events-sql.ts";
 import { createListener, createNotifier, EVENTS, NEW_ORDERS } from "./notify.ts";
 import { settleAndClaim } from "./pump.ts";
@@ -26,22 +27,35 @@ export class DatabaseUnreachableError extends Error {}
 /** What the adapter reports: log lines (never with the password). */
 export type PostgresHooks = { log: (message: string, error: string) => void };
 
+/** Where the adapter connects, and how long the queue's locking statements may run on the server. */
+export type PostgresOptions = {
+  url: string;
+  /**
+   * The server-side deadline of every statement that locks orders (pump, renewal, rescue,
+   * release; deadline.ts). The service passes a third of LEASE_MS: a pump or renewal that takes
+   * longer has already let leases run short. Default 5 s.
+   */
+  queueDeadlineMs?: number;
+};
+
 /**
  * Connects to `url`, checks it answers, applies the migrations under an advisory lock, and returns
  * the storage.
  */
-export async function openPostgresStorage(options: { url: string }, hooks: PostgresHooks): Promise<Storage> {
+export async function openPostgresStorage(options: PostgresOptions, hooks: PostgresHooks): Promise<Storage> {
+  const deadlineMs = options.queueDeadlineMs ?? 5000;
   const pool = openPool(options.url, (error) => hooks.log("PostgreSQL connection lost", error.message));
   try {
     await pool.query("SELECT 1");
     await migrateDatabase(pool);
     // Every counter row exists before any transaction counts (see drizzle/postgres/0005).
     await pool.query(q.createCounters([ORDER_STATUSES]));
-    // The hot statements, prepared on every connection with empty inputs (nothing is written).
+    // The hot statements, prepared on every connection with empty inputs (nothing is written); the
+    // pump's function compiled on each.
     await fillPool(pool, async (client) => {
       await client.query(q.insertOrders([[], [], [], [], []]));
       await client.query(q.selectOrders([[]]));
-      await client.query(q.pump([[], [], [], [], [], [], [], [], [], [], [], 0, 0]));
+      await queryWithDeadline(client, q.pump([[], [], [], [], [], [], [], [], [], [], [], 0, 0]), deadlineMs);
     });
   } catch (error) {
     await pool.end().catch(() => {});
@@ -92,7 +106,7 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
   const findOne = async (orderId: string) => (await pool.query<Order>(q.selectOrders([[orderId]]))).rows[0];
   /** Runs a release statement; announces its events, if it recorded any; returns how many. */
   async function released(statement: pg.QueryConfig): Promise<number> {
-    const count = (await pool.query(statement)).rowCount ?? 0;
+    const count = (await queryWithDeadline(pool, statement, deadlineMs)).rowCount ?? 0;
     if (count > 0) recorded();
     return count;
   }
@@ -147,7 +161,7 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
         leaseUntil: number;
       }) =>
         guarded("pump", async () => {
-          const { changed, ...result } = await settleAndClaim(pool, args);
+          const { changed, ...result } = await settleAndClaim(pool, args, deadlineMs);
           if (changed) recorded();
           return result;
         }),
@@ -157,8 +171,13 @@ export async function openPostgresStorage(options: { url: string }, hooks: Postg
       releaseExpiredLeases: (now: number) => guarded("rescue", () => released(q.releaseExpired([now]))),
       renewLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
         guarded("lease renewal", async () => {
-          await pool.query(
-            q.renewLeases([args.held.map((h) => h.seq), args.held.map((h) => h.owner), args.until]),
+          const statement = q.renewLeases([
+            args.held.map((h) => h.seq),
+            args.held.map((h) => h.owner),
+            args.until,
+          ]);
+          return (await queryWithDeadline<{ seq: number }>(pool, statement, deadlineMs)).rows.map(
+            (r) => r.seq,
           );
         }),
     },

@@ -96,6 +96,7 @@ export function createQueueSql(db: Db) {
     .update(orders)
     .set({ leaseUntil: sql`${sql.placeholder("until")}` })
     .where(held)
+    .returning({ seq: orders.seq })
     .prepare();
   const nextDue = db
     .select({ runAt: min(orders.runAt) })
@@ -134,9 +135,9 @@ export function createQueueSql(db: Db) {
     releaseExpiredLeases(now: number): Changed[] {
       return releaseExpired.all({ now });
     },
-    /** Extends the lease of order `seq` to `until`, if `owner` still holds it. */
-    renewLease(args: { seq: number; owner: string; until: number }): void {
-      renew.run(args);
+    /** Extends the lease of order `seq` to `until`, if `owner` still holds it; whether it did. */
+    renewLease(args: { seq: number; owner: string; until: number }): boolean {
+      return Boolean(renew.get(args));
     },
     /** When the earliest pending order becomes due, or null when none is pending. */
     nextDueAt(): number | null {

@@ -191,8 +191,10 @@ export function createWriteOps(db: Db) {
     },
 
     /** Extends the lease of each of these orders that its owner still holds. */
-    renewLeases(args: { held: { seq: number; owner: string }[]; until: number }): void {
-      for (const { seq, owner } of args.held) queue.renewLease({ seq, owner, until: args.until });
+    renewLeases(args: { held: { seq: number; owner: string }[]; until: number }): number[] {
+      return args.held
+        .filter(({ seq, owner }) => queue.renewLease({ seq, owner, until: args.until }))
+        .map((h) => h.seq);
     },
 
     /**
