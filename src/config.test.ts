@@ -72,6 +72,14 @@ test("rejects out-of-range and malformed values, naming the variable", () => {
   }
 });
 
+test("refuses a LEASE_MS below the safe floor, saying why; accepts the floor itself", () => {
+  expect(() => loadConfig({ LEASE_MS: "299" })).toThrow(
+    'LEASE_MS must be at least 300 (ms), got "299": a shorter lease can run out while its holder is alive',
+  );
+  expect(() => loadConfig({ LEASE_MS: "5e2" })).toThrow("LEASE_MS must be a whole number");
+  expect(loadConfig({ LEASE_MS: "300" }).leaseMs).toBe(300);
+});
+
 test("reads the HTTP policy settings", () => {
   const config = loadConfig({
     API_KEYS: " key-one-0123456789 , key-two-0123456789,",

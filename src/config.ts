@@ -94,6 +94,22 @@ function readInt(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
+// The shortest lease that is safe: the pump and the lease renewal answered within 50 ms (p99)
+// under load on a 2-core machine (docs/PERFORMANCE.md, "Leases"), and a lease must outlast a
+// third of itself (the tick) plus a renewal, with room for one skipped tick.
+const LEASE_FLOOR_MS = 300;
+
+function readLeaseMs(env: Env): number {
+  const raw = env.LEASE_MS;
+  if (raw !== undefined && /^\d+$/.test(raw.trim()) && Number(raw) < LEASE_FLOOR_MS) {
+    throw new ConfigError(
+      "LEASE_MS",
+      `LEASE_MS must be at least ${LEASE_FLOOR_MS} (ms), got "${raw}": a shorter lease can run out while its holder is alive and working (docs/ARCHITECTURE.md, Leases)`,
+    );
+  }
+  return readInt(env, "LEASE_MS", 30_000, LEASE_FLOOR_MS, 3_600_000);
+}
+
 function readNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
@@ -232,7 +248,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxAttempts: readInt(env, "MAX_ATTEMPTS", 5, 1, 100),
     retryBaseMs: readInt(env, "RETRY_BASE_MS", 1000, 0, 300_000),
     shutdownTimeoutMs: readInt(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
-    leaseMs: readInt(env, "LEASE_MS", 30_000, 300, 3_600_000),
+    leaseMs: readLeaseMs(env),
     logLevel: readChoice(env, "LOG_LEVEL", "info", LOG_LEVELS),
     apiKeys: readApiKeys(env),
     metricsPublic: readBoolean(env, "METRICS_PUBLIC", true),
