@@ -322,7 +322,9 @@ try {
   );
   const rate = (leaseMs: number) =>
     steady.filter((s) => s.leaseMs === leaseMs).reduce((sum, s) => sum + s.completedPerSecond, 0);
-  console.log(`\ncompleted/s at 300 ms ÷ at 2000 ms (both runs of each): ${(rate(300) / rate(2000)).toFixed(2)}`);
+  console.log(
+    `\ncompleted/s at 300 ms ÷ at 2000 ms (both runs of each): ${(rate(300) / rate(2000)).toFixed(2)}`,
+  );
   const kills = await killRounds();
   console.log(
     `\nThree replicas, LEASE_MS=1000, 32 clients, ${ROUNDS} rounds of kill -9 (restarted at once)\n\n` +
