@@ -47,6 +47,7 @@ async function servedDocument(): Promise<unknown> {
       store: unusedPort<EventStore>("EventStore"),
       heartbeatMs: 15_000,
       maxQueued: 10_000,
+      stallMs: 30_000,
     },
     webhooks: {
       store: unusedPort<WebhookStore>("WebhookStore"),

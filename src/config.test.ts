@@ -32,11 +32,13 @@ test("defaults match the documented table", () => {
     maxWatchers: 10_000,
     sseHeartbeatMs: 15_000,
     sseMaxQueuedEvents: 10_000,
+    sseStallMs: 30_000,
     webhookTimeoutMs: 5000,
     webhookMaxAttempts: 8,
     webhookRetryBaseMs: 1000,
     webhookConcurrency: 16,
     webhookAllowedHosts: [],
+    maxWebhooks: 100,
     corsOrigins: [],
   });
 });

@@ -52,8 +52,10 @@ export type Config = {
   maxWatchers: number;
   /** How often an SSE stream (`GET /events`) sends a heartbeat comment. */
   sseHeartbeatMs: number;
-  /** Events an SSE client may leave unread before it is cut off (a slow consumer). */
+  /** Events an SSE stream keeps queued for its client; past it, the stream waits for the client to read. */
   sseMaxQueuedEvents: number;
+  /** How long an SSE client with a full queue may read nothing before it is cut off. */
+  sseStallMs: number;
   /** How long one webhook attempt may take. */
   webhookTimeoutMs: number;
   /** Attempts of a delivery before it is dead. */
@@ -64,6 +66,8 @@ export type Config = {
   webhookConcurrency: number;
   /** Hosts webhooks may go to; empty: any host whose addresses are all public. */
   webhookAllowedHosts: string[];
+  /** Webhook subscriptions the whole service may hold; past it, 422 WEBHOOK_LIMIT_REACHED. */
+  maxWebhooks: number;
 };
 
 /**
@@ -261,10 +265,12 @@ export function loadConfig(env: Env = process.env): Config {
     maxWatchers: readInt(env, "MAX_WATCHERS", 10_000, 1, 1_000_000),
     sseHeartbeatMs: readInt(env, "SSE_HEARTBEAT_MS", 15_000, 100, 300_000),
     sseMaxQueuedEvents: readInt(env, "SSE_MAX_QUEUED_EVENTS", 10_000, 10, 10_000_000),
+    sseStallMs: readInt(env, "SSE_STALL_MS", 30_000, 100, 3_600_000),
     webhookTimeoutMs: readInt(env, "WEBHOOK_TIMEOUT_MS", 5000, 100, 60_000),
     webhookMaxAttempts: readInt(env, "WEBHOOK_MAX_ATTEMPTS", 8, 1, 100),
     webhookRetryBaseMs: readInt(env, "WEBHOOK_RETRY_BASE_MS", 1000, 0, 3_600_000),
     webhookConcurrency: readInt(env, "WEBHOOK_CONCURRENCY", 16, 1, 1000),
     webhookAllowedHosts: parseAllowedHosts(env.WEBHOOK_ALLOWED_HOSTS),
+    maxWebhooks: readInt(env, "MAX_WEBHOOKS", 100, 1, 100_000),
   };
 }

@@ -145,6 +145,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
       store: storage.events,
       heartbeatMs: config.sseHeartbeatMs,
       maxQueued: config.sseMaxQueuedEvents,
+      stallMs: config.sseStallMs,
     },
     webhooks: {
       store: storage.webhooks,

@@ -20,6 +20,8 @@ export type EventDeps = {
   store: EventStore;
   heartbeatMs: number;
   maxQueued: number;
+  /** How long a client whose stream is full may read nothing before the stream is ended. */
+  stallMs: number;
 };
 
 const PAGE = 500;
