@@ -52,6 +52,7 @@ async function servedDocument(): Promise<unknown> {
     webhooks: {
       store: unusedPort<WebhookStore>("WebhookStore"),
       policy: { allowedHosts: [] },
+      maxWebhooks: 100,
       now: Date.now,
       onSubscribed: () => {},
     },

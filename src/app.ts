@@ -50,7 +50,11 @@ export function createApp(deps: AppDeps) {
     store: boundPendingOrders(deps.orders.store, deps.http.pendingOrders, config.maxPendingOrders),
   };
   // Filled in once the app exists: the policy labels early refusals and reads client addresses.
-  const host: PolicyHost = { routeOf: (method, path) => routeOf(method, path), server: () => null };
+  const host: PolicyHost = {
+    routeOf: (method, path) => routeOf(method, path),
+    methodsOf: (path) => allowedMethods(path),
+    server: () => null,
+  };
   const policy = httpPolicy(deps.http, host);
   const app = new Elysia({ normalize: false }) // normalize: false: unknown fields are an error, not dropped
     .use(policy.plugin)

@@ -18,6 +18,7 @@ const STATUS = {
   ORDER_NOT_RETRYABLE: 409,
   WEBHOOK_NOT_FOUND: 404,
   DELIVERY_NOT_FOUND: 404,
+  WEBHOOK_LIMIT_REACHED: 422,
   ROUTE_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
@@ -112,6 +113,14 @@ export function orderNotRetryable(orderId: string, status: string): AppError {
 /** 404: no webhook subscription with this id. */
 export function webhookNotFound(id: string): AppError {
   return new AppError("WEBHOOK_NOT_FOUND", `Webhook '${echo(id)}' not found`);
+}
+
+/** 422: the service holds MAX_WEBHOOKS subscriptions already. */
+export function webhookLimitReached(max: number): AppError {
+  return new AppError(
+    "WEBHOOK_LIMIT_REACHED",
+    `The service holds ${max} webhook subscriptions, its limit (MAX_WEBHOOKS); delete one first`,
+  );
 }
 
 /** 404: the subscription has no delivery with this seq. */

@@ -150,6 +150,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     webhooks: {
       store: storage.webhooks,
       policy: { allowedHosts: config.webhookAllowedHosts },
+      maxWebhooks: config.maxWebhooks,
       now,
       onSubscribed: () => deliverer.subscriptionsChanged(),
     },

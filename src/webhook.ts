@@ -13,6 +13,9 @@ export type Webhook = {
   createdAt: number;
 };
 
+/** Where a page of subscriptions starts: after this one, in (created_at, id) order. */
+export type WebhookKey = { createdAt: number; id: string };
+
 /** Where a delivery stands: waiting (or being sent), delivered, or dead after its last attempt. */
 export const DELIVERY_STATUSES = ["pending", "delivered", "dead"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];

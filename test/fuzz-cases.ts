@@ -640,7 +640,15 @@ function generateUncapped(rng: Rng): FuzzRequest {
   }
   const path = rng.chance(0.8)
     ? rng.pick(["/orders", "/orders/"])
-    : rng.pick(["/metrics", "/health", "/orders/fz-1", "/orders/fz-1/status", "/swagger/json"]);
+    : rng.pick([
+        "/metrics",
+        "/health",
+        "/orders/fz-1",
+        "/orders/fz-1/status",
+        "/swagger/json",
+        "/webhooks",
+        "/webhooks/fz-1/deliveries",
+      ]);
   return {
     kind: "query",
     method: rng.chance(0.9) ? "GET" : "HEAD",

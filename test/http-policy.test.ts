@@ -521,3 +521,32 @@ test("CORS_ORIGINS: preflights answered for those origins only, never with crede
   const other = await send(url, "GET", "/health", { headers: { origin: "https://evil.example" } });
   expect(other.headers.get("access-control-allow-origin")).toBeNull();
 });
+
+test("CORS preflights name the methods of the path asked about: a browser can delete a subscription", async () => {
+  const allowed = "https://shop.example.com";
+  const { url } = await startService({ CORS_ORIGINS: allowed });
+  const preflight = (path: string, method: string) =>
+    send(url, "OPTIONS", path, { headers: { origin: allowed, "access-control-request-method": method } });
+  const webhook = await preflight("/webhooks/wh_1", "DELETE");
+  expect(webhook.status).toBe(204);
+  expect(webhook.headers.get("access-control-allow-methods")?.split(", ")).toContain("DELETE");
+  const orders = await preflight("/orders", "POST");
+  expect(orders.headers.get("access-control-allow-methods")?.split(", ").sort()).toEqual(["GET", "POST"]);
+  // The DELETE itself, as the browser then sends it, carries the origin's header.
+  const deleted = await send(url, "DELETE", "/webhooks/wh_missing", { headers: { origin: allowed } });
+  expect([deleted.status, deleted.headers.get("access-control-allow-origin")]).toEqual([404, allowed]);
+});
+
+test("CORS preflights count against RATE_LIMIT_PER_S like any request of the client", async () => {
+  const allowed = "https://shop.example.com";
+  const { url } = await startService({ CORS_ORIGINS: allowed, RATE_LIMIT_PER_S: "5" });
+  const statuses: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const answer = await send(url, "OPTIONS", "/orders", {
+      headers: { origin: allowed, "access-control-request-method": "POST" },
+    });
+    statuses.push(answer.status);
+  }
+  expect(statuses.filter((s) => s === 204).length).toBeLessThanOrEqual(6);
+  expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(9);
+});

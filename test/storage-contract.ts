@@ -640,9 +640,9 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
 
       test("subscriptions are created, listed, found and deleted", async () => {
-        await storage.webhooks.createWebhook(hook("w1"));
-        await storage.webhooks.createWebhook(hook("w2", ["completed", "failed"]));
-        expect(await storage.webhooks.listWebhooks()).toEqual([
+        await storage.webhooks.createWebhook(hook("w1"), 100);
+        await storage.webhooks.createWebhook(hook("w2", ["completed", "failed"]), 100);
+        expect(await storage.webhooks.listWebhooks({ limit: 10 })).toEqual([
           hook("w1"),
           hook("w2", ["completed", "failed"]),
         ]);
@@ -650,13 +650,40 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await storage.webhooks.deleteWebhook("w1")).toBe(true);
         expect(await storage.webhooks.deleteWebhook("w1")).toBe(false);
         expect(await storage.webhooks.findWebhook("w1")).toBeUndefined();
-        expect((await storage.webhooks.listWebhooks()).map((w) => w.id)).toEqual(["w2"]);
+        expect((await storage.webhooks.listWebhooks({ limit: 10 })).map((w) => w.id)).toEqual(["w2"]);
+      });
+
+      test("subscriptions are listed a page at a time, by created_at then id", async () => {
+        for (const [id, at] of [
+          ["c", T0],
+          ["a", T0 + 1],
+          ["b", T0],
+          ["d", T0 + 1],
+        ] as const)
+          await storage.webhooks.createWebhook({ ...hook(id), createdAt: at }, 100);
+        const first = await storage.webhooks.listWebhooks({ limit: 3 });
+        expect(first.map((w) => w.id)).toEqual(["b", "c", "a"]);
+        const last = first.at(-1) as Webhook;
+        const rest = await storage.webhooks.listWebhooks({ after: last, limit: 3 });
+        expect(rest.map((w) => w.id)).toEqual(["d"]);
+        const afterB = await storage.webhooks.listWebhooks({ after: { createdAt: T0, id: "b" }, limit: 10 });
+        expect(afterB.map((w) => w.id)).toEqual(["c", "a", "d"]);
+      });
+
+      test("createWebhook refuses past max, counting every subscription, even when called at once", async () => {
+        const created = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => storage.webhooks.createWebhook(hook(`w${i}`), 5)),
+        );
+        expect(created.filter(Boolean).length).toBe(5);
+        expect(await storage.webhooks.listWebhooks({ limit: 100 })).toHaveLength(5);
+        expect(await storage.webhooks.deleteWebhook("w0")).toBe(created[0] === true);
+        expect(await storage.webhooks.createWebhook(hook("again"), 5)).toBe(created[0] === true);
       });
 
       test("each event gets a pending delivery per matching subscription, in its transaction", async () => {
         await create(newOrder("before"));
-        await storage.webhooks.createWebhook(hook("all"));
-        await storage.webhooks.createWebhook(hook("done", ["completed"]));
+        await storage.webhooks.createWebhook(hook("all"), 100);
+        await storage.webhooks.createWebhook(hook("done", ["completed"]), 100);
         await storage.orders.cancelOrder("before", T0 + 5);
         await create(newOrder("a"));
         const a = await claimOne("w1", T0 + 10);
@@ -674,7 +701,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
 
       test("claims take due deliveries once, with the url, secret and event; outcomes are fenced", async () => {
-        await storage.webhooks.createWebhook(hook("all"));
+        await storage.webhooks.createWebhook(hook("all"), 100);
         await create(newOrder("a"), newOrder("b"));
         const now = T0 + 100;
         const first = await storage.webhooks.claimDeliveries({
@@ -752,7 +779,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
 
       test("a claim whose lease ran out is claimed again; the old holder's outcome changes nothing", async () => {
-        await storage.webhooks.createWebhook(hook("all"));
+        await storage.webhooks.createWebhook(hook("all"), 100);
         await create(newOrder("a"));
         const [lost] = await storage.webhooks.claimDeliveries({
           owner: "lost",
@@ -784,18 +811,18 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
 
       test("a delivery's seq is never used again, even after its subscription is deleted", async () => {
-        await storage.webhooks.createWebhook(hook("a"));
+        await storage.webhooks.createWebhook(hook("a"), 100);
         await create(newOrder("o1"));
         const [first] = await storage.webhooks.listDeliveries({ webhookId: "a", afterSeq: 0, limit: 5 });
         expect(await storage.webhooks.deleteWebhook("a")).toBe(true);
-        await storage.webhooks.createWebhook(hook("b"));
+        await storage.webhooks.createWebhook(hook("b"), 100);
         await create(newOrder("o2"));
         const [next] = await storage.webhooks.listDeliveries({ webhookId: "b", afterSeq: 0, limit: 5 });
         expect(next?.seq ?? 0).toBeGreaterThan(first?.seq ?? Number.MAX_SAFE_INTEGER);
       });
 
       test("redeliver puts a dead delivery back to pending, due now; deleting a subscription drops its deliveries", async () => {
-        await storage.webhooks.createWebhook(hook("all"));
+        await storage.webhooks.createWebhook(hook("all"), 100);
         await create(newOrder("a"));
         const [d] = await storage.webhooks.claimDeliveries({
           owner: "s",

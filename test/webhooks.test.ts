@@ -207,3 +207,70 @@ test("kill -9 between commit and delivery: delivered after the restart, with the
   await second.proc.exited;
   hook.stop();
 });
+
+test("MAX_WEBHOOKS bounds the subscriptions of the service: past it, 422 WEBHOOK_LIMIT_REACHED", async () => {
+  const { url } = await startService({ ...ALLOW_LOCAL, MAX_WEBHOOKS: "3" });
+  const subscribe = (i: number) =>
+    call(url, "POST", "/webhooks", { url: `http://127.0.0.1:9/hook-${i}` }).then((r) => r.status);
+  // Eight at once: exactly three are created.
+  const statuses = await Promise.all(Array.from({ length: 8 }, (_, i) => subscribe(i)));
+  expect(statuses.filter((s) => s === 201)).toHaveLength(3);
+  const refused = await call(url, "POST", "/webhooks", { url: "http://127.0.0.1:9/one-more" });
+  expect(refused.status).toBe(422);
+  expect(refused.body.error.code).toBe("WEBHOOK_LIMIT_REACHED");
+  expect(refused.body.error.message).toContain("MAX_WEBHOOKS");
+  // Deleting one makes room for one.
+  const [first] = (await call(url, "GET", "/webhooks")).body.webhooks;
+  expect((await call(url, "DELETE", `/webhooks/${first.id}`)).status).toBe(204);
+  expect(await subscribe(99)).toBe(201);
+  expect(await subscribe(100)).toBe(422);
+});
+
+test("GET /webhooks is paged like the other listings: limit, cursor, next_cursor; strict query", async () => {
+  const { url } = await startService(ALLOW_LOCAL);
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++)
+    ids.push((await call(url, "POST", "/webhooks", { url: `http://127.0.0.1:9/page-${i}` })).body.id);
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const query: string = cursor === null ? "?limit=2" : `?limit=2&cursor=${cursor}`;
+    const page = await call(url, "GET", `/webhooks${query}`);
+    expect(page.status).toBe(200);
+    expect(page.body.webhooks.length).toBeLessThanOrEqual(2);
+    seen.push(...page.body.webhooks.map((w: { id: string }) => w.id));
+    cursor = page.body.next_cursor;
+    pages++;
+  } while (cursor !== null);
+  expect(pages).toBe(3);
+  expect(seen.sort()).toEqual([...ids].sort());
+  expect((await call(url, "GET", "/webhooks")).body.webhooks).toHaveLength(5);
+  for (const bad of [
+    "limit=0",
+    "limit=101",
+    "limit=1e2",
+    "limit=0x10",
+    "limit=1.0",
+    "limit=%2B2",
+    "limit=%202",
+    "cursor=nope",
+    "limit=2&limit=3",
+    "other=1",
+  ]) {
+    const answer = await call(url, "GET", `/webhooks?${bad}`);
+    expect([bad, answer.status, answer.body.error.code]).toEqual([bad, 422, "VALIDATION_FAILED"]);
+  }
+  expect((await call(url, "GET", "/webhooks?cursor=%FF")).body.error.code).toBe("INVALID_QUERY");
+});
+
+test("GET /webhooks/:id/deliveries?limit= takes decimal digits only, as GET /orders does", async () => {
+  const { url } = await startService(ALLOW_LOCAL);
+  const { id } = (await call(url, "POST", "/webhooks", { url: "http://127.0.0.1:9/deliveries" })).body;
+  expect((await call(url, "GET", `/webhooks/${id}/deliveries?limit=2`)).status).toBe(200);
+  for (const bad of ["1e2", "0x10", "1.0", "%2B2", "%202"]) {
+    const answer = await call(url, "GET", `/webhooks/${id}/deliveries?limit=${bad}`);
+    expect([bad, answer.status]).toEqual([bad, 422]);
+    expect(answer.body.error.details[0].field).toBe("limit");
+  }
+});

@@ -16,12 +16,19 @@ const CORS_EXPOSE_HEADERS = [
   "RateLimit-Reset",
 ];
 
-/** The headers of a preflight answer, beside the allowed origin the plugin sets. */
-export const PREFLIGHT_HEADERS = {
-  "access-control-allow-methods": "GET, POST",
-  "access-control-allow-headers": CORS_ALLOW_HEADERS.join(", "),
-  "access-control-max-age": "600",
-};
+/**
+ * The headers of a preflight answer, beside the allowed origin the plugin sets: `methods` are
+ * those the asked-about path answers (a browser may then DELETE a subscription); none for a path
+ * that answers nothing, so the browser does not send the request.
+ */
+export function preflightHeaders(methods: string[]): Record<string, string> {
+  const headers: Record<string, string> = {
+    "access-control-allow-headers": CORS_ALLOW_HEADERS.join(", "),
+    "access-control-max-age": "600",
+  };
+  if (methods.length > 0) headers["access-control-allow-methods"] = methods.join(", ");
+  return headers;
+}
 
 /**
  * The plugin for `origins`: exact matches, by a function (the plugin's own string matching looks
@@ -31,7 +38,7 @@ export const PREFLIGHT_HEADERS = {
 export function corsHeaders(origins: ReadonlySet<string>) {
   return cors({
     origin: (request) => origins.has(request.headers.get("origin") ?? ""),
-    methods: ["GET", "POST"],
+    methods: ["GET", "POST", "DELETE"],
     allowedHeaders: CORS_ALLOW_HEADERS,
     exposeHeaders: CORS_EXPOSE_HEADERS,
     credentials: false,

@@ -17,7 +17,7 @@ import { toErrorBody } from "../error-envelope.ts";
 import { type AppError, rateLimited, unauthorized } from "../errors.ts";
 import { createAccessLog, type Logger } from "../logger.ts";
 import { createKeyMatcher, presentedKey } from "./api-keys.ts";
-import { corsHeaders, PREFLIGHT_HEADERS } from "./cors.ts";
+import { corsHeaders, preflightHeaders } from "./cors.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { requestIdOf } from "./request-id.ts";
 
@@ -44,6 +44,8 @@ export type ResponseInfo = {
 export type PolicyHost = {
   /** The route template a method and path would reach, or `unmatched`: for requests refused early. */
   routeOf: (method: string, path: string) => string;
+  /** The methods a path answers (a CORS preflight names them). */
+  methodsOf: (path: string) => string[];
   /** The listening server, to read a client's address (rate limits without an API key). */
   server: () => { requestIP(request: Request): { address: string } | null } | null;
 };
@@ -87,7 +89,7 @@ export function openPaths(config: Pick<Config, "metricsPublic" | "dashboardPubli
   ];
 }
 
-const standalone: PolicyHost = { routeOf: () => "unmatched", server: () => null };
+const standalone: PolicyHost = { routeOf: () => "unmatched", methodsOf: () => [], server: () => null };
 
 /**
  * The policy: a global Elysia plugin, and how the app's error handler records the requests it
@@ -163,16 +165,16 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
         finish(method, host.routeOf(method, routedPath), status, context.requestStartedAt, requestId);
         return answer();
       };
-      if (
+      // A preflight of a listed origin is answered before the key check (browsers send no key
+      // with it), but counts against the rate limit like any request of that client.
+      const preflight =
         method === "OPTIONS" &&
         context.set.headers["access-control-allow-origin"] !== undefined &&
-        request.headers.get("access-control-request-method") !== null
-      ) {
-        return early(204, () => new Response(null, { status: 204, headers: PREFLIGHT_HEADERS }));
-      }
-      if (PROBE_PATHS.includes(path) && PROBE_PATHS.includes(routedPath)) return;
+        request.headers.get("access-control-request-method") !== null;
+      const probe = PROBE_PATHS.includes(path) && PROBE_PATHS.includes(routedPath);
+      if (probe && !preflight) return;
       const keyIndex = matchKey ? matchKey(presentedKey(request.headers)) : -1;
-      if (limiter) {
+      if (limiter && !probe) {
         // Keyed by the index of the API key, never the key; without one, by the client's address.
         const client =
           keyIndex >= 0 ? `key:${keyIndex}` : (host.server()?.requestIP(request)?.address ?? "unknown");
@@ -181,6 +183,10 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
         context.set.headers["ratelimit-remaining"] = String(verdict.remaining);
         context.set.headers["ratelimit-reset"] = String(verdict.resetS);
         if (!verdict.allowed) return early(429, answerRateLimited);
+      }
+      if (preflight) {
+        const headers = preflightHeaders(host.methodsOf(routedPath));
+        return early(204, () => new Response(null, { status: 204, headers }));
       }
       if (matchKey && keyIndex === -1 && !(isOpen(path) && isOpen(routedPath))) {
         return early(401, answerUnauthorized);

@@ -10,7 +10,7 @@ import { OrderEventsView } from "../events/model.ts";
 import { Gate } from "../gate.ts";
 import { BODY_TIMEOUT_MS, parseJsonBody } from "../json-body.ts";
 import { ORDER_STATUSES, type OrderStatus } from "../order.ts";
-import { checkQueryString } from "../query-string.ts";
+import { checkQuery } from "../query-string.ts";
 import {
   CreateOrderBody,
   ListOrdersQuery,
@@ -34,13 +34,6 @@ import {
 } from "./service.ts";
 
 const DEFAULT_WAIT_S = 30;
-
-/** Refuses a query number that is not plain decimal digits. */
-function checkDecimal(value: string | null, field: string): void {
-  if (value !== null && !/^[0-9]{1,9}$/.test(value)) {
-    throw validationFailed([{ field, message: "must be a whole number in decimal digits" }], "query");
-  }
-}
 
 /** The statuses of a `wait_for` list; 422 naming `wait_for` if one is not a status. */
 function parseWaitFor(value: string): Set<OrderStatus> {
@@ -101,10 +94,7 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
       .get("", ({ query }) => listings.run(async () => Response.json(await listOrders(deps.store, query))), {
         // Before Elysia reads the query: decodable, each parameter once, and `limit` in decimal
         // digits (1e2 and 0x10 are refused, not read as numbers).
-        transform: ({ request }) => {
-          checkQueryString(request.url);
-          checkDecimal(new URL(request.url).searchParams.get("limit"), "limit");
-        },
+        transform: ({ request }) => checkQuery(request.url, ["limit"]),
         query: ListOrdersQuery,
         response: { 200: OrderPage, 400: ErrorBody, 422: ErrorBody },
         detail: { operationId: "listOrders", summary: "List orders in creation order (keyset pagination)" },
@@ -136,10 +126,7 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
           return waitForStatus(deps, params.order_id, statuses, timeoutS * 1000, request.signal);
         },
         {
-          transform: ({ request }) => {
-            checkQueryString(request.url);
-            checkDecimal(new URL(request.url).searchParams.get("timeout_s"), "timeout_s");
-          },
+          transform: ({ request }) => checkQuery(request.url, ["timeout_s"]),
           params: OrderIdParams,
           query: StatusQuery,
           response: { 200: OrderStatusView, 400: ErrorBody, 404: ErrorBody, 422: ErrorBody, 503: ErrorBody },

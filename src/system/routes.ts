@@ -2,10 +2,12 @@
  * Operational routes: `/metrics` (the seed's JSON, or Prometheus' text format when asked for),
  * `/health` (liveness), `/ready` (readiness).
  */
+
 import { Elysia, t } from "elysia";
 import { ErrorBody } from "../error-envelope.ts";
 import { notReady } from "../errors.ts";
 import { ORDER_STATUSES } from "../order.ts";
+import { checkQuery } from "../query-string.ts";
 import { metricsFormat } from "./metrics-format.ts";
 import type { SystemStore } from "./store.ts";
 
@@ -85,7 +87,9 @@ export function systemRoutes(deps: SystemDeps) {
           ? getMetrics(deps.store)
           : renderPrometheus(deps.prometheus),
       {
-        response: { 200: MetricsView, 422: ErrorBody },
+        // Decodable, and `format` at most once (a repeated one took the last value).
+        transform: ({ request }) => checkQuery(request.url),
+        response: { 200: MetricsView, 400: ErrorBody, 422: ErrorBody },
         detail: {
           summary: "Order totals by status and mean processing time",
           description:

@@ -124,7 +124,7 @@ export class WebhookDeliverer {
     this.#again = false;
     let nextInMs = POLL_MS;
     try {
-      this.#subscribed = (await this.deps.store.listWebhooks()).length > 0;
+      this.#subscribed = (await this.deps.store.listWebhooks({ limit: 1 })).length > 0;
       // No subscription, no delivery (deleting one deletes its deliveries): one read a second.
       const next = this.#subscribed ? await this.deps.store.nextDeliveryAt() : null;
       const now = this.deps.now();

@@ -82,7 +82,28 @@ export const CreatedWebhookView = t.Object(
 );
 export type CreatedWebhookView = typeof CreatedWebhookView.static;
 
-export const WebhookList = t.Object({ webhooks: t.Array(WebhookView) });
+/** Page sizes of GET /webhooks. */
+export const DEFAULT_WEBHOOK_PAGE = 50;
+export const MAX_WEBHOOK_PAGE = 100;
+
+export const WebhooksQuery = t.Object(
+  {
+    limit: t.Optional(
+      t.Integer({
+        description: `1 to ${MAX_WEBHOOK_PAGE}; ${DEFAULT_WEBHOOK_PAGE} when absent`,
+        error: `must be a whole number from 1 to ${MAX_WEBHOOK_PAGE}`,
+      }),
+    ),
+    cursor: t.Optional(t.String({ description: "next_cursor of the previous page" })),
+  },
+  { additionalProperties: false, error: "allowed query parameters: limit, cursor" },
+);
+export type WebhooksQuery = typeof WebhooksQuery.static;
+
+export const WebhookList = t.Object({
+  webhooks: t.Array(WebhookView),
+  next_cursor: t.Nullable(t.String({ description: "Pass as cursor for the next page; null on the last" })),
+});
 export type WebhookList = typeof WebhookList.static;
 
 export const WebhookIdParams = t.Object({ id: t.String({ description: "The subscription's id" }) });

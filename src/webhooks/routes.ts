@@ -2,7 +2,7 @@
 import { Elysia } from "elysia";
 import { ErrorBody } from "../error-envelope.ts";
 import { parseJsonBody } from "../json-body.ts";
-import { checkQueryString } from "../query-string.ts";
+import { checkQuery } from "../query-string.ts";
 import {
   CreatedWebhookView,
   CreateWebhookBody,
@@ -12,6 +12,7 @@ import {
   DeliveryView,
   WebhookIdParams,
   WebhookList,
+  WebhooksQuery,
 } from "./model.ts";
 import {
   createWebhook,
@@ -54,9 +55,14 @@ export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeou
         },
       },
     )
-    .get("", () => listWebhooks(deps.store), {
-      response: { 200: WebhookList },
-      detail: { operationId: "listWebhooks", summary: "List subscriptions (without secrets)" },
+    .get("", ({ query }) => listWebhooks(deps.store, query), {
+      transform: ({ request }) => checkQuery(request.url, ["limit"]),
+      query: WebhooksQuery,
+      response: { 200: WebhookList, 400: ErrorBody, 422: ErrorBody },
+      detail: {
+        operationId: "listWebhooks",
+        summary: "List subscriptions, oldest first, a page at a time (without secrets)",
+      },
     })
     .delete(
       "/:id",
@@ -74,7 +80,7 @@ export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeou
       },
     )
     .get("/:id/deliveries", ({ params, query }) => listDeliveries(deps.store, params.id, query), {
-      transform: ({ request }) => checkQueryString(request.url),
+      transform: ({ request }) => checkQuery(request.url, ["limit"]),
       params: WebhookIdParams,
       query: DeliveriesQuery,
       response: { 200: DeliveryPage, 400: ErrorBody, 404: ErrorBody, 422: ErrorBody },

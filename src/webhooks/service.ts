@@ -4,9 +4,9 @@
  * functions over the webhooks port; they know nothing of HTTP.
  */
 
-import { deliveryNotFound, validationFailed, webhookNotFound } from "../errors.ts";
+import { deliveryNotFound, validationFailed, webhookLimitReached, webhookNotFound } from "../errors.ts";
 import { pageOf, pageRequest } from "../paging.ts";
-import type { Delivery, Webhook } from "../webhook.ts";
+import type { Delivery, Webhook, WebhookKey } from "../webhook.ts";
 import type {
   CreatedWebhookView,
   CreateWebhookBody,
@@ -14,9 +14,10 @@ import type {
   DeliveryPage,
   DeliveryView,
   WebhookList,
+  WebhooksQuery,
   WebhookView,
 } from "./model.ts";
-import { MAX_DELIVERY_PAGE } from "./model.ts";
+import { DEFAULT_WEBHOOK_PAGE, MAX_DELIVERY_PAGE, MAX_WEBHOOK_PAGE } from "./model.ts";
 import { generateSecret } from "./signing.ts";
 import type { WebhookStore } from "./store.ts";
 import { checkWebhookUrl, type UrlPolicy } from "./url-policy.ts";
@@ -25,6 +26,8 @@ import { checkWebhookUrl, type UrlPolicy } from "./url-policy.ts";
 export type WebhookDeps = {
   store: WebhookStore;
   policy: UrlPolicy;
+  /** Subscriptions the whole service may hold (MAX_WEBHOOKS). */
+  maxWebhooks: number;
   now: () => number;
   /** Called after a subscription was created, so the sender starts watching the outbox. */
   onSubscribed: () => void;
@@ -63,14 +66,42 @@ export async function createWebhook(deps: WebhookDeps, body: CreateWebhookBody):
     eventTypes: body.event_types ?? null,
     createdAt: deps.now(),
   };
-  await deps.store.createWebhook(webhook);
+  if (!(await deps.store.createWebhook(webhook, deps.maxWebhooks)))
+    throw webhookLimitReached(deps.maxWebhooks);
   deps.onSubscribed();
   return { ...toWebhookView(webhook), secret: webhook.secret };
 }
 
-/** Every subscription, without secrets. */
-export async function listWebhooks(store: WebhookStore): Promise<WebhookList> {
-  return { webhooks: (await store.listWebhooks()).map(toWebhookView) };
+/** One page of subscriptions, oldest first, without secrets. */
+export async function listWebhooks(store: WebhookStore, query: WebhooksQuery): Promise<WebhookList> {
+  const limit = query.limit ?? DEFAULT_WEBHOOK_PAGE;
+  const after = query.cursor === undefined ? undefined : decodeWebhookCursor(query.cursor);
+  const problems = [
+    ...(Number.isInteger(limit) && limit >= 1 && limit <= MAX_WEBHOOK_PAGE
+      ? []
+      : [{ field: "limit", message: `must be a whole number from 1 to ${MAX_WEBHOOK_PAGE}` }]),
+    ...(after === null ? [{ field: "cursor", message: "is not a cursor this API returned" }] : []),
+  ];
+  if (problems.length > 0 || after === null) throw validationFailed(problems, "query");
+  // One more than shown: if it comes back, another page follows.
+  const rows = await store.listWebhooks({ after, limit: limit + 1 });
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    webhooks: page.map(toWebhookView),
+    next_cursor: rows.length > limit && last ? encodeWebhookCursor(last) : null,
+  };
+}
+
+/** A subscription's place in the listing, as an opaque cursor (base64url of `created_at.id`). */
+const encodeWebhookCursor = ({ createdAt, id }: WebhookKey) =>
+  Buffer.from(`${Math.round(createdAt)}.${id}`).toString("base64url");
+
+/** The place a cursor stands for; null when it is not one this API returned. */
+function decodeWebhookCursor(cursor: string): WebhookKey | null {
+  const decoded = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, "base64url").toString() : "";
+  const match = /^(\d{1,15})\.(.+)$/.exec(decoded);
+  return match ? { createdAt: Number(match[1]), id: match[2] as string } : null;
 }
 
 /** Unsubscribes; its deliveries go with it (nothing more is sent). 404 when unknown. */

@@ -5,15 +5,26 @@
  * transition rolled back sends nothing. Every adapter under src/db/ implements it;
  * test/storage-contract.ts defines its behaviour.
  */
-import type { Delivery, DeliveryOutcome, DeliveryStatus, DueDelivery, Webhook } from "../webhook.ts";
+import type {
+  Delivery,
+  DeliveryOutcome,
+  DeliveryStatus,
+  DueDelivery,
+  Webhook,
+  WebhookKey,
+} from "../webhook.ts";
 
-export type { DeliveryOutcome, DueDelivery };
+export type { DeliveryOutcome, DueDelivery, WebhookKey };
 
 /** What the webhooks feature needs from storage. */
 export type WebhookStore = {
-  createWebhook(webhook: Webhook): Promise<void>;
-  /** Every subscription, oldest first. */
-  listWebhooks(): Promise<Webhook[]>;
+  /**
+   * Stores the subscription unless the service already holds `max` of them (then false): the
+   * count and the insert are one step, so concurrent creates on any replica never pass `max`.
+   */
+  createWebhook(webhook: Webhook, max: number): Promise<boolean>;
+  /** Up to `limit` subscriptions after `after` (by created_at, then id), oldest first. */
+  listWebhooks(page: { after?: WebhookKey; limit: number }): Promise<Webhook[]>;
   findWebhook(id: string): Promise<Webhook | undefined>;
   /** Removes the subscription and all its deliveries; false if there was none. */
   deleteWebhook(id: string): Promise<boolean>;

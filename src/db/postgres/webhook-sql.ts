@@ -26,13 +26,22 @@ const deliveryColumns = (d: string) => `${d}.seq::float8 AS "seq", ${d}.webhook_
 export const insertWebhook = statement(
   "insert_webhook",
   `INSERT INTO webhooks (id, url, secret, event_types, created_at)
-   VALUES ($1, $2, $3, $4::text[], ${at("$5")})`,
+   SELECT $1, $2, $3, $4::text[], ${at("$5")} WHERE (SELECT count(*) FROM webhooks) < $6::int
+   RETURNING id`,
 );
 
-/** Every subscription, oldest first. */
+/**
+ * Serialises the creates of subscriptions across replicas for the rest of the transaction, so that
+ * the count in insertWebhook (a statement after it, with a snapshot taken after the lock) is exact.
+ */
+export const lockWebhookCreates = statement("lock_webhook_creates", "SELECT pg_advisory_xact_lock(4201130)");
+
+/** Up to [limit] subscriptions after [created_at (ms), id] (null: from the start), oldest first. */
 export const selectWebhooks = statement(
   "select_webhooks",
-  `SELECT ${WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, id`,
+  `SELECT ${WEBHOOK_COLUMNS} FROM webhooks
+   WHERE $1::float8 IS NULL OR (created_at, id) > (${at("$1")}, $2::text)
+   ORDER BY created_at, id LIMIT $3::int`,
 );
 
 /** One subscription: [id]. */

@@ -1,11 +1,11 @@
 /**
  * The webhooks port on PostgreSQL: each operation one statement of webhook-sql.ts (one round trip),
- * but for deleting a subscription, two in a transaction (see deleteWebhookRow). A failure of the
+ * but for creating and deleting a subscription, two in a transaction each. A failure of the
  * database becomes the adapter's 503 through `guarded`.
  */
 import type pg from "pg";
 import type { OrderEvent } from "../../order.ts";
-import type { Delivery, DeliveryOutcome, DeliveryStatus, Webhook } from "../../webhook.ts";
+import type { Delivery, DeliveryOutcome, DeliveryStatus, Webhook, WebhookKey } from "../../webhook.ts";
 import * as w from "./webhook-sql.ts";
 
 /** Runs `work`, turning a failure of the database into the adapter's 503. */
@@ -17,12 +17,12 @@ export function createWebhookStore(pool: pg.Pool, guarded: Guard) {
     (await pool.query<T>(query)).rows;
 
   return {
-    createWebhook: (webhook: Webhook) =>
-      guarded("webhook write", async () => {
-        const { id, url, secret, eventTypes, createdAt } = webhook;
-        await pool.query(w.insertWebhook([id, url, secret, eventTypes, createdAt]));
-      }),
-    listWebhooks: () => guarded("read", () => rows<Webhook>(w.selectWebhooks([]))),
+    createWebhook: (webhook: Webhook, max: number) =>
+      guarded("webhook write", () => createWebhook(pool, webhook, max)),
+    listWebhooks: ({ after, limit }: { after?: WebhookKey; limit: number }) =>
+      guarded("read", () =>
+        rows<Webhook>(w.selectWebhooks([after?.createdAt ?? null, after?.id ?? null, limit])),
+      ),
     findWebhook: (id: string) => guarded("read", async () => (await rows<Webhook>(w.selectWebhook([id])))[0]),
     deleteWebhook: (id: string) => guarded("webhook write", () => deleteWebhook(pool, id)),
     listDeliveries: (query: {
@@ -68,6 +68,25 @@ export function createWebhookStore(pool: pg.Pool, guarded: Guard) {
 }
 
 /** Deletes the subscription, then its deliveries, in one transaction; false if there was none. */
+/** Inserts the subscription unless `max` exist; one replica at a time (an advisory lock). */
+async function createWebhook(pool: pg.Pool, webhook: Webhook, max: number): Promise<boolean> {
+  const { id, url, secret, eventTypes, createdAt } = webhook;
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query(w.lockWebhookCreates([]));
+    const inserted = (await client.query(w.insertWebhook([id, url, secret, eventTypes, createdAt, max])))
+      .rowCount;
+    await client.query("COMMIT");
+    return inserted === 1;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 async function deleteWebhook(pool: pg.Pool, id: string): Promise<boolean> {
   const client = await pool.connect();
   try {

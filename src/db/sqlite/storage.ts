@@ -10,7 +10,7 @@ import { dirname } from "node:path";
 import type { SynchronousLevel } from "../../config.ts";
 import { storageUnavailable } from "../../errors.ts";
 import type { ActivityReport, NewOrder } from "../../order.ts";
-import type { Webhook } from "../../webhook.ts";
+import type { Webhook, WebhookKey } from "../../webhook.ts";
 import { migrateDatabase, openDatabase } from "./client.ts";
 import { lockFile } from "./file-lock.ts";
 import { createReads } from "./reads.ts";
@@ -119,8 +119,8 @@ export async function openSqliteStorage(
         },
       },
       webhooks: {
-        createWebhook: (webhook: Webhook) => writer.run("createWebhook", webhook),
-        listWebhooks: async () => webhookReads.listWebhooks(),
+        createWebhook: (webhook: Webhook, max: number) => writer.run("createWebhook", webhook, max),
+        listWebhooks: async (page: { after?: WebhookKey; limit: number }) => webhookReads.listWebhooks(page),
         findWebhook: async (id: string) => webhookReads.findWebhook(id),
         deleteWebhook: (id: string) => writer.run("deleteWebhook", id),
         listDeliveries: async (query: Parameters<typeof webhookReads.listDeliveries>[0]) =>

@@ -4,9 +4,24 @@
  * writes.ts), reads on the read-only connection. As with orders, every write after a claim is
  * fenced by `claimed_by`, so an attempt whose claim lapsed changes nothing.
  */
-import { and, asc, eq, gt, inArray, isNotNull, isNull, lt, lte, min, or, type SQL, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  count,
+  eq,
+  gt,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  lte,
+  min,
+  or,
+  type SQL,
+  sql,
+} from "drizzle-orm";
 import type { OrderEvent } from "../../order.ts";
-import type { Delivery, DeliveryOutcome, DeliveryStatus, Webhook } from "../../webhook.ts";
+import type { Delivery, DeliveryOutcome, DeliveryStatus, Webhook, WebhookKey } from "../../webhook.ts";
 import type { Db } from "./client.ts";
 import { eventColumns, toEvent } from "./reads.ts";
 import { orderEvents, orders, webhookDeliveries, webhooks } from "./schema.ts";
@@ -38,10 +53,14 @@ export function createWebhookWrites(db: Db) {
   const released = { claimedBy: null, leaseUntil: null } as const;
 
   return {
-    createWebhook(webhook: Webhook): void {
+    /** Inserts the subscription unless `max` exist (one writer: the count is exact); whether it did. */
+    createWebhook(webhook: Webhook, max: number): boolean {
+      const held = db.select({ n: count() }).from(webhooks).get()?.n ?? 0;
+      if (held >= max) return false;
       db.insert(webhooks)
         .values({ ...webhook, eventTypes: webhook.eventTypes && JSON.stringify(webhook.eventTypes) })
         .run();
+      return true;
     },
     deleteWebhook(id: string): boolean {
       db.delete(webhookDeliveries).where(eq(webhookDeliveries.webhookId, id)).run();
@@ -162,11 +181,19 @@ export function createWebhookReads(db: Db) {
     .where(eq(webhookDeliveries.status, "pending"))
     .prepare();
   return {
-    listWebhooks(): Webhook[] {
+    listWebhooks({ after, limit }: { after?: WebhookKey; limit: number }): Webhook[] {
       return db
         .select()
         .from(webhooks)
+        .where(
+          after &&
+            or(
+              gt(webhooks.createdAt, after.createdAt),
+              and(eq(webhooks.createdAt, after.createdAt), gt(webhooks.id, after.id)),
+            ),
+        )
         .orderBy(asc(webhooks.createdAt), asc(webhooks.id))
+        .limit(limit)
         .all()
         .map(toWebhook);
     },
