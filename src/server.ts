@@ -8,6 +8,7 @@ import type { Config } from "./config.ts";
 import { Dashboard } from "./dashboard/service.ts";
 import { ActivityWindow } from "./dashboard/window.ts";
 import { EventFeed } from "./events/feed.ts";
+import { trackPendingOrders } from "./http/backpressure.ts";
 import { httpServer } from "./http/listen.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
@@ -15,7 +16,6 @@ import { describeDatabase, openStorage } from "./open-storage.ts";
 import type { OrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
 import { tellAll } from "./queue/observer.ts";
-import type { Storage } from "./storage.ts";
 import { WebhookDeliverer } from "./webhooks/deliverer.ts";
 
 // The event feed reads at least this often while someone watches (the fallback when a wake-up is
@@ -29,35 +29,6 @@ export type ServerHooks = {
   onFatal: (reason: string) => void;
   now?: () => number;
 };
-
-/**
- * The number of pending orders, for backpressure: read at most every 100 ms (a read of the
- * running totals) and answered from the last read meanwhile, so a request never waits for it.
- */
-function cachedPendingOrders(storage: Storage, log: Logger): () => number {
-  let pending = 0;
-  let readAt = 0;
-  let reading = false;
-  return () => {
-    if (!reading && Date.now() - readAt > 100) {
-      reading = true;
-      storage.system.countOrders().then(
-        (counts) => {
-          pending = counts.byStatus.pending;
-          readAt = Date.now();
-          reading = false;
-        },
-        (error) => {
-          // Not again before the next 100 ms: while the database is down every request would retry.
-          log("error", "could not read the pending orders", { error: String(error) });
-          readAt = Date.now();
-          reading = false;
-        },
-      );
-    }
-    return pending;
-  };
-}
 
 /** The orders port, counting the cancels that happen (pending -> cancelled) into `metrics`. */
 function countingCancels(store: OrderStore, metrics: Metrics): OrderStore {
@@ -163,7 +134,10 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     http: {
       config,
       log,
-      pendingOrders: cachedPendingOrders(storage, log),
+      pendingOrders: trackPendingOrders(
+        async () => (await storage.system.countOrders()).byStatus.pending,
+        (error) => log("error", "could not read the pending orders", { error: String(error) }),
+      ),
       onResponse: metrics.observeRequest,
     },
     log,

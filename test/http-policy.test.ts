@@ -417,6 +417,37 @@ test("backpressure: past MAX_PENDING_ORDERS a new order is 503 OVERLOADED; repla
   await waitFor(async () => (await send(url, "POST", "/orders", { body: order(refusedId) })).status === 201);
 });
 
+test("backpressure: 60 concurrent new orders against MAX_PENDING_ORDERS=20 with nothing processed: exactly 20 taken", async () => {
+  const { url, server } = await startService({ MAX_PENDING_ORDERS: "20", SHUTDOWN_TIMEOUT_MS: "0" });
+  // Processing held: with the dispatcher stopped nothing leaves pending, so every order taken
+  // stays in the backlog and the bound alone decides (with one worker slot, the order it claimed
+  // would leave pending and, once counted, rightly make room for a 21st).
+  await server.dispatcher.stop(0);
+  const ids = Array.from({ length: 60 }, (_, i) => `burst-${i}`);
+  const answers = await Promise.all(ids.map((id) => send(url, "POST", "/orders", { body: order(id) })));
+  const accepted = ids.filter((_, i) => answers[i]?.status === 201);
+  const refused = answers.filter((answer) => answer.status === 503);
+  expect({ accepted: accepted.length, refused: refused.length }).toEqual({ accepted: 20, refused: 40 });
+  for (const answer of refused) {
+    expect(answer.body.error.code).toBe("OVERLOADED");
+    expect(answer.headers.get("retry-after")).toBe("1");
+  }
+  expect((await send(url, "GET", "/metrics")).body.status_counts.pending).toBe(20);
+  // Replays are not new orders: an accepted one answers 200 (409 with another payload), at the bound.
+  for (const id of accepted)
+    expect((await send(url, "POST", "/orders", { body: order(id) })).status).toBe(200);
+  const first = accepted[0] as string;
+  expect((await send(url, "POST", "/orders", { body: order(first, { total_amount: 1 }) })).status).toBe(409);
+  // Once counted again (a read every 100 ms), the bound still holds: a new order is still refused.
+  const refusedId = ids.find((id) => !accepted.includes(id)) as string;
+  expect((await send(url, "GET", `/orders/${refusedId}`)).status).toBe(404); // nothing stored
+  const started = Date.now();
+  while (Date.now() - started < 300) {
+    expect((await send(url, "POST", "/orders", { body: order(refusedId) })).status).toBe(503);
+    await Bun.sleep(20);
+  }
+});
+
 test("a body that trickles in slower than BODY_TIMEOUT_MS is cut with 408, in the envelope", async () => {
   const { url } = await startService({ BODY_TIMEOUT_MS: "300" });
   const body = JSON.stringify(order("slow-1"));

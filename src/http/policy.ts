@@ -17,6 +17,7 @@ import { toErrorBody } from "../error-envelope.ts";
 import { type AppError, rateLimited, unauthorized } from "../errors.ts";
 import { createAccessLog, type Logger } from "../logger.ts";
 import { createKeyMatcher, presentedKey } from "./api-keys.ts";
+import type { PendingOrders } from "./backpressure.ts";
 import { corsHeaders, preflightHeaders } from "./cors.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { requestIdOf } from "./request-id.ts";
@@ -26,7 +27,7 @@ export type HttpPolicyDeps = {
   config: Config;
   log: Logger;
   /** Orders now pending (cached, cheap): the backlog that MAX_PENDING_ORDERS bounds. */
-  pendingOrders: () => number;
+  pendingOrders: PendingOrders;
   /** Told of every answered request, once (the request metrics listen here). */
   onResponse: (info: ResponseInfo) => void;
 };
