@@ -2,6 +2,8 @@
  * The OpenAPI document at /swagger/json (generated from the routes, then cleaned by
  * `cleanDocument`) and Swagger UI at /swagger, its script and stylesheet served from the installed
  * swagger-ui-dist package, so the page renders with no network and runs the version in the lockfile.
+ * The page is ours, not the OpenAPI plugin's: the plugin's has an inline script and an inline style,
+ * which a Content-Security-Policy without 'unsafe-inline' refuses; ours loads both as files.
  */
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -26,9 +28,93 @@ const ASSETS = {
   "swagger-ui.css": "text/css; charset=utf-8",
 } as const;
 
-/** Serves the Swagger UI assets, each read from disk once, on its first request. */
-function swaggerUiAssets() {
-  const app = new Elysia({ name: "swagger-ui-assets" });
+/**
+ * Our own files for the page, as text: the script that starts Swagger UI (what the plugin's page
+ * had inline) and its dark-mode rules (what the plugin's page had in a <style>). Without a
+ * version in their names, so cached only after asking again.
+ */
+const OWN_ASSETS = {
+  "init.js": {
+    type: "text/javascript; charset=utf-8",
+    text: `window.ui = SwaggerUIBundle(${JSON.stringify({
+      dom_id: "#swagger-ui",
+      // Absolute, so the page also works when opened as /swagger/ (which Elysia routes to it too).
+      url: "/swagger/json",
+      // Never send the document to swagger.io's online validator.
+      validatorUrl: "none",
+    })});\n`,
+  },
+  "dark.css": {
+    type: "text/css; charset=utf-8",
+    text: `@media (prefers-color-scheme: dark) {
+  body { background-color: #222; }
+  .swagger-ui { filter: invert(92%) hue-rotate(180deg); }
+  .swagger-ui .microlight { filter: invert(100%) hue-rotate(180deg); }
+}
+`,
+  },
+} as const;
+
+/**
+ * The page's Content-Security-Policy: nothing but this service's own files, and no frame around it
+ * (X-Frame-Options says the same to browsers that predate frame-ancestors).
+ */
+const PAGE_SECURITY_HEADERS = {
+  "content-security-policy": [
+    "default-src 'none'",
+    // Swagger UI's bundle and our init.js; the bundle needs no eval.
+    "script-src 'self'",
+    // Swagger UI's stylesheet and our dark.css. Its React components set styles through the CSSOM
+    // (element.style), which style-src does not govern, so no 'unsafe-inline'.
+    "style-src 'self'",
+    // The document, and the requests "Try it out" sends to this service (its one server, "/").
+    "connect-src 'self'",
+    // swagger-ui.css draws its icons and arrows as data: images; the page's empty icon is one too.
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    // Swagger UI's forms (Authorize, Try it out) are handled by its script, never submitted.
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "x-frame-options": "DENY",
+};
+
+/** The page: Swagger UI's stylesheet and script, then ours; built once. */
+const PAGE_HTML = `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>Order service</title>
+    <link rel="icon" href="data:," />
+    <link rel="stylesheet" href="${ASSET_BASE}/swagger-ui.css" />
+    <link rel="stylesheet" href="/swagger/assets/dark.css" />
+    <script src="${ASSET_BASE}/swagger-ui-bundle.js" defer></script>
+    <script src="/swagger/assets/init.js" defer></script>
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+  </body>
+</html>
+`;
+
+/** Serves the page, our two files, and the Swagger UI assets (each read from disk once, on its first request). */
+function swaggerUiPage() {
+  const app = new Elysia({ name: "swagger-ui-page" }).get(
+    "/swagger",
+    () =>
+      new Response(PAGE_HTML, {
+        headers: { "content-type": "text/html; charset=utf-8", ...PAGE_SECURITY_HEADERS },
+      }),
+    { detail: { hide: true } },
+  );
+  for (const [name, { type, text }] of Object.entries(OWN_ASSETS)) {
+    app.get(
+      `/swagger/assets/${name}`,
+      () => new Response(text, { headers: { "content-type": type, "cache-control": "no-cache" } }),
+      { detail: { hide: true } },
+    );
+  }
   for (const [name, contentType] of Object.entries(ASSETS)) {
     const file = Bun.file(join(SWAGGER_UI_DIR, name));
     let bytes: Promise<Uint8Array> | undefined;
@@ -47,8 +133,8 @@ function swaggerUiAssets() {
 }
 
 /**
- * The docs plugin: `/swagger` (Swagger UI), `/swagger/json` (the document) and
- * `/swagger/assets/<swagger-ui version>/...`. With `apiKeysOn`, the document declares the API key
+ * The docs plugin: `/swagger` (Swagger UI), `/swagger/json` (the document),
+ * `/swagger/assets/<swagger-ui version>/...` and our `/swagger/assets/init.js` and `dark.css`. With `apiKeysOn`, the document declares the API key
  * schemes and requires one on every operation but those under `openPaths` (OpenAPI paths, e.g.
  * "/health").
  */
@@ -72,23 +158,14 @@ export function apiDocs(options: DocumentOptions = { apiKeysOn: false }) {
       openapi({
         path: "/swagger",
         specPath: "/swagger/json",
-        provider: "swagger-ui",
-        swagger: {
-          cdn: `${ASSET_BASE}/swagger-ui-bundle.js`,
-          theme: `${ASSET_BASE}/swagger-ui.css`,
-          // Never send the document to swagger.io's online validator.
-          validatorUrl: "none",
-          // Absolute, unlike the plugin's default ("swagger/json"), so the page also works when
-          // opened as /swagger/ (which Elysia routes to it too). Not in the plugin's option type.
-          ...({ url: "/swagger/json" } as object),
-        },
+        // The page is ours (see the file comment): the plugin serves only the document.
+        provider: null,
         documentation: {
           info: {
             title: "Order service",
             version: "0.1.0",
             description:
               "Accepts orders, processes them asynchronously on worker threads, and reports status and metrics. " +
-              // No double quotes: the plugin puts this text in the page's <meta> tags unescaped.
               "Every error has one envelope: an object `error` with `code`, `message` and, for some codes, `details`.",
           },
           // The default server made explicit: the API is served from the document's own origin.
@@ -100,5 +177,5 @@ export function apiDocs(options: DocumentOptions = { apiKeysOn: false }) {
         },
       }),
     )
-    .use(swaggerUiAssets());
+    .use(swaggerUiPage());
 }

@@ -35,16 +35,51 @@ export function launchBrowser(): Promise<Browser> {
 }
 
 /**
- * Cuts `context` off every host but `host`: such requests are aborted as if offline, and listed
- * in the returned array.
+ * Cuts `context` off every host but `hosts` (host:port): such requests are aborted as if offline,
+ * and listed in the returned array.
  */
-export async function offlineBut(context: BrowserContext, host: string): Promise<string[]> {
+export async function offlineBut(context: BrowserContext, ...hosts: string[]): Promise<string[]> {
   const foreign: string[] = [];
   await context.route("**/*", (route) => {
     const url = new URL(route.request().url());
-    if (url.host === host) return route.continue();
+    if (hosts.includes(url.host)) return route.continue();
     foreign.push(url.href);
     return route.abort("internetdisconnected");
   });
   return foreign;
+}
+
+/**
+ * Collects what the pages of `context` report against their Content-Security-Policy: every
+ * `securitypolicyviolation` event (directive and blocked URL), and every console error naming the
+ * policy (Chromium reports some refusals, such as a frame's, only there). Playwright's init script
+ * and binding are not subject to the page's policy, so watching changes nothing.
+ */
+export async function watchCsp(context: BrowserContext): Promise<string[]> {
+  const reported: string[] = [];
+  await context.exposeBinding("reportCspViolation", (_source, text: string) => {
+    reported.push(text);
+  });
+  await context.addInitScript(() => {
+    const g = globalThis as any;
+    g.addEventListener("securitypolicyviolation", (event: any) =>
+      g.reportCspViolation(`${event.effectiveDirective} refused ${event.blockedURI || "inline"}`),
+    );
+  });
+  context.on("console", (message) => {
+    if (message.type() === "error" && message.text().includes("Content Security Policy")) {
+      reported.push(message.text());
+    }
+  });
+  return reported;
+}
+
+/** A Content-Security-Policy header's directives: name → its values. */
+export function cspDirectives(header: string | null): Map<string, string[]> {
+  const directives = new Map<string, string[]>();
+  for (const part of (header ?? "").split(";")) {
+    const [name, ...values] = part.trim().split(/\s+/);
+    if (name) directives.set(name.toLowerCase(), values);
+  }
+  return directives;
 }

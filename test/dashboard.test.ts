@@ -1,13 +1,14 @@
 /**
  * The live dashboard in a real headless Chromium, with the network cut (nothing but the service
  * answers), against real services: it moves when orders arrive, lists failed orders and retries
- * them, asks for an API key when /dashboard/data needs one, and fits a phone.
+ * them, asks for an API key when /dashboard/data needs one, and fits a phone; all of it under its
+ * Content-Security-Policy with nothing refused, and no other site can frame it.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { browserMissing, launchBrowser, offlineBut } from "./browser.ts";
+import { browserMissing, cspDirectives, launchBrowser, offlineBut, watchCsp } from "./browser.ts";
 import { call, cleanup, order, startService, type TestService, tempDir, waitFor } from "./helpers.ts";
 
 // Debian's chromium; .ci/run installs it when missing.
@@ -27,16 +28,19 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
 
   /**
    * Opens /dashboard of `service` with every request for another host aborted; `foreign` collects
-   * those requests and `errors` the page's uncaught errors.
+   * those requests, `errors` the page's uncaught errors and `refused` what its
+   * Content-Security-Policy refused; `headers` are the page's response headers.
    */
   async function openDashboard(service: TestService, viewport = { width: 1280, height: 800 }) {
     const context = await browser.newContext({ viewport });
     const foreign = await offlineBut(context, service.url.host);
+    const refused = await watchCsp(context);
     const page = await context.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(new URL("/dashboard", service.url).href);
-    return { page, foreign, errors, close: () => context.close() };
+    const response = await page.goto(new URL("/dashboard", service.url).href);
+    const headers = (await response?.allHeaders()) ?? {};
+    return { page, headers, foreign, errors, refused, close: () => context.close() };
   }
 
   /** Waits until the page has drawn at least `n` samples; returns how many it has. */
@@ -55,7 +59,7 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
     "orders posted through the API move the total, the chart and the backlog within 2 s",
     async () => {
       const service = await startService({ WORKERS: "2" });
-      const { page, foreign, errors, close } = await openDashboard(service);
+      const { page, foreign, errors, refused, close } = await openDashboard(service);
       try {
         const before = await samplesAtLeast(page, 2);
         const created = await Promise.all(
@@ -84,6 +88,7 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
         expect(await page.textContent("#orders-total")).toBe("50");
         expect(foreign).toEqual([]);
         expect(errors).toEqual([]);
+        expect(refused).toEqual([]);
       } finally {
         await close();
       }
@@ -98,7 +103,7 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
       // Worker threads read the gate folder from the process environment.
       process.env.ORDER_GATES = gates;
       const service = await startService({ WORKERS: "2", PROCESS_ORDER_MODULE: GATED, MAX_ATTEMPTS: "1" });
-      const { page, foreign, errors, close } = await openDashboard(service);
+      const { page, foreign, errors, refused, close } = await openDashboard(service);
       try {
         const id = "gated-dash-1";
         expect((await call(service.url, "POST", "/orders", order(id))).status).toBe(201);
@@ -120,6 +125,7 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
         expect(await page.isVisible("#failures-empty")).toBe(true);
         expect(foreign).toEqual([]);
         expect(errors).toEqual([]);
+        expect(refused).toEqual([]);
       } finally {
         await close();
       }
@@ -138,7 +144,7 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
         body: JSON.stringify(order("keyed-1")),
       });
       expect(posted.status).toBe(201);
-      const { page, foreign, errors, close } = await openDashboard(service);
+      const { page, foreign, errors, refused, close } = await openDashboard(service);
       try {
         await page.waitForSelector("#key-form", { state: "visible", timeout: STEP_MS });
         expect(await page.textContent("#connection")).toBe("API key needed");
@@ -163,6 +169,7 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
         expect(stored.local.join("\n")).not.toContain(key);
         expect(foreign).toEqual([]);
         expect(errors).toEqual([]);
+        expect(refused).toEqual([]);
       } finally {
         await close();
       }
@@ -177,7 +184,10 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
       const service = await startService({ WORKERS: "2", PROCESS_ORDER_MODULE: GATED, MAX_ATTEMPTS: "1" });
       // A failed order, so the widest part of the page, its table, has a row.
       await call(service.url, "POST", "/orders", order("gated-phone-with-a-long-order-id-1"));
-      const { page, foreign, errors, close } = await openDashboard(service, { width: 390, height: 844 });
+      const { page, foreign, errors, refused, close } = await openDashboard(service, {
+        width: 390,
+        height: 844,
+      });
       try {
         await page.locator('#failures tr[data-order-id^="gated-phone"]').waitFor({ timeout: STEP_MS });
         await samplesAtLeast(page, 2);
@@ -200,8 +210,170 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
           expect(await page.isVisible(chart)).toBe(true);
         expect(foreign).toEqual([]);
         expect(errors).toEqual([]);
+        expect(refused).toEqual([]);
       } finally {
         await close();
+      }
+    },
+    TEST_MS,
+  );
+  test(
+    "/dashboard is sent with a Content-Security-Policy (its own scripts only, no frame) and goes live under it with nothing refused",
+    async () => {
+      const service = await startService({ WORKERS: "2" });
+      const { page, headers, foreign, errors, refused, close } = await openDashboard(service);
+      try {
+        const csp = cspDirectives(headers["content-security-policy"] ?? null);
+        expect(csp.get("frame-ancestors")).toEqual(["'none'"]);
+        expect(csp.get("script-src")).toEqual(["'self'"]);
+        expect(csp.get("style-src")).toEqual(["'self'"]);
+        expect(csp.get("default-src")).toEqual(["'none'"]);
+        expect(headers["x-frame-options"]).toBe("DENY");
+        // The data route is not a page: no policy of its own.
+        const data = await fetch(new URL("/dashboard/data", service.url));
+        expect(data.headers.get("content-security-policy")).toBeNull();
+
+        expect((await call(service.url, "POST", "/orders", order("csp-1"))).status).toBe(201);
+        await page.waitForSelector('#orders-total[data-total="1"]', { timeout: STEP_MS });
+        await samplesAtLeast(page, 2);
+        expect(await page.textContent("#connection")).toBe("Live");
+        // The stylesheets applied: the cards have their white background, not the default.
+        expect(
+          await page.$eval(".card", (card) => (globalThis as any).getComputedStyle(card).backgroundColor),
+        ).toBe("rgb(255, 255, 255)");
+        expect(foreign).toEqual([]);
+        expect(errors).toEqual([]);
+        expect(refused).toEqual([]);
+      } finally {
+        await close();
+      }
+    },
+    TEST_MS,
+  );
+
+  test(
+    "a page on another origin cannot show /dashboard in a frame: Chromium refuses it, nothing of it loads",
+    async () => {
+      const service = await startService({ WORKERS: "2" });
+      const dashboard = new URL("/dashboard", service.url).href;
+      const framer = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: () =>
+          new Response(
+            `<!doctype html><title>Another site</title><iframe src="${dashboard}" width="1000" height="700"></iframe>`,
+            { headers: { "content-type": "text/html; charset=utf-8" } },
+          ),
+      });
+      const context = await browser.newContext();
+      try {
+        const foreign = await offlineBut(context, service.url.host, `127.0.0.1:${framer.port}`);
+        const refused = await watchCsp(context);
+        const requested: string[] = [];
+        context.on("request", (request) => requested.push(new URL(request.url()).pathname));
+        const page = await context.newPage();
+        const dashboardAnswered = page.waitForResponse(dashboard, { timeout: STEP_MS });
+        await page.goto(framer.url.href);
+        expect((await dashboardAnswered).status()).toBe(200);
+        await waitFor(() => refused.some((text) => text.includes("frame-ancestors")), {
+          what: "Chromium to refuse the frame",
+        });
+        const frame = page.frames().find((f) => f !== page.mainFrame());
+        expect(frame?.url()).not.toBe(dashboard);
+        expect(
+          await frame?.evaluate(() => (globalThis as any).document.getElementById("orders-total") !== null),
+        ).toBe(false);
+        // The page was fetched and thrown away: none of its scripts, styles or data were asked for.
+        expect(requested.filter((path) => path.startsWith("/dashboard/"))).toEqual([]);
+        expect(foreign).toEqual([]);
+      } finally {
+        await context.close();
+        framer.stop(true);
+      }
+    },
+    TEST_MS,
+  );
+
+  test(
+    "long ids (user ids of 128 and 35 characters, a 128-character order id) neither squeeze the last error nor make rows tall, at 390 and 1280 px",
+    async () => {
+      process.env.ORDER_GATES = tempDir();
+      const service = await startService({ WORKERS: "2", PROCESS_ORDER_MODULE: GATED, MAX_ATTEMPTS: "1" });
+      const longUser = `user-${"x".repeat(123)}`;
+      const longOrder = `gated-${"o".repeat(122)}`;
+      const orders = [
+        order("gated-ids-1"),
+        order("gated-ids-35", { user_id: "u".repeat(35) }),
+        order("gated-ids-128", { user_id: longUser }),
+        order(longOrder),
+      ];
+      for (const body of orders) expect((await call(service.url, "POST", "/orders", body)).status).toBe(201);
+      // The last error keeps room for a short message on a line: about 14 characters at 390 px
+      // (where the table scrolls sideways inside its card), about 30 at 1280 px. It had 79 px with
+      // a 35-character user id and 52 px with a 128-character one, at either width.
+      for (const [width, minErrorWidth] of [
+        [390, 120],
+        [1280, 250],
+      ] as const) {
+        const { page, foreign, errors, refused, close } = await openDashboard(service, {
+          width,
+          height: 844,
+        });
+        try {
+          await page.waitForFunction(
+            (n) => (globalThis as any).document.querySelectorAll("#failures tr").length === n,
+            orders.length,
+            { timeout: STEP_MS },
+          );
+          const layout = await page.evaluate(() => {
+            const d = (globalThis as any).document;
+            const box = (el: any) => el.getBoundingClientRect();
+            return {
+              rows: [...d.querySelectorAll("#failures tr")].map((tr: any) => ({
+                id: tr.dataset.orderId,
+                height: box(tr).height,
+                errorWidth: box(tr.querySelector(".col-error")).width,
+              })),
+              cells: [...d.querySelectorAll("#failures .col-order, #failures .col-user")].map((td: any) => {
+                const head = td.querySelector(".id-head") ?? td;
+                const tail = td.querySelector(".id-tail");
+                return {
+                  text: td.textContent,
+                  title: td.title,
+                  cut: head.scrollWidth > head.clientWidth,
+                  endShown: tail !== null && box(tail).right <= box(td).right,
+                };
+              }),
+              scrollWidth: d.documentElement.scrollWidth,
+              innerWidth: (globalThis as any).innerWidth,
+            };
+          });
+          // At most a two-line error or the Retry button, plus padding: 60 px (they were up to 1,441).
+          const tall = layout.rows.filter((row) => row.height > 60);
+          expect({ width, tall }).toEqual({ width, tall: [] });
+          const narrow = layout.rows.filter((row) => row.errorWidth < minErrorWidth);
+          expect({ width, narrow }).toEqual({ width, narrow: [] });
+          // Long ids are cut in the middle, their end shown, whole in the text and the title; short
+          // ones are shown whole.
+          for (const id of [longUser, longOrder]) {
+            expect(layout.cells).toContainEqual({ text: id, title: id, cut: true, endShown: true });
+          }
+          expect(layout.cells).toContainEqual({
+            text: "user_123",
+            title: "user_123",
+            cut: false,
+            endShown: true,
+          });
+          expect(layout.scrollWidth).toBeLessThanOrEqual(layout.innerWidth);
+          expect(await page.locator(`#failures tr[data-order-id="gated-ids-128"]`).textContent()).toContain(
+            "gate closed",
+          );
+          expect(foreign).toEqual([]);
+          expect(errors).toEqual([]);
+          expect(refused).toEqual([]);
+        } finally {
+          await close();
+        }
       }
     },
     TEST_MS,

@@ -1,14 +1,15 @@
 /**
  * The API docs: Swagger UI renders in a real headless Chromium with the network cut (nothing but
- * the service answers), and the OpenAPI document says what the service really does.
+ * the service answers), under its Content-Security-Policy with nothing refused, and the OpenAPI
+ * document says what the service really does.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { cleanDocument } from "../src/openapi-document.ts";
 import { OPERATION_ERRORS } from "../src/openapi-errors.ts";
-import { browserMissing, launchBrowser, offlineBut } from "./browser.ts";
+import { browserMissing, cspDirectives, launchBrowser, offlineBut, watchCsp } from "./browser.ts";
 import { call, cleanup, order, startService, type TestService, waitFor } from "./helpers.ts";
 
 // Debian's chromium; .ci/run installs it when missing.
@@ -16,10 +17,28 @@ const BROWSER_TIMEOUT_MS = 15_000;
 
 let service: TestService;
 let doc: any;
+// The document with every $ref replaced by the schema it names, for the tests that read schemas.
+let inlined: any;
 beforeAll(async () => {
   service = await startService({ PROCESSING_TIME_MS: "0" });
   doc = (await call(service.url, "GET", "/swagger/json")).body;
+  inlined = inlineRefs(doc);
 });
+
+/** `document` with each `$ref` to its components replaced by a copy of the schema it names. */
+function inlineRefs(document: any): any {
+  const resolve = (node: any): any => {
+    if (Array.isArray(node)) return node.map(resolve);
+    if (!node || typeof node !== "object") return node;
+    if (typeof node.$ref === "string")
+      return resolve(document.components.schemas[node.$ref.split("/").pop()]);
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, resolve(value)]));
+  };
+  return resolve(document);
+}
+
+/** An error status's schema narrowed to its codes (the second half of `allOf: [Error, narrowed]`). */
+const narrowed = (schema: any) => schema.allOf?.[1] ?? schema;
 afterAll(cleanup);
 
 describe.skipIf(browserMissing("Swagger UI browser test"))("Swagger UI offline", () => {
@@ -29,15 +48,23 @@ describe.skipIf(browserMissing("Swagger UI browser test"))("Swagger UI offline",
   });
   afterAll(() => browser?.close());
 
-  /** Opens `path` with every request for another host aborted; returns the operations and those requests. */
-  async function openOffline(path: string) {
+  /**
+   * Opens `path` with every request for another host aborted; returns the operations, those
+   * requests, and what the page's Content-Security-Policy refused. `use` does more on the page
+   * before it closes.
+   */
+  async function openOffline(path: string, use: (page: Page) => Promise<void> = async () => {}) {
     const context = await browser.newContext();
     const foreign = await offlineBut(context, service.url.host);
+    const refused = await watchCsp(context);
     try {
       const page = await context.newPage();
       const failed: string[] = [];
+      const errors: string[] = [];
       page.on("requestfailed", (request) => failed.push(request.url()));
-      await page.goto(new URL(path, service.url).href);
+      page.on("pageerror", (error) => errors.push(error.message));
+      const response = await page.goto(new URL(path, service.url).href);
+      const headers = (await response?.allHeaders()) ?? {};
       await page.waitForSelector(".opblock", { timeout: BROWSER_TIMEOUT_MS }).catch((error: Error) => {
         const tried = foreign.join(", ") || "none";
         throw new Error(
@@ -55,7 +82,8 @@ describe.skipIf(browserMissing("Swagger UI browser test"))("Swagger UI offline",
         ".opblock-post .opblock-summary-method",
         (badge) => (globalThis as any).getComputedStyle(badge).backgroundColor,
       );
-      return { operations, postColour, foreign, failed };
+      await use(page);
+      return { operations, postColour, headers, foreign, failed, errors, refused };
     } finally {
       await context.close();
     }
@@ -64,7 +92,7 @@ describe.skipIf(browserMissing("Swagger UI browser test"))("Swagger UI offline",
   test(
     "/swagger lists the operations, styled, with no request to any other host",
     async () => {
-      const { operations, postColour, foreign, failed } = await openOffline("/swagger");
+      const { operations, postColour, foreign, failed, refused } = await openOffline("/swagger");
       expect(operations).toEqual(
         expect.arrayContaining(["POST /orders", "GET /orders/{order_id}/status", "GET /metrics"]),
       );
@@ -72,6 +100,48 @@ describe.skipIf(browserMissing("Swagger UI browser test"))("Swagger UI offline",
       expect(postColour).toBe("rgb(73, 204, 144)");
       expect(foreign).toEqual([]);
       expect(failed).toEqual([]);
+      expect(refused).toEqual([]);
+    },
+    BROWSER_TIMEOUT_MS * 2,
+  );
+
+  test(
+    "/swagger is sent with a Content-Security-Policy (its own scripts only, no frame), and Try it out works under it with nothing refused",
+    async () => {
+      const id = "swagger-csp-1";
+      const { operations, headers, foreign, failed, errors, refused } = await openOffline(
+        "/swagger",
+        async (page) => {
+          const post = page.locator(".opblock-post").filter({ hasText: "/orders" }).first();
+          await post.locator(".opblock-summary").click();
+          await post.getByRole("button", { name: "Try it out" }).click();
+          await post.locator("textarea.body-param__text").fill(JSON.stringify(order(id)));
+          await post.getByRole("button", { name: "Execute" }).click();
+          await post
+            .locator(".live-responses-table .response-col_status")
+            .filter({ hasText: "201" })
+            .waitFor({ timeout: BROWSER_TIMEOUT_MS });
+        },
+      );
+      const csp = cspDirectives(headers["content-security-policy"] ?? null);
+      expect(csp.get("frame-ancestors")).toEqual(["'none'"]);
+      expect(csp.get("script-src")).toEqual(["'self'"]);
+      expect(csp.get("style-src")).toEqual(["'self'"]);
+      expect(csp.get("default-src")).toEqual(["'none'"]);
+      expect(headers["x-frame-options"]).toBe("DENY");
+      // The document is not a page: no policy of its own.
+      const json = await fetch(new URL("/swagger/json", service.url));
+      expect(json.headers.get("content-security-policy")).toBeNull();
+      // The page has no inline script or style left: everything comes from a file.
+      const html = await (await fetch(new URL("/swagger", service.url))).text();
+      expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>|<style|\sstyle=/);
+
+      expect(operations).toContain("POST /orders");
+      expect((await call(service.url, "GET", `/orders/${id}/status`)).status).toBe(200);
+      expect(foreign).toEqual([]);
+      expect(failed).toEqual([]);
+      expect(errors).toEqual([]);
+      expect(refused).toEqual([]);
     },
     BROWSER_TIMEOUT_MS * 2,
   );
@@ -79,9 +149,10 @@ describe.skipIf(browserMissing("Swagger UI browser test"))("Swagger UI offline",
   test(
     "/swagger/ (Elysia routes it to the same page) renders too",
     async () => {
-      const { operations, foreign } = await openOffline("/swagger/");
+      const { operations, foreign, refused } = await openOffline("/swagger/");
       expect(operations).toContain("POST /orders");
       expect(foreign).toEqual([]);
+      expect(refused).toEqual([]);
     },
     BROWSER_TIMEOUT_MS * 2,
   );
@@ -140,7 +211,7 @@ function schemasOf(document: any): [string, any][] {
 
 describe("the OpenAPI document", () => {
   test("integers are integers, and no schema has a keyword only Elysia or OpenAPI 3.0 reads", () => {
-    const schemas = schemasOf(doc);
+    const schemas = schemasOf(inlined);
     expect(schemas.length).toBeGreaterThan(100);
     const offending = schemas.flatMap(([at, schema]) => [
       ...(schema.anyOf?.some(
@@ -152,12 +223,12 @@ describe("the OpenAPI document", () => {
       ...(schema.format === "printable" ? [`${at}: format printable`] : []),
     ]);
     expect(offending).toEqual([]);
-    const order = doc.paths["/orders/{order_id}"].get.responses["200"].content["application/json"].schema;
+    const order = inlined.paths["/orders/{order_id}"].get.responses["200"].content["application/json"].schema;
     expect(order.properties.attempts.type).toBe("integer");
     expect(order.properties.started_at.type).toEqual(["string", "null"]);
     const limit = doc.paths["/orders"].get.parameters.find((p: any) => p.name === "limit");
     expect(limit.schema).toEqual({ description: "1 to 500; 50 when absent", type: "integer" });
-    const metrics = doc.paths["/metrics"].get.responses["200"].content["application/json"].schema;
+    const metrics = inlined.paths["/metrics"].get.responses["200"].content["application/json"].schema;
     expect(metrics.properties.total_orders.type).toBe("integer");
   });
 
@@ -182,7 +253,7 @@ describe("the OpenAPI document", () => {
           expect({ key, status, codes: values }).toEqual({
             key,
             status,
-            codes: media.schema.properties.error.properties.code.enum,
+            codes: narrowed(media.schema).properties.error.properties.code.enum,
           });
         }
       }
@@ -191,7 +262,7 @@ describe("the OpenAPI document", () => {
 
   test("typed details: VALIDATION_FAILED lists field problems, NOT_READY says what is not ready", () => {
     const error = (path: string, method: string, status: string) =>
-      doc.paths[path][method].responses[status].content["application/json"].schema.properties.error;
+      narrowed(doc.paths[path][method].responses[status].content["application/json"].schema).properties.error;
     const invalid = error("/orders", "post", "422");
     expect(invalid.required).toContain("details");
     expect(invalid.properties.details.items.required).toEqual(["field", "message"]);

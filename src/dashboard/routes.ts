@@ -36,6 +36,28 @@ const ASSETS = new Map<string, { path: string; type: string }>([
   [`uplot-${UPLOT_VERSION}.css`, { path: join(UPLOT_DIR, "dist/uPlot.min.css"), type: CSS }],
 ]);
 
+/**
+ * The page's Content-Security-Policy. Everything the page uses is this service's own: its module
+ * scripts and uPlot's (no inline script, no eval), its stylesheets (no inline style: the scripts
+ * set styles through the CSSOM, which style-src does not govern), and the data it polls and the
+ * retries it posts. Nothing may frame it: its Retry buttons must not be clickable under another
+ * site's page (X-Frame-Options says the same to browsers that predate frame-ancestors).
+ */
+const PAGE_SECURITY_HEADERS = {
+  "content-security-policy": [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "connect-src 'self'",
+    // The page's empty icon, `data:,`, which stops the browser asking for /favicon.ico.
+    "img-src data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "x-frame-options": "DENY",
+};
+
 /** The page, with the uPlot asset names filled in; read once. */
 let page: string | undefined;
 function pageHtml(): string {
@@ -54,7 +76,11 @@ export function dashboardRoutes(dashboard: Dashboard) {
       "",
       () =>
         new Response(pageHtml(), {
-          headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
+          headers: {
+            "content-type": "text/html; charset=utf-8",
+            "cache-control": "no-store",
+            ...PAGE_SECURITY_HEADERS,
+          },
         }),
       { detail: { hide: true } },
     )

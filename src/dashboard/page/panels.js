@@ -87,6 +87,30 @@ const retry = async (orderId, button, outcome, needKey) => {
   }
 };
 
+/** How many of an id's last characters are always shown. */
+const ID_TAIL = 6;
+
+/**
+ * Shows `id` in `td`, cut in the middle when it is too long for its column (panels.css): the start
+ * shortened with an ellipsis, the last ID_TAIL characters kept, because ids that share a start (a
+ * load test's run, a date) differ at their end. The whole id stays the cell's text, so copying the
+ * cell copies all of it, and is its title.
+ */
+const showId = (td, id) => {
+  if (td.title === id) return;
+  const head = document.createElement("span");
+  head.className = "id-head";
+  head.textContent = id.slice(0, -ID_TAIL);
+  const tail = document.createElement("span");
+  tail.className = "id-tail";
+  tail.textContent = id.slice(-ID_TAIL);
+  const box = document.createElement("span");
+  box.className = "id";
+  box.append(head, tail);
+  td.replaceChildren(box);
+  td.title = id;
+};
+
 const newFailureRow = (orderId, needKey) => {
   const tr = document.createElement("tr");
   tr.dataset.orderId = orderId;
@@ -96,8 +120,12 @@ const newFailureRow = (orderId, needKey) => {
     tr.append(td);
     return td;
   });
-  cells[0].textContent = orderId;
+  showId(cells[0], orderId);
   cells[2].classList.add("num");
+  // The error is shown in two lines at most (panels.css), the whole of it in the title.
+  const error = document.createElement("span");
+  error.className = "error-text";
+  cells[3].append(error);
   const button = document.createElement("button");
   button.type = "button";
   button.textContent = "Retry";
@@ -107,7 +135,7 @@ const newFailureRow = (orderId, needKey) => {
   outcome.setAttribute("role", "status");
   cells[5].append(button, outcome);
   button.addEventListener("click", () => retry(orderId, button, outcome, needKey));
-  return { tr, cells };
+  return { tr, cells, error };
 };
 
 /**
@@ -124,9 +152,10 @@ export const drawFailures = (failures, needKey) => {
       row = newFailureRow(failure.order_id, needKey);
       failureRows.set(failure.order_id, row);
     }
-    row.cells[1].textContent = failure.user_id;
+    showId(row.cells[1], failure.user_id);
     row.cells[2].textContent = integer.format(failure.attempts);
-    row.cells[3].textContent = failure.last_error ?? "—";
+    row.error.textContent = failure.last_error ?? "—";
+    row.cells[3].title = failure.last_error ?? "";
     row.cells[4].textContent = formatCreated(failure.created_at);
     row.cells[4].title = failure.created_at;
     if (body.children[i] !== row.tr) body.insertBefore(row.tr, body.children[i] ?? null);
