@@ -5,6 +5,7 @@
  * key schemes when keys are on.
  */
 import { type AppError, rateLimited, unauthorized } from "./errors.ts";
+import { nameSchemas } from "./openapi-components.ts";
 import { errorResponse, OPERATION_ERRORS } from "./openapi-errors.ts";
 import { PRINTABLE } from "./orders/model.ts";
 import { webhookDocuments } from "./webhooks/model.ts";
@@ -62,6 +63,15 @@ function cleanSchema(input: unknown): unknown {
   // OpenAPI 3.0's; 3.1 says type: [x, "null"] or anyOf [x, {type: "null"}], which Elysia writes too.
   if (Array.isArray(schema.type) || Array.isArray(schema.anyOf)) delete schema.nullable;
   if (typeof schema.format === "string" && PRIVATE_FORMATS.has(schema.format)) delete schema.format;
+  // A nullable enum (`type: [string, null]` beside the enum of its values) must list null too, or
+  // null fails it: `from_status` of a `created` event did.
+  if (
+    Array.isArray(schema.type) &&
+    schema.type.includes("null") &&
+    Array.isArray(schema.enum) &&
+    !schema.enum.includes(null)
+  )
+    schema.enum = [...schema.enum, null];
   for (const key of SCHEMA_MAPS) {
     const map = schema[key];
     if (isNode(map))
@@ -83,6 +93,40 @@ function cleanContent(content: unknown): void {
 
 /** Operations that answer 204 with no body (Elysia documents no response without a schema). */
 const NO_CONTENT: Record<string, string> = { "DELETE /webhooks/{id}": "Unsubscribed" };
+
+/**
+ * Media types of successful answers that are not the JSON of the route's response schema: Elysia
+ * documents every answer as the schema's JSON (or text/plain for a string), whatever the handler
+ * sends. By operation: the content of its 200, added to (or replacing) what Elysia wrote.
+ */
+const SUCCESS_CONTENT: Record<string, { replace: boolean; content: Node }> = {
+  "GET /events": {
+    replace: true,
+    content: {
+      "text/event-stream": {
+        schema: {
+          type: "string",
+          description:
+            "Server-Sent Events: each message is `id: <seq>` and `data: <an OrderEvent as JSON>` " +
+            "(components.schemas.OrderEvent); lines starting with `:` are heartbeats",
+        },
+      },
+    },
+  },
+  "GET /metrics": {
+    replace: false,
+    content: {
+      "text/plain": {
+        schema: {
+          type: "string",
+          description:
+            "Prometheus' text format 0.0.4 (`text/plain; version=0.0.4`), answered to ?format=prometheus " +
+            "or an Accept header that prefers it",
+        },
+      },
+    },
+  },
+};
 
 /** Cleans one operation's parameters, body and responses; error responses come from OPERATION_ERRORS. */
 function cleanOperation(operation: Node, key: string): void {
@@ -109,6 +153,13 @@ function cleanOperation(operation: Node, key: string): void {
     }
   }
   if (NO_CONTENT[key]) operation.responses = { 204: { description: NO_CONTENT[key] }, ...responses };
+  const success = SUCCESS_CONTENT[key];
+  const ok = responses["200"];
+  if (success && isNode(ok)) {
+    // A copy: the document's content is changed in place later (named schemas).
+    const content = structuredClone(success.content);
+    ok.content = success.replace ? content : { ...(isNode(ok.content) ? ok.content : {}), ...content };
+  }
 }
 
 /** Adds the response of an error of the HTTP policy to `operation`, the statuses kept in order. */
@@ -162,5 +213,6 @@ export function cleanDocument(generated: unknown, options: DocumentOptions): Nod
       return [name, item];
     }),
   );
+  nameSchemas(doc);
   return doc;
 }

@@ -22,12 +22,14 @@ import {
   tooManyWatchers,
   unsupportedMediaType,
   validationFailed,
+  webhookLimitReached,
   webhookNotFound,
 } from "./errors.ts";
 import { BODY_TIMEOUT_MS, MAX_BODY_BYTES } from "./json-body.ts";
+import { refTo } from "./openapi-components.ts";
 import { MAX_PAGE } from "./orders/model.ts";
 import { MONEY_RULE } from "./orders/money.ts";
-import { MAX_DELIVERY_PAGE } from "./webhooks/model.ts";
+import { MAX_DELIVERY_PAGE, MAX_WEBHOOK_PAGE } from "./webhooks/model.ts";
 
 type Node = Record<string, unknown>;
 
@@ -101,7 +103,15 @@ export const OPERATION_ERRORS: Record<string, AppError[]> = {
       ],
       "body",
     ),
+    webhookLimitReached(100),
     storageUnavailable(WRITER_DOWN),
+  ],
+  "GET /webhooks": [
+    invalidQuery("cursor=%FF"),
+    validationFailed(
+      [{ field: "limit", message: `must be a whole number from 1 to ${MAX_WEBHOOK_PAGE}` }],
+      "query",
+    ),
   ],
   "DELETE /webhooks/{id}": [webhookNotFound(WEBHOOK_ID), storageUnavailable(WRITER_DOWN)],
   "GET /webhooks/{id}/deliveries": [
@@ -117,7 +127,10 @@ export const OPERATION_ERRORS: Record<string, AppError[]> = {
     deliveryNotFound(WEBHOOK_ID, "42"),
     storageUnavailable(WRITER_DOWN),
   ],
-  "GET /metrics": [validationFailed([{ field: "format", message: "must be json or prometheus" }], "query")],
+  "GET /metrics": [
+    invalidQuery("format=%FF"),
+    validationFailed([{ field: "format", message: "must be json or prometheus" }], "query"),
+  ],
   "GET /ready": [
     notReady(["1 of 4 worker threads are up"], { database: "writable", workers: { ready: 1, expected: 4 } }),
   ],
@@ -203,7 +216,8 @@ export function errorResponse(errors: AppError[]): Node {
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
     content: {
       "application/json": {
-        schema: errorSchema(codes),
+        // The envelope (components.schemas.Error), narrowed to this status's codes and details.
+        schema: { allOf: [refTo("Error"), errorSchema(codes)] },
         examples: Object.fromEntries(
           errors.map((error) => [error.code, { summary: error.message, value: toErrorBody(error) }]),
         ),

@@ -292,6 +292,10 @@ describe("other routes", () => {
     expect(Object.keys(create.responses)).toEqual(
       expect.arrayContaining(["201", "200", "409", "413", "415", "422"]),
     );
-    expect(JSON.stringify(create.requestBody)).toContain("order_456");
+    // The body is the named schema NewOrder, with its example.
+    expect(create.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/NewOrder",
+    });
+    expect(JSON.stringify(spec.components.schemas.NewOrder)).toContain("order_456");
   });
 });
