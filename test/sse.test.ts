@@ -1,11 +1,23 @@
 /**
  * `GET /events` (Server-Sent Events) through real HTTP: live events of the orders a client posts, in
- * seq order; a reconnect with Last-Event-ID gets exactly what it missed; heartbeats; a client that
- * stops reading is cut off while the service goes on. Real SQLite files (or PostgreSQL with
- * TEST_STORAGE=postgres) and real worker threads.
+ * seq order; a reconnect with Last-Event-ID gets exactly what it missed, also far behind, at the pace
+ * it reads; heartbeats; a client that stops reading is cut off after SSE_STALL_MS while the service
+ * goes on. Real SQLite files (or PostgreSQL with TEST_STORAGE=postgres) and real worker threads.
  */
 import { afterEach, expect, test } from "bun:test";
-import { call, cleanup, ON_POSTGRES, order, startService, waitFor } from "./helpers.ts";
+import type { Socket } from "bun";
+import type { EventQuery } from "../src/order.ts";
+import {
+  call,
+  cleanup,
+  metrics,
+  ON_POSTGRES,
+  order,
+  queryService,
+  startService,
+  type TestService,
+  waitFor,
+} from "./helpers.ts";
 
 const ascending = (values: number[]) => [...values].sort((a, b) => a - b);
 
@@ -68,6 +80,144 @@ async function openStream(url: URL, path: string, headers: Record<string, string
       await pump;
     },
   };
+}
+
+/**
+ * `GET /events` on a raw TCP connection, so the service sees real backpressure: the socket reads
+ * only while resumed (`read`). Parses the status line and headers, the chunked body and the events.
+ */
+async function openRawStream(url: URL, path: string, headers: Record<string, string> = {}) {
+  let pending = Buffer.alloc(0);
+  let head: string | undefined;
+  let text = "";
+  let budget = 0;
+  let closed = false;
+  const sentAt = Date.now();
+  let headAt = 0;
+  const events: any[] = [];
+  const parse = () => {
+    if (head === undefined) {
+      const end = pending.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      head = pending.subarray(0, end).toString();
+      headAt = Date.now();
+      pending = pending.subarray(end + 4);
+    }
+    for (;;) {
+      const line = pending.indexOf("\r\n");
+      if (line < 0) return;
+      const size = Number.parseInt(pending.subarray(0, line).toString(), 16);
+      if (pending.length < line + 2 + size + 2) return;
+      text += pending.subarray(line + 2, line + 2 + size).toString();
+      pending = pending.subarray(line + 2 + size + 2);
+      let end = text.indexOf("\n\n");
+      while (end >= 0) {
+        const data = text
+          .slice(0, end)
+          .split("\n")
+          .find((l) => l.startsWith("data: "));
+        if (data) events.push(JSON.parse(data.slice(6)));
+        text = text.slice(end + 2);
+        end = text.indexOf("\n\n");
+      }
+    }
+  };
+  const socket: Socket = await Bun.connect({
+    hostname: url.hostname,
+    port: Number(url.port),
+    socket: {
+      data: (s, chunk) => {
+        pending = Buffer.concat([pending, chunk]);
+        parse();
+        budget -= chunk.length;
+        if (budget <= 0 && head !== undefined) s.pause();
+      },
+      close: () => {
+        closed = true;
+      },
+    },
+  });
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\n${lines.join("")}\r\n`);
+  return {
+    events,
+    closed: () => closed,
+    /** The status line and headers, and how long after the request they came. */
+    head: async () => {
+      await waitFor(() => head !== undefined || closed, { what: "the status line and headers" });
+      return { head: head ?? "", ms: headAt - sentAt };
+    },
+    sentAt,
+    /** Reads until `n` events came, `bytes` at a time with a pause of `pauseMs` between (slowly). */
+    read: async (n: number, bytes: number, pauseMs: number) => {
+      while (events.length < n && !closed) {
+        budget = bytes;
+        socket.resume();
+        await waitFor(() => budget <= 0 || events.length >= n || closed, { what: `${n} events` });
+        socket.pause();
+        await Bun.sleep(pauseMs);
+      }
+    },
+    /** Reads everything from now on. */
+    resume: () => {
+      budget = Number.POSITIVE_INFINITY;
+      socket.resume();
+    },
+    close: () => socket.end(),
+  };
+}
+
+/**
+ * Posts `count` orders with 128-character ids and waits until all are completed: three events each
+ * (created, claimed, completed) of ~440 bytes as SSE, so 20,000 events (~9 MB) are about twice what
+ * the kernel's socket buffers hold on loopback. Returns the seq of every event stored.
+ */
+async function storeEvents({ url, config }: TestService, prefix: string, count: number) {
+  const userId = "u".repeat(128);
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`.padStart(128, "o"));
+  const before = (await metrics(url)).status_counts.completed;
+  for (let i = 0; i < ids.length; i += 200) {
+    const batch = ids
+      .slice(i, i + 200)
+      .map((id) => call(url, "POST", "/orders", order(id, { user_id: userId })));
+    expect((await Promise.all(batch)).every((res) => res.status === 201)).toBe(true);
+  }
+  await waitFor(async () => (await metrics(url)).status_counts.completed === before + count, {
+    what: `${count} orders completed`,
+    timeoutMs: 30_000,
+  });
+  const rows = await queryService<{ seq: number }>(config, {
+    sqlite: "SELECT seq FROM order_events ORDER BY seq",
+    postgres: "SELECT seq::float8 AS seq FROM order_events ORDER BY seq",
+  });
+  return rows.map((row) => row.seq);
+}
+
+/** Counts the events the SSE streams read from the table (their catch-ups pass `upTo`; the feed does not). */
+function countStreamReads({ server }: TestService) {
+  const store = server.storage.events;
+  const readEvents = store.readEvents;
+  let events = 0;
+  store.readEvents = async (query: EventQuery) => {
+    const page = await readEvents(query);
+    if (query.upTo !== undefined) events += page.length;
+    return page;
+  };
+  return () => events;
+}
+
+/** Waits until `value()` has not changed for `quietMs`: the point is that time passes. */
+async function settled(value: () => number, quietMs = 300): Promise<number> {
+  let last = value();
+  let since = Date.now();
+  await waitFor(() => {
+    if (value() !== last) {
+      last = value();
+      since = Date.now();
+    }
+    return Date.now() - since >= quietMs;
+  });
+  return last;
 }
 
 /** Posts the orders and waits until all are completed. */
@@ -161,40 +311,104 @@ test("bad parameters are refused with the envelope", async () => {
   expect(header.status).toBe(422);
 });
 
-test("a client that stops reading is cut off; the service and other clients go on", async () => {
-  const { url } = await startService({ SSE_MAX_QUEUED_EVENTS: "1000", PROCESSING_TIME_MS: "0" });
-  // A raw connection that asks for the stream and never reads what comes back.
-  let received = 0;
-  let closed = false;
-  const socket = await Bun.connect({
-    hostname: url.hostname,
-    port: Number(url.port),
-    socket: {
-      data: (_s, chunk) => {
-        received += chunk.length;
-      },
-      close: () => {
-        closed = true;
-      },
-    },
-  });
-  socket.write(`GET /events HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
-  socket.pause();
-  const reader = await openStream(url, "/events?user_id=watched");
-  await Bun.sleep(100);
+test("a client 20,000 events behind gets every one, in order, at the pace it reads, then live ones", async () => {
+  const service = await startService({ SSE_MAX_QUEUED_EVENTS: "100" });
+  const { url } = service;
+  const stored = await storeEvents(service, "behind", 6_700);
+  expect(stored.length).toBeGreaterThanOrEqual(20_000);
+  const streamReads = countStreamReads(service);
 
-  // ~24,000 events: far more than the kernel's socket buffers and the 1,000 allowed to queue.
-  const ids = Array.from({ length: 8_000 }, (_, i) => `flood-${i}`);
-  for (let i = 0; i < ids.length; i += 200) {
-    await Promise.all(ids.slice(i, i + 200).map((id) => call(url, "POST", "/orders", order(id))));
-  }
+  const client = await openRawStream(url, "/events", { "last-event-id": "0" });
+  const { head, ms } = await client.head();
+  expect(head).toStartWith("HTTP/1.1 200");
+  expect(head.toLowerCase()).toContain("content-type: text/event-stream");
+  expect(ms).toBeLessThan(1_000);
+  // Reading nothing: the service reads what the socket buffers and the queue hold, then waits.
+  const readWhilePaused = await settled(streamReads);
+  expect(readWhilePaused).toBeLessThan(stored.length);
+
+  // Committed while the client is behind, then once it is live; it reads 256 KB every 20 ms.
+  const withDuring = await storeEvents(service, "during", 100);
+  await client.read(withDuring.length, 256 * 1024, 20);
+  expect(streamReads()).toBeGreaterThan(readWhilePaused);
+  const all = await storeEvents(service, "live", 10);
+  await client.read(all.length, 256 * 1024, 20);
+  // Nothing more comes: none twice.
+  client.resume();
+  await Bun.sleep(200);
+
+  const seqs = client.events.map((e) => e.seq);
+  expect(new Set(seqs).size).toBe(seqs.length);
+  expect(ascending(seqs)).toEqual(all);
+  expectStreamOrder(client.events);
+  expect(client.closed()).toBe(false);
+  client.close();
+}, 60_000);
+
+test("a client that stops reading is cut off after SSE_STALL_MS; one that reads slowly is not", async () => {
+  const service = await startService({
+    SSE_MAX_QUEUED_EVENTS: "100",
+    SSE_STALL_MS: "500",
+    MAX_WATCHERS: "2",
+  });
+  const { url } = service;
+  const stored = await storeEvents(service, "stall", 6_700);
+  const slow = await openRawStream(url, "/events", { "last-event-id": "0" });
+  const stalled = await openRawStream(url, "/events", { "last-event-id": "0" });
+  expect((await stalled.head()).head).toStartWith("HTTP/1.1 200");
+  // MAX_WATCHERS=2: a long-poll finds room only once the stalled stream has been let go.
+  const poll = `/orders/${"stall-0".padStart(128, "o")}/status?wait_for=completed&timeout_s=0`;
+  const hasRoom = async () => (await call(url, "GET", poll)).status === 200;
+  expect(await hasRoom()).toBe(false);
+
+  // Meanwhile the other client reads 256 KB every 100 ms: its stream waits for it all along (the
+  // replay is twice what the socket buffers hold), yet it is never idle for SSE_STALL_MS.
+  const reading = slow.read(stored.length, 256 * 1024, 100);
+  await waitFor(hasRoom, { what: "the stalled stream to be cut off", timeoutMs: 10_000 });
+  // Measured from the request: the service's clock starts at its last sight of the socket
+  // draining, which can come a few ms before the client's last read (Bun's own write buffer).
+  const cutAfter = Date.now() - stalled.sentAt;
+  expect(cutAfter).toBeGreaterThanOrEqual(500);
+  expect(cutAfter).toBeLessThan(3_000);
+  // It reads again: what was in flight, then the end of the stream, well short of the replay.
+  stalled.resume();
+  await waitFor(stalled.closed, { what: "the stalled connection to end" });
+  expect(stalled.events.length).toBeLessThan(stored.length);
+
+  await reading;
+  expect(slow.closed()).toBe(false);
+  expect(ascending(slow.events.map((e) => e.seq))).toEqual(stored);
+  expectStreamOrder(slow.events);
+  slow.close();
+}, 60_000);
+
+test("a live client that stops reading is cut off after SSE_STALL_MS; the service and other clients go on", async () => {
+  const service = await startService({
+    SSE_MAX_QUEUED_EVENTS: "1000",
+    SSE_STALL_MS: "500",
+    MAX_WATCHERS: "2",
+  });
+  const { url } = service;
+  // A raw connection that takes the status line and headers, then reads nothing.
+  const stalled = await openRawStream(url, "/events");
+  expect((await stalled.head()).head).toStartWith("HTTP/1.1 200");
+  const reader = await openStream(url, "/events?user_id=watched");
+
+  // ~20,000 live events (~9 MB): twice what the socket buffers hold, far more than the 1,000
+  // allowed to queue.
+  const stored = await storeEvents(service, "flood", 6_700);
   await call(url, "POST", "/orders", order("watched-1", { user_id: "watched" }));
   await reader.until(3);
 
-  // Reading now, the slow client gets what was in flight and then the end of the stream.
-  socket.resume();
-  await waitFor(() => closed, { what: "the slow client to be cut off", timeoutMs: 20_000 });
-  expect(received).toBeLessThan(24_000 * 250);
+  // MAX_WATCHERS=2: a long-poll finds room once the stalled stream has been let go.
+  const poll = "/orders/watched-1/status?wait_for=completed&timeout_s=0";
+  await waitFor(async () => (await call(url, "GET", poll)).status === 200, {
+    what: "the stalled stream to be cut off",
+  });
+  // Reading now, it gets what was in flight and then the end of the stream.
+  stalled.resume();
+  await waitFor(stalled.closed, { what: "the stalled connection to end" });
+  expect(stalled.events.length).toBeLessThan(stored.length);
   expect((await call(url, "GET", "/health")).status).toBe(200);
   await reader.close();
 }, 60_000);

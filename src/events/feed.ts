@@ -19,7 +19,10 @@ export type EventFilter = { orderId?: string; userId?: string };
  */
 export type Watcher = { filter: EventFilter; deliver: (event: OrderEvent) => void; end: () => void };
 
-/** A watch in progress: every event after `position` reaches the watcher until `stop()`. */
+/**
+ * A watch in progress: every event after `position` reaches the watcher until `stop()`, and none
+ * before it. Events may arrive before the caller has seen `position`: they are all after it.
+ */
 export type Watch = { position: number; stop: () => void };
 
 const PAGE = 500;
@@ -63,8 +66,8 @@ export class EventFeed {
   }
 
   /**
-   * Adds `watcher`; resolves once the feed runs, with the position after which it gets every event.
-   * Throws 503 OVERLOADED past `maxWatchers`.
+   * Adds `watcher`; resolves once the feed runs, with the position after which it gets every event
+   * (and only those). Throws 503 OVERLOADED past `maxWatchers`.
    */
   async watch(watcher: Watcher): Promise<Watch> {
     if (this.#closed) {
@@ -72,15 +75,26 @@ export class EventFeed {
       return { position: 0, stop: () => {} };
     }
     this.checkRoom();
-    this.#add(watcher);
+    // A read in flight may hand over events while this watch waits for the feed to start: they are
+    // at or before the position it resolves with, and a replay up to that position would send
+    // them a second time. So nothing is delivered before the position is taken.
+    let positioned = false;
+    const entry: Watcher = {
+      ...watcher,
+      deliver: (event) => {
+        if (positioned) watcher.deliver(event);
+      },
+    };
+    this.#add(entry);
     try {
       this.#starting ??= this.#start();
       await this.#starting;
     } catch (error) {
-      this.#remove(watcher);
+      this.#remove(entry);
       throw error;
     }
-    return { position: this.#cursor ?? 0, stop: () => this.#remove(watcher) };
+    positioned = true;
+    return { position: this.#cursor ?? 0, stop: () => this.#remove(entry) };
   }
 
   /** Ends every watcher (long-polls answer, streams end) and stops reading, for good. */

@@ -2,14 +2,15 @@
  * `GET /events`: the order events as Server-Sent Events. Each event's `id:` is its `seq`; a client
  * that reconnects with `Last-Event-ID` (EventSource does it by itself) first gets the events it
  * missed, replayed from the table, then the live ones, with none missing and none twice. Heartbeat
- * comments keep proxies from closing a quiet stream; a client that stops reading is cut off once
- * `maxQueued` events wait for it, so a slow consumer cannot grow the service's memory.
+ * comments keep proxies from closing a quiet stream. Each stream goes at its client's pace with at
+ * most `maxQueued` events queued (the rest wait in the table), and a client that leaves it waiting
+ * and reads nothing for `stallMs` is cut off.
  */
 import { Elysia, t } from "elysia";
 import { ErrorBody } from "../error-envelope.ts";
 import { validationFailed } from "../errors.ts";
 import type { OrderEvent } from "../order.ts";
-import { checkQueryString } from "../query-string.ts";
+import { checkQuery } from "../query-string.ts";
 import type { EventFeed, EventFilter, Watch } from "./feed.ts";
 import { toEventView } from "./model.ts";
 import type { EventStore } from "./store.ts";
@@ -19,8 +20,9 @@ export type EventDeps = {
   feed: EventFeed;
   store: EventStore;
   heartbeatMs: number;
+  /** Events a stream keeps queued for its client; past it, the stream waits for the client to read. */
   maxQueued: number;
-  /** How long a client whose stream is full may read nothing before the stream is ended. */
+  /** How long a client whose stream waits for it may read nothing before the stream is ended. */
   stallMs: number;
 };
 
@@ -54,80 +56,182 @@ function resumeAfter(value: string | null | undefined): number | undefined {
 const frame = (event: OrderEvent) => `id: ${event.seq}\ndata: ${JSON.stringify(toEventView(event))}\n\n`;
 
 /**
- * The stream: watch the feed first (buffering), replay (after, watch.position] from the table,
- * then send what the feed buffered meanwhile and go live: every event after `after` exactly once.
+ * One client's stream, served at the pace the client reads. It is either live (the feed's events
+ * are queued as they come) or behind (its events wait in the table and are read a page at a time,
+ * only when the client has taken most of what is queued: the stream's `pull`). A replay starts
+ * behind; a live stream whose queue is full falls behind instead of queuing more. While behind,
+ * the feed's events only move `upTo`, the last one handed over: reading (cursor, upTo] in stream
+ * order then gives every event the client lacks, once, and a page that ends before its limit with
+ * `upTo` unchanged means the feed hands over all the rest. Every event is in the table, so a slow
+ * client costs its queue and nothing more; one that leaves the stream waiting and reads nothing for
+ * `stallMs` is cut off, and resumes with Last-Event-ID.
  */
-function eventStream(deps: EventDeps, filter: EventFilter, after: number | undefined, signal: AbortSignal) {
-  let watch: Watch | undefined;
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
-  let done = false;
-  let live = false;
-  const held: OrderEvent[] = [];
-  const finish = () => {
-    done = true;
-    watch?.stop();
-    clearInterval(heartbeat);
-  };
-  return new ReadableStream<Uint8Array>({
-    async start(controller) {
-      const send = (text: string) => {
-        if (done) return;
-        // Chunks the client has not taken yet (highWaterMark 1): over the bound, it is cut off.
-        if ((controller.desiredSize ?? 0) < -deps.maxQueued) {
-          finish();
-          controller.error(); // ends the response; with no reason, nothing is logged as a server error
-          return;
-        }
-        controller.enqueue(encoder.encode(text));
-      };
-      signal.addEventListener("abort", finish, { once: true });
-      send(`retry: 1000\n: connected\n\n`);
-      try {
-        watch = await deps.feed.watch({
-          filter,
-          deliver: (event) => {
-            if (live) send(frame(event));
-            else if (held.push(event) > deps.maxQueued) {
-              finish();
-              controller.error(); // ends the response; with no reason, nothing is logged as a server error
-            }
-          },
-          // The service is shutting down: end the stream; the client reconnects (elsewhere) with
-          // Last-Event-ID and misses nothing.
-          end: () => {
-            if (done) return;
-            finish();
-            controller.close();
-          },
-        });
-        // The client left (or the stream ended) while the feed was starting: let go at once.
-        if (done) {
-          watch.stop();
-          return;
-        }
-        let cursor = after;
-        while (cursor !== undefined && !done) {
-          const page = await deps.store.readEvents({
-            after: cursor,
-            upTo: watch.position,
-            limit: PAGE,
-            ...filter,
-          });
-          for (const event of page) send(frame(event));
-          cursor = page.length < PAGE ? undefined : page.at(-1)?.seq;
-        }
-      } catch (error) {
-        finish();
-        controller.error(error);
-        return;
+class EventStream {
+  readonly readable: ReadableStream<Uint8Array>;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #ready: Promise<void> = Promise.resolve();
+  #watch: Watch | undefined;
+  #done = false;
+  #behind = true;
+  // The last event queued (first the client's Last-Event-ID; for a live-only stream the watch's
+  // position), and while behind the last event the feed handed over (first the watch's position).
+  #cursor: number | undefined;
+  #upTo: number | undefined;
+  // A catch-up reads when at most half of `ahead` events are queued: a replay keeps about a page
+  // queued, whatever SSE_MAX_QUEUED_EVENTS allows.
+  readonly #ahead: number;
+  // Reads by the client show as the queue's free room growing between two looks at it.
+  #room = 0;
+  #readAt = Date.now();
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly deps: EventDeps,
+    private readonly filter: EventFilter,
+    after: number | undefined,
+    private readonly signal: AbortSignal,
+  ) {
+    this.#cursor = after;
+    this.#ahead = Math.min(PAGE, deps.maxQueued);
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+          this.#write("retry: 1000\n: connected\n\n");
+          this.#ready = this.#begin();
+        },
+        pull: () => this.#pull(),
+        cancel: () => this.#finish(),
+      },
+      new CountQueuingStrategy({ highWaterMark: deps.maxQueued }),
+    );
+  }
+
+  /** Watches the feed; from then on every event after `after` (or the watch's position) is the client's. */
+  async #begin(): Promise<void> {
+    this.signal.addEventListener("abort", () => this.#finish(), { once: true });
+    if (this.signal.aborted) return this.#finish();
+    try {
+      this.#watch = await this.deps.feed.watch({
+        filter: this.filter,
+        deliver: (event) => this.#deliver(event),
+        // The service is shutting down: end the stream; the client reconnects (elsewhere) with
+        // Last-Event-ID and misses nothing.
+        end: () => {
+          if (this.#done) return;
+          this.#finish();
+          this.#controller.close();
+        },
+      });
+    } catch (error) {
+      return this.#fail(error);
+    }
+    // The client left (or the stream ended) while the feed was starting: let go at once.
+    if (this.#done) return this.#watch.stop();
+    // Events handed over before this point are after the position, so they are kept.
+    this.#upTo ??= this.#watch.position;
+    this.#cursor ??= this.#watch.position;
+    this.#waitForClient();
+    this.#heartbeat = setInterval(() => {
+      if (this.#free() > 0) this.#write(": heartbeat\n\n");
+    }, this.deps.heartbeatMs);
+  }
+
+  /** The client took something (or the stream started): catch up while little is queued. */
+  async #pull(): Promise<void> {
+    await this.#ready;
+    this.#noteReads();
+    try {
+      while (this.#behind && !this.#done && this.deps.maxQueued - this.#free() <= this.#ahead / 2) {
+        await this.#catchUp();
       }
-      for (const event of held.splice(0)) send(frame(event));
-      live = true;
-      if (done) return;
-      heartbeat = setInterval(() => send(": heartbeat\n\n"), deps.heartbeatMs);
-    },
-    cancel: finish,
-  });
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** Queues the next page of what the client lacks; live again once it has everything up to `upTo`. */
+  async #catchUp(): Promise<void> {
+    const target = this.#upTo as number;
+    if (this.#cursor === target) {
+      this.#behind = false;
+      return;
+    }
+    const limit = Math.min(PAGE, this.#free());
+    const page = await this.deps.store.readEvents({
+      after: this.#cursor as number,
+      upTo: target,
+      limit,
+      ...this.filter,
+    });
+    if (this.#done) return;
+    for (const event of page) this.#write(frame(event), event.seq);
+    // Synchronously with the check: the feed hands over every event after `target` from now on.
+    if (page.length < limit && this.#upTo === target) this.#behind = false;
+  }
+
+  #deliver(event: OrderEvent): void {
+    if (this.#done) return;
+    if (!this.#behind && this.#free() <= 0) {
+      this.#behind = true;
+      this.#waitForClient();
+    }
+    if (this.#behind) this.#upTo = event.seq;
+    else this.#write(frame(event), event.seq);
+  }
+
+  #write(text: string, seq?: number): void {
+    if (this.#done) return;
+    this.#noteReads();
+    this.#controller.enqueue(encoder.encode(text));
+    this.#room = this.#free();
+    if (seq !== undefined) this.#cursor = seq;
+    if (this.#room <= 0) this.#waitForClient();
+  }
+
+  /** Room in the client's queue, in events (comments count too). */
+  #free(): number {
+    return this.#controller.desiredSize ?? 0;
+  }
+
+  #noteReads(): void {
+    const free = this.#free();
+    if (free > this.#room) this.#readAt = Date.now();
+    this.#room = free;
+  }
+
+  /**
+   * The stream waits for its client (behind, or its queue full): from now on, if the client reads
+   * nothing for `stallMs` while it still waits, it is cut off.
+   */
+  #waitForClient(): void {
+    if (this.#stallTimer !== undefined || this.#done) return;
+    this.#readAt = Date.now();
+    const check = () => {
+      this.#stallTimer = undefined;
+      if (this.#done || !(this.#behind || this.#free() <= 0)) return;
+      this.#noteReads();
+      const idle = Date.now() - this.#readAt;
+      if (idle < this.deps.stallMs) this.#stallTimer = setTimeout(check, this.deps.stallMs - idle);
+      else this.#fail();
+    };
+    this.#stallTimer = setTimeout(check, this.deps.stallMs);
+  }
+
+  /** Ends the response; with no reason (a stalled client), nothing is logged as a server error. */
+  #fail(error?: unknown): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#controller.error(error);
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#watch?.stop();
+    clearInterval(this.#heartbeat);
+    clearTimeout(this.#stallTimer);
+  }
 }
 
 /** The `/events` route. */
@@ -144,7 +248,7 @@ export function eventRoutes(deps: EventDeps) {
       // A stream is quiet between events: Bun's idle timeout must not end it (heartbeats keep
       // proxies' timeouts at bay).
       server?.timeout(request, 0);
-      return new Response(eventStream(deps, filter, after, request.signal), {
+      return new Response(new EventStream(deps, filter, after, request.signal).readable, {
         headers: {
           "content-type": "text/event-stream",
           "cache-control": "no-store",
@@ -154,7 +258,7 @@ export function eventRoutes(deps: EventDeps) {
       });
     },
     {
-      transform: ({ request }) => checkQueryString(request.url),
+      transform: ({ request }) => checkQuery(request.url),
       query: EventsQuery,
       response: {
         200: t.String({
@@ -171,8 +275,9 @@ export function eventRoutes(deps: EventDeps) {
         summary: "Live order events (Server-Sent Events)",
         description:
           "Every order event as it is committed, optionally only one order's or one user's. Reconnect " +
-          "with Last-Event-ID (EventSource does) to get exactly the events missed, then live ones. A " +
-          "client that leaves SSE_MAX_QUEUED_EVENTS events unread is disconnected.",
+          "with Last-Event-ID (EventSource does) to get exactly the events missed, then live ones, at " +
+          "the pace the client reads. A client that leaves its stream waiting (SSE_MAX_QUEUED_EVENTS " +
+          "events unread, or a replay pending) and reads nothing for SSE_STALL_MS is disconnected.",
       },
     },
   );
