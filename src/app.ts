@@ -42,7 +42,12 @@ function headersFor(error: AppError): Record<string, string> | undefined {
   }
 }
 
-/** The whole HTTP API: orders, metrics, health, and the OpenAPI document with Swagger UI. */
+/**
+ * The whole HTTP API behind the one HTTP policy and error handler: orders (submit, read, list,
+ * cancel, retry, their history and status long-poll), the event stream (`GET /events`), webhooks
+ * and their deliveries, the dashboard (`/dashboard`, `/dashboard/data`), metrics, health and
+ * readiness, and the OpenAPI document with Swagger UI.
+ */
 export function createApp(deps: AppDeps) {
   const { config } = deps.http;
   const orders = {

@@ -98,9 +98,10 @@ function readInt(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-// The shortest lease that is safe: the pump and the lease renewal answered within 50 ms (p99)
-// under load on a 2-core machine (docs/PERFORMANCE.md, "Leases"), and a lease must outlast a
-// third of itself (the tick) plus a renewal, with room for one skipped tick.
+// The shortest lease that is safe: a lease must outlast a third of itself (the tick) plus a
+// renewal, with room for one skipped tick, so the pump and the renewal must answer within a third
+// of it; under load on a 2-core machine their p99 left a factor of 2 at this floor (figures:
+// docs/PERFORMANCE.md, "Leases").
 const LEASE_FLOOR_MS = 300;
 
 function readLeaseMs(env: Env): number {

@@ -165,14 +165,18 @@ export function apiDocs(options: DocumentOptions = { apiKeysOn: false }) {
             title: "Order service",
             version: "0.1.0",
             description:
-              "Accepts orders, processes them asynchronously on worker threads, and reports status and metrics. " +
+              "Accepts orders, processes them asynchronously on worker threads, and reports status and metrics; " +
+              "every order event can be followed live (Server-Sent Events) or received as signed webhooks. " +
               "Every error has one envelope: an object `error` with `code`, `message` and, for some codes, `details`.",
           },
           // The default server made explicit: the API is served from the document's own origin.
           servers: [{ url: "/", description: "This service" }],
+          // Every tag a route uses (each feature's plugin sets its own on its routes), with what it holds.
           tags: [
-            { name: "Orders", description: "Submit, read, list and cancel orders" },
-            { name: "System", description: "Metrics, liveness and readiness" },
+            { name: "Orders", description: "Submit, read, list, cancel and retry orders; their history" },
+            { name: "Events", description: "Order events as they commit, as a Server-Sent Events stream" },
+            { name: "Webhooks", description: "Subscriptions to order events (signed POSTs); deliveries" },
+            { name: "System", description: "Metrics, liveness, readiness and the dashboard's data" },
           ],
         },
       }),

@@ -1,8 +1,8 @@
 /**
  * A gate for expensive request work: it runs `width` at a time and lets the event loop turn between
  * one and the next, so cheap requests (health checks, new orders) are read and answered in between
- * instead of queueing behind hundreds of expensive ones. Measured here: 512 clients listing 500
- * orders each pushed `/health` to ~940 ms p50 without it (each listing ~1.6 ms of main-thread work).
+ * instead of queueing behind hundreds of expensive ones: without it, a flood of 500-order listings
+ * kept `/health` waiting behind all of them (figures: docs/PERFORMANCE.md, "Listing flood").
  */
 export class Gate {
   private running = 0;

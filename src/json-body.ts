@@ -40,8 +40,9 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array>
 
 /**
  * Whether arrays and objects nest in `value` deeper than `levels`. Recursive, but never deeper
- * than `levels`: a hostile depth costs nothing more. (An iterative walk with its own stack cost
- * ~0.7 µs per order here, ~10% of the main thread's work for a POST.)
+ * than `levels`: a hostile depth costs nothing more. (An iterative walk with its own stack,
+ * allocating per node, cost a tenth of the main thread's work for a POST; figures:
+ * docs/PERFORMANCE.md.)
  */
 function nestsDeeper(value: unknown, levels: number): boolean {
   if (value === null || typeof value !== "object") return false;

@@ -14,8 +14,8 @@ export type Logger = (
   extra?: Record<string, unknown>,
 ) => void;
 
-// Access-log lines waiting for the end of the turn. Measured writing to a pipe: console.log of each
-// line cost ~2.9 µs, one console.log of a turn's lines joined ~0.3 µs a line.
+// Access-log lines waiting for the end of the turn: one console.log of a turn's lines joined costs
+// a fraction of a console.log per line, measured writing to a pipe (figures: docs/PERFORMANCE.md).
 let buffered: string[] = [];
 let scheduled = false;
 
@@ -48,7 +48,8 @@ export type AccessEntry = {
   requestId: string;
 };
 
-// The time of the last line, reused while the clock has not moved (toISOString costs ~0.15 µs).
+// The time of the last line, reused while the clock has not moved: toISOString on every line is a
+// measurable cost per request (figures: docs/PERFORMANCE.md).
 let lastMs = 0;
 let lastIso = "";
 

@@ -1,6 +1,7 @@
 /**
  * Everything the service needs from a database: the features' ports together. An adapter under
- * src/db/ returns one; `server.ts` picks the adapter, and nothing above it knows which one it got.
+ * src/db/ returns one; `open-storage.ts` picks the adapter (PostgreSQL when DATABASE_URL is set,
+ * else SQLite), and nothing above it knows which one it got.
  */
 import type { DashboardStore } from "./dashboard/store.ts";
 import type { EventStore } from "./events/store.ts";

@@ -5,8 +5,8 @@
  *
  * Cost: one pair of lifecycle hooks does all of it, `onRequest` and `onAfterHandle` (errors are
  * recorded by the app's one error handler), and with the defaults (no keys, no rate limit, no
- * CORS) `onRequest` only names the request and stamps its start. Measured with wrk (8 s runs
- * alternated): intake ~4% slower with the hooks and request metrics, ~7% with the access log too.
+ * CORS) `onRequest` only names the request and stamps its start. The hooks with the request
+ * metrics, and the access log on top, cost intake a few percent (figures: docs/PERFORMANCE.md).
  * The hooks read the context through `context.x` and never pass `context` itself to a function:
  * Elysia reads the hooks' source (sucrose) and would otherwise parse headers, query and cookies on
  * every route.
@@ -194,7 +194,7 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
       }
     })
     // Not onAfterResponse: Elysia runs that through a setImmediate of an async function for every
-    // request, ~0.9 µs here, more than the access log and the metrics together. After the handler
+    // request, a cost of its own on every answer (figures: docs/PERFORMANCE.md). After the handler
     // the route, the status and the answer are known; errors are recorded by the error handler.
     .onAfterHandle({ as: "global" }, function recordAnswer(context) {
       const value = context.responseValue;

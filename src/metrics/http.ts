@@ -8,7 +8,7 @@ export const UNMATCHED_ROUTE = "unmatched";
 export const OTHER_METHOD = "OTHER";
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
-// From a status read (~0.1 ms) to a listing that waited behind others under load (seconds).
+// From a status read (under a millisecond) to a listing that waited behind others under load (seconds).
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The request histogram; `observeRequest` labels only known route templates, the rest `unmatched`. */
@@ -28,7 +28,7 @@ export function createHttpMetrics(registry: Registry) {
       routes = new Set(templates);
     },
 
-    /** Records one answered request (~0.3 µs: one labelled observation). */
+    /** Records one answered request: one labelled observation (figures: docs/PERFORMANCE.md). */
     observeRequest(info: ResponseInfo): void {
       durations.observe(
         {

@@ -6,8 +6,8 @@
  */
 import { collectDefaultMetrics, type Registry } from "prom-client";
 
-// Measured on Bun 1.4.5 (../shared/notes/library-facts.md): wrong, empty, or silently the main
-// thread's alone.
+// Checked on Bun 1.4.5 with prom-client 15.1.3: on Bun these read wrong, stay empty, or are silently
+// the main thread's alone (each one's reading beside it; docs/ARCHITECTURE.md, "Metrics").
 const DROPPED = [
   "process_heap_bytes", // the virtual size (~6.5 GB), not a heap
   "nodejs_gc_duration_seconds", // never observed

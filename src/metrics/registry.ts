@@ -6,7 +6,7 @@
  *
  * The exposition is the text format 0.0.4, to every scraper: Prometheus 2.x and 3.x both accept
  * it, while rendering OpenMetrics with prom-client 15 renames counters for good (it strips their
- * `_total`; ../shared/notes/library-facts.md).
+ * `_total`, and every later text render keeps the stripped name: checked with prom-client 15.1.3).
  */
 import { Registry } from "prom-client";
 import { createHttpMetrics } from "./http.ts";

@@ -1,15 +1,16 @@
 /**
- * The database writer's group commits: calls per transaction, the transaction's time and the
- * fsync's. Measured on the writer thread and carried to the main thread with the answers of the
- * calls (no message of their own), then observed here, so they count the writer thread's work.
+ * The SQLite writer's group commits (the PostgreSQL adapter reports none): calls per transaction,
+ * the transaction's time and the fsync's. Measured on the writer thread and carried to the main
+ * thread with the answers of the calls (no message of their own), then observed here, so they count
+ * the writer thread's work.
  */
 import { Histogram, type Registry } from "prom-client";
 
 /** One committed batch, as the storage adapter reports it (seconds). */
 export type Batch = { size: number; commitSeconds: number; fsyncSeconds?: number };
 
-// A commit or an fdatasync on this machine: tens of microseconds to a few milliseconds; a slow
-// disk or a checkpoint: more.
+// A commit or an fdatasync: tens of microseconds to a few milliseconds; a slow disk or a
+// checkpoint: more (this machine's: docs/PERFORMANCE.md).
 const SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const CALLS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
 

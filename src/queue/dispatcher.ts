@@ -6,9 +6,9 @@
  * One "pump" at a time sends one `settleAndClaim`: it records the results workers reported since
  * the last pump, then claims as many due orders as the workers have free slots, in one call (one
  * transaction on SQLite). Only after that call is durable are the claimed orders posted to the
- * workers. Why this shape (measured here, 2 cores): four threads each committing their own updates
- * reached ~3,500 orders/s and starved each other; one writer batching claims and completions
- * reached ~32,000/s. Claiming only free slots keeps everything else `pending`, so it stays
+ * workers. Why this shape: four threads each committing their own updates starved each other,
+ * while one writer batching claims and completions was about ten times as fast (figures:
+ * docs/PERFORMANCE.md). Claiming only free slots keeps everything else `pending`, so it stays
  * cancellable, and a crash can only interrupt orders that were really being processed.
  */
 import type { Order } from "../order.ts";

@@ -89,7 +89,8 @@ export class WorkerPool {
 
   private spawn(index: number): Thread {
     // A small JS heap: with the default large one the four threads collected so lazily that the
-    // process peaked at ~360 MB RSS in the end-to-end benchmark; small: ~190 MB, same throughput.
+    // process's peak RSS in the end-to-end benchmark was nearly twice as high, for the same
+    // throughput (figures: docs/PERFORMANCE.md).
     const worker = new Worker(WORKER_URL, { smol: true });
     const thread: Thread = {
       index,

@@ -1,8 +1,9 @@
 /**
  * Worker thread entry: runs `processOrder` for the orders the dispatcher sends and reports each
- * outcome. It never touches the database (bun:sqlite connections can't cross threads, and every
- * write goes through the one writer thread); results are sent back in one message per turn to keep
- * postMessage overhead off the hot path.
+ * outcome. It never touches the database: the dispatcher records every outcome through the queue
+ * port (on SQLite a bun:sqlite connection can't cross threads, and every write goes through the one
+ * writer thread). Results are sent back in one message per turn to keep postMessage overhead off
+ * the hot path.
  *
  * Each attempt has a deadline (PROCESSING_TIMEOUT_MS): then its signal is aborted and it is
  * reported failed at once, so its slot is free again. An attempt that still has not ended

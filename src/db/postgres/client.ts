@@ -1,9 +1,9 @@
 /**
  * Connecting to PostgreSQL: one `pg` pool per service process, and the migrations of
  * drizzle/postgres applied at start-up under an advisory lock, so replicas starting together
- * never race. Why node-postgres (`pg`) and not postgres.js: measured here (library facts,
- * 2026-11-29), with the server stopped for 4 s under load postgres.js left some queries hanging for
- * 13–20 s (postgres.js #1193, open), while `pg` answered within ~1 ms of the server's return; both
+ * never race. Why node-postgres (`pg`) and not postgres.js: with the server stopped for a few
+ * seconds under load, postgres.js left some queries hanging long after it was back (postgres.js
+ * #1193, open), while `pg` answered as soon as it returned (figures: docs/PERFORMANCE.md); both
  * are equally fast with prepared statements. `pg`'s price: an idle pool's errors must be handled
  * (`pool.on("error")`) and LISTEN does not reconnect by itself.
  */
@@ -58,10 +58,10 @@ export function openPool(url: string, onError: (error: Error) => void, max = 16)
 
 /**
  * Opens every connection of the pool now, and runs `warm` on each: otherwise the first burst after a
- * start waits for up to `max` connection handshakes (and authentications) at once, which measured
- * 528–858 ms for the POST p95 of the first k6 burst against three fresh replicas, against 286–497 ms
- * once warm; and each connection's first use of a statement prepares and plans it (the pump's
- * function is compiled too: ~7 ms on a connection's first call, under 1 ms after).
+ * start waits for up to `max` connection handshakes (and authentications) at once, which put the
+ * POST p95 of the first k6 burst against three fresh replicas well above that of a warm one; and
+ * each connection's first use of a statement prepares and plans it (the pump's function is
+ * compiled too, several times slower on a connection's first call; figures: docs/PERFORMANCE.md).
  */
 export async function fillPool(pool: pg.Pool, warm: (client: pg.PoolClient) => Promise<void>): Promise<void> {
   const connecting = await Promise.allSettled(Array.from({ length: pool.options.max }, () => pool.connect()));

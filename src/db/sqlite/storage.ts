@@ -1,9 +1,10 @@
 /**
- * The SQLite adapter: opens one database file behind the ports (orders, queue, system) of
- * src/storage.ts. Reads run on the main thread's read-only connection; every write runs on the
- * writer thread (writer.ts) as a named operation of writes.ts, in group commits. The file is locked
- * for the life of the process first, before any migration or write, so a second process pointed at
- * it refuses to start instead of releasing the first one's orders.
+ * The SQLite adapter: opens one database file behind all six ports of src/storage.ts (orders,
+ * queue, events, webhooks, dashboard, system). Reads run on the main thread's read-only
+ * connection; every write runs on the writer thread (writer.ts) as a named operation of writes.ts,
+ * in group commits; the dashboard's activity reports stay in memory (one process per file). The
+ * file is locked for the life of the process first, before any migration or write, so a second
+ * process pointed at it refuses to start instead of releasing the first one's orders.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";

@@ -2,19 +2,20 @@
  * Group commit: the one place that owns batching of database writes. It runs on the writer thread
  * (writer-thread.ts), which has nothing else to do, so it may block on the disk.
  *
- * Every write in the service (new orders, cancels, claims, completions, failures) is a synchronous
- * job handed to `run`. Jobs queued during one event-loop turn run together in a single
- * `BEGIN IMMEDIATE` transaction at the end of that turn, so N writes share one commit and one
- * fsync. Why: one FULL commit per request is fsync-bound (~4,200 orders/s, the naive reference of
- * `bun run bench`); sharing commits, the whole service takes ~25,000 orders/s on the same machine.
+ * Every write of the SQLite adapter (new orders, cancels, retries, claims, completions, failures,
+ * their events, webhooks and deliveries) is a synchronous job handed to `run`. Jobs queued during
+ * one event-loop turn run together in a single `BEGIN IMMEDIATE` transaction at the end of that
+ * turn, so N writes share one commit and one fsync. Why: one FULL commit per request is bound by
+ * the fsync (the naive reference of `bun run bench`); sharing commits, the whole service takes
+ * several times as many orders a second on the same machine (figures: docs/PERFORMANCE.md).
  *
  * Durability: a job's promise settles only after its transaction is on disk, so a 201 is never sent
  * for an order a crash or a power cut could still lose. With `SQLITE_SYNCHRONOUS=FULL` (the
  * default) the connection runs `synchronous=NORMAL` and the batcher fsyncs the WAL itself after
  * each commit, before settling: the same guarantee as SQLite's FULL (acknowledged means fsynced).
  * The fsync blocks this thread on purpose: the calls that arrive meanwhile make the next batch
- * larger, so there are fewer commits and fsyncs per order (measured here: ~24,000 orders/s with
- * the fsync on Bun's thread pool overlapping the next commit, ~29,000/s blocking).
+ * larger, so there are fewer commits and fsyncs per order: intake was higher than with the fsync
+ * on Bun's thread pool overlapping the next commit (figures: docs/PERFORMANCE.md).
  *
  * Failures: if the transaction fails, every job in it is rolled back and rejected with a 503:
  * exactly the requests of that batch fail, and nothing is half-written. If the fsync fails, the
@@ -71,7 +72,7 @@ export class WriteBatcher {
     const jobs = this.queue;
     if (jobs.length === 0) return;
     this.queue = [];
-    // Two clock reads per batch (not per call): ~100 ns against a commit of tens of microseconds.
+    // Two clock reads per batch (not per call): next to nothing beside the commit they time.
     const started = performance.now();
     const outcomes = this.commit(jobs);
     if (!outcomes) return;

@@ -20,7 +20,8 @@ let batcher: WriteBatcher | undefined;
 let close: (() => void) | undefined;
 let outbox: Reply[] = [];
 // Batches committed since the last "replies" message: they travel with it (a message of their own
-// would cost ~60 µs each). Every batch has replies, so none waits longer than its own answers.
+// would add a postMessage, the costly part; figures: docs/PERFORMANCE.md). Every batch has replies,
+// so none waits longer than its own answers.
 let batches: BatchStats[] = [];
 // Messages are handled one after another: "calls" may arrive while "open" still loads its module.
 let queue: Promise<void> = Promise.resolve();

@@ -5,14 +5,14 @@
  * an `AppError` thrown there (a 503) is rethrown here as the same `AppError`.
  *
  * Why a thread of its own: the main thread parses, validates and answers HTTP; executing the SQL
- * and writing the WAL take as long again. On one thread the two add up (measured here: ~27,000
- * orders/s with the main thread at 100%); on two they overlap (~29,000–31,000/s). Reads stay on the
+ * and writing the WAL take as long again. On one thread the two add up (the main thread at 100%);
+ * on two they overlap, and intake rose (figures: docs/PERFORMANCE.md). Reads stay on the
  * main thread's own read-only connection: WAL lets them run while the writer commits, and a read
  * after an answered write sees it, because the answer is sent only after the commit.
  *
  * Calls made during one event-loop turn go in one message, and at most one message of calls is in
  * flight: while the writer works on one, the next fills up. The thread answers in one message per
- * turn too, so messaging costs ~2 µs per call.
+ * turn too, so every call of a turn shares the cost of one message (figures: docs/PERFORMANCE.md).
  */
 import type { SynchronousLevel } from "../../config.ts";
 import { fromWireError, storageUnavailable, type WireError } from "../../errors.ts";
