@@ -4,7 +4,6 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseAllowedHosts } from "./webhooks/url-policy.ts";
 
 /** SQLite `synchronous` levels we accept. FULL (default) makes a 201 survive power loss, not just a crash. */
 export const SYNCHRONOUS_LEVELS = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
@@ -271,7 +270,8 @@ export function loadConfig(env: Env = process.env): Config {
     webhookMaxAttempts: readInt(env, "WEBHOOK_MAX_ATTEMPTS", 8, 1, 100),
     webhookRetryBaseMs: readInt(env, "WEBHOOK_RETRY_BASE_MS", 1000, 0, 3_600_000),
     webhookConcurrency: readInt(env, "WEBHOOK_CONCURRENCY", 16, 1, 1000),
-    webhookAllowedHosts: parseAllowedHosts(env.WEBHOOK_ALLOWED_HOSTS),
+    // Normalized by the webhooks feature (url-policy.ts), which owns what a host entry means.
+    webhookAllowedHosts: readList(env, "WEBHOOK_ALLOWED_HOSTS"),
     maxWebhooks: readInt(env, "MAX_WEBHOOKS", 100, 1, 100_000),
   };
 }

@@ -17,6 +17,7 @@ import type { OrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
 import { tellAll } from "./queue/observer.ts";
 import { WebhookDeliverer } from "./webhooks/deliverer.ts";
+import { urlPolicy } from "./webhooks/url-policy.ts";
 
 // The event feed reads at least this often while someone watches (the fallback when a wake-up is
 // lost), and at most once per EVENT_READ_INTERVAL_MS however many writes wake it.
@@ -93,7 +94,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     maxAttempts: config.webhookMaxAttempts,
     retryBaseMs: config.webhookRetryBaseMs,
     concurrency: config.webhookConcurrency,
-    policy: { allowedHosts: config.webhookAllowedHosts },
+    policy: urlPolicy(config.webhookAllowedHosts),
     log,
   });
   metrics.watch({
@@ -120,7 +121,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     },
     webhooks: {
       store: storage.webhooks,
-      policy: { allowedHosts: config.webhookAllowedHosts },
+      policy: urlPolicy(config.webhookAllowedHosts),
       maxWebhooks: config.maxWebhooks,
       now,
       onSubscribed: () => deliverer.subscriptionsChanged(),

@@ -77,3 +77,39 @@ test("only main.ts exits the process", () => {
     .map(({ file }) => file);
   expect(exiting).toEqual([]);
 });
+
+test("no arrow runs upward: the composition root is imported only from above, config from nowhere in src/", () => {
+  // Who may import each file of the composition root (main.ts boots server.ts, which builds the
+  // app and opens the storage); nothing imports main.ts.
+  const importers: Record<string, string[]> = {
+    "main.ts": [],
+    "server.ts": ["main.ts"],
+    "app.ts": ["server.ts"],
+    "open-storage.ts": ["server.ts"],
+  };
+  const upward = graph.flatMap(({ file, imports }) =>
+    file.endsWith(".test.ts")
+      ? []
+      : imports
+          .filter((spec) => spec in importers && !importers[spec]?.includes(file))
+          .map((spec) => `${file} -> ${spec}`),
+  );
+  expect(upward).toEqual([]);
+  // The lowest layer: config.ts reads the environment and imports nothing of the service.
+  const config = graph.find((node) => node.file === "config.ts");
+  expect(config?.imports.filter((spec) => !spec.startsWith("node:"))).toEqual([]);
+});
+
+test("the HTTP shell (src/http/) imports no feature's routes, services or models: only ports and shared records", () => {
+  const offending = graph.flatMap(({ file, imports }) =>
+    file.startsWith("http/") && !file.endsWith(".test.ts")
+      ? imports
+          .filter(
+            (spec) =>
+              FEATURES.some((feature) => spec.startsWith(`${feature}/`)) && !spec.endsWith("/store.ts"),
+          )
+          .map((spec) => `${file} -> ${spec}`)
+      : [],
+  );
+  expect(offending).toEqual([]);
+});

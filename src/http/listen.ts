@@ -2,14 +2,14 @@
  * Listening and stopping: binds the port without sharing it, answers whatever escapes Elysia with
  * the error envelope, and on shutdown lets requests in flight finish for a bounded time.
  */
-import type { App } from "../app.ts";
+import type { AnyElysia } from "elysia";
 import { type Config, StartupError } from "../config.ts";
 import { toAppError, toErrorBody } from "../error-envelope.ts";
 import { MAX_BODY_BYTES } from "../json-body.ts";
 import type { Logger } from "../logger.ts";
 
-/** Listening and stopping `app` as `config` says. */
-export function httpServer(app: App, config: Config, log: Logger) {
+/** Listening and stopping `app` (any Elysia app: the HTTP shell imports nothing above it) as `config` says. */
+export function httpServer(app: AnyElysia, config: Config, log: Logger) {
   return {
     /** Binds the port, never sharing it: a second service on the same port is refused, not merged. */
     listen(): URL {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { checkWebhookUrl, parseAllowedHosts, type ResolveHost } from "./url-policy.ts";
+import { loadConfig } from "../config.ts";
+import { checkWebhookUrl, type ResolveHost, urlPolicy } from "./url-policy.ts";
 
 const open = { allowedHosts: [] };
 
@@ -17,12 +18,15 @@ function zone(records: Record<string, string[]>): ResolveHost {
   };
 }
 
-describe("parseAllowedHosts", () => {
-  test("splits, trims, lower-cases and normalizes IP literals", () => {
-    expect(parseAllowedHosts(undefined)).toEqual([]);
-    expect(parseAllowedHosts("")).toEqual([]);
+describe("urlPolicy", () => {
+  test("WEBHOOK_ALLOWED_HOSTS as config reads it (split and trimmed), lower-cased, IP literals normalized", () => {
+    expect(urlPolicy([]).allowedHosts).toEqual([]);
     expect(
-      parseAllowedHosts(" Hooks.Example.com , 127.0.0.1,,[::1], ::ffff:10.0.0.1, example.org. "),
+      urlPolicy(
+        loadConfig({
+          WEBHOOK_ALLOWED_HOSTS: " Hooks.Example.com , 127.0.0.1,,[::1], ::ffff:10.0.0.1, example.org. ",
+        }).webhookAllowedHosts,
+      ).allowedHosts,
     ).toEqual(["hooks.example.com", "127.0.0.1", "::1", "10.0.0.1", "example.org"]);
   });
 });
@@ -143,7 +147,7 @@ describe("checkWebhookUrl with an allow-list", () => {
   });
 
   test("matches IP literals in normalized form", async () => {
-    const policy = { allowedHosts: parseAllowedHosts("127.0.0.1,[::1]") };
+    const policy = urlPolicy(["127.0.0.1", "[::1]"]);
     for (const url of [
       "http://127.0.0.1:9/",
       "http://[::1]:9/",

@@ -50,13 +50,9 @@ const RANGE_LABELS: Record<string, string> = {
   invalid: "an invalid",
 };
 
-/** Parses `WEBHOOK_ALLOWED_HOSTS` (comma-separated host names or IPs) into normalized entries. */
-export function parseAllowedHosts(value: string | undefined): string[] {
-  if (value === undefined) return [];
-  return value
-    .split(",")
-    .map((entry) => normalizeHost(entry.trim()))
-    .filter((entry) => entry !== "");
+/** The policy of `WEBHOOK_ALLOWED_HOSTS` (host names or IPs, as config read them), entries normalized. */
+export function urlPolicy(allowedHosts: string[]): UrlPolicy {
+  return { allowedHosts: allowedHosts.map((entry) => normalizeHost(entry)).filter((entry) => entry !== "") };
 }
 
 /** Checks a webhook target URL against the policy; never throws. */
