@@ -16,6 +16,7 @@ import { describeDatabase, openStorage } from "./open-storage.ts";
 import type { OrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
 import { tellAll } from "./queue/observer.ts";
+import { WorkerPool } from "./queue/worker-pool.ts";
 import { WebhookDeliverer } from "./webhooks/deliverer.ts";
 import { urlPolicy } from "./webhooks/url-policy.ts";
 
@@ -49,20 +50,27 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   const metrics = createMetrics();
   const storage = await openStorage(config, log, hooks.onFatal, metrics);
   const activity = new ActivityWindow(now);
+  const workers = new WorkerPool(
+    {
+      size: config.workers,
+      processing: {
+        processingTimeMs: config.processingTimeMs,
+        failureRate: config.processingFailureRate,
+        timeoutMs: config.processingTimeoutMs,
+        module: config.processOrderModule,
+      },
+    },
+    (message, extra) => log("error", message, extra),
+  );
   const dispatcher = new Dispatcher({
     queue: storage.queue,
+    workers,
     now,
-    workers: config.workers,
     concurrency: config.workerConcurrency,
     maxAttempts: config.maxAttempts,
     retryBaseMs: config.retryBaseMs,
     leaseMs: config.leaseMs,
-    processing: {
-      processingTimeMs: config.processingTimeMs,
-      failureRate: config.processingFailureRate,
-      timeoutMs: config.processingTimeoutMs,
-      module: config.processOrderModule,
-    },
+    processingTimeoutMs: config.processingTimeoutMs,
     log,
     observer: tellAll(metrics.queue, activity.observer),
   });

@@ -14,6 +14,7 @@ import type { NewOrder, Order, Settlement } from "../src/order.ts";
 import { Dispatcher } from "../src/queue/dispatcher.ts";
 import { ignoreQueue } from "../src/queue/observer.ts";
 import type { QueueStore } from "../src/queue/store.ts";
+import { WorkerPool } from "../src/queue/worker-pool.ts";
 import type { Storage } from "../src/storage.ts";
 import { cleanup, freshPostgresDatabase, tempDir, waitFor } from "./helpers.ts";
 
@@ -58,15 +59,22 @@ function startDispatcher(queue: QueueStore, leaseMs: number) {
   writeFileSync(journal, "");
   process.env.ORDER_JOURNAL = journal;
   const counted = { skipped: 0, lost: 0 };
+  const workers = new WorkerPool(
+    {
+      size: 1,
+      processing: { processingTimeMs: 0, failureRate: 0, timeoutMs: 60_000, module: JOURNAL_MODULE },
+    },
+    () => {},
+  );
   const dispatcher = new Dispatcher({
     queue,
+    workers,
     now: Date.now,
-    workers: 1,
     concurrency: 4,
     maxAttempts: 3,
     retryBaseMs: 1,
     leaseMs,
-    processing: { processingTimeMs: 0, failureRate: 0, timeoutMs: 60_000, module: JOURNAL_MODULE },
+    processingTimeoutMs: 60_000,
     log: () => {},
     observer: {
       ...ignoreQueue,

@@ -13,42 +13,33 @@
  */
 import type { Order } from "../order.ts";
 import { retryDelayMs } from "./backoff.ts";
+import { type Claim, Claims } from "./claims.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
 import type { AttemptResult } from "./messages.ts";
 import { ignoreQueue, type QueueObserver } from "./observer.ts";
-import type { ProcessingSettings, WorkOrder } from "./process-order.ts";
+import type { WorkOrder } from "./process-order.ts";
 import type { ClaimRequest, QueueStore, Settlement } from "./store.ts";
-import { WorkerPool } from "./worker-pool.ts";
+import type { Workers } from "./worker-pool.ts";
 
 /** What the dispatcher needs. */
 export type DispatcherDeps = {
   queue: QueueStore;
+  /** The worker threads (worker-pool.ts), not started: the dispatcher starts them and listens. */
+  workers: Workers;
   now: () => number;
-  workers: number;
+  /** Orders one thread runs at once (WORKER_CONCURRENCY). */
   concurrency: number;
   maxAttempts: number;
   retryBaseMs: number;
   /** How long a claim holds an order; renewed every third of it while the order is worked on. */
   leaseMs: number;
-  processing: ProcessingSettings;
+  /** Each attempt's deadline (PROCESSING_TIMEOUT_MS): a thread silent well past it is replaced. */
+  processingTimeoutMs: number;
   log: (level: "info" | "warn" | "error", message: string, extra?: Record<string, unknown>) => void;
   /** Told of each claim, outcome and release once it is committed (the queue metrics). */
   observer?: QueueObserver;
 };
 
-/**
- * An order a worker thread holds: what its result needs to be recorded, when it was handed over,
- * until when its lease is known to hold (the claim's or the latest renewal's), whether its result
- * has arrived, and whether its claim was lost (then its result is not recorded: the attempt only
- * frees its slot when it ends).
- */
-type Claim = {
-  seq: number;
-  attempts: number;
-  handedAt: number;
-  leaseUntil: number;
-  reported: boolean;
-  lost: boolean;
-};
 /** A result as it arrived (`at`, for the processing time), waiting for the next pump to record it. */
 type Reported = { owner: string; result: AttemptResult; at: number };
 
@@ -61,9 +52,10 @@ const UNRESPONSIVE_GRACE_MS = 5000;
 /** Runs the processing queue; see the file comment. */
 export class Dispatcher {
   /** The worker threads, for health checks (and tests that kill one). */
-  readonly pool: WorkerPool;
-  // Orders each worker thread holds, by owner, then by order id.
-  private readonly held = new Map<string, Map<string, Claim>>();
+  readonly pool: Workers;
+  // Orders each worker thread holds: the slots in use and the leases to renew.
+  private readonly held = new Claims();
+  private readonly leases: LeaseKeeper;
   private reported: Reported[] = [];
   private pumping = false;
   private again = false;
@@ -73,131 +65,53 @@ export class Dispatcher {
   // Threads found unresponsive: their overdue attempts are recorded as failed, then they are replaced.
   private readonly unresponsive = new Set<string>();
   private watchdog: ReturnType<typeof setInterval> | undefined;
-  private leases: ReturnType<typeof setInterval> | undefined;
-  // A lease tick is running: the next one is skipped rather than piled up behind it.
-  private tending = false;
+  private leaseTimer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly observer: QueueObserver;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.observer = deps.observer ?? ignoreQueue;
-    this.pool = new WorkerPool(
-      { size: deps.workers, processing: deps.processing },
-      {
-        ready: (owner) => {
-          this.held.set(owner, new Map());
-          this.wake();
-        },
-        results: (owner, results) => {
-          const at = deps.now();
-          const claims = this.held.get(owner);
-          for (const result of results) {
-            const claim = claims?.get(result.orderId);
-            if (claim) claim.reported = true;
-            this.reported.push({ owner, result, at });
-          }
-          this.wake();
-        },
-        exited: (owner) => this.release(owner),
-      },
-      (message, extra) => deps.log("error", message, extra),
-    );
+    this.pool = deps.workers;
+    this.leases = new LeaseKeeper({
+      queue: deps.queue,
+      claims: this.held,
+      now: deps.now,
+      leaseMs: deps.leaseMs,
+      observer: this.observer,
+      log: deps.log,
+      onLost: (owner, orderId, why) =>
+        this.pool.cancel(owner, [orderId], `the claim on this order was lost: its lease ${why}`),
+      onRescued: () => this.wake(),
+    });
   }
 
   /** Starts the worker threads; orders are claimed as soon as the first one is ready. */
   start(): void {
-    this.pool.start();
+    this.pool.start({
+      ready: (owner) => {
+        this.held.open(owner);
+        this.wake();
+      },
+      results: (owner, results) => {
+        const at = this.deps.now();
+        for (const result of results) {
+          const claim = this.held.get(owner, result.orderId);
+          if (claim) claim.reported = true;
+          this.reported.push({ owner, result, at });
+        }
+        this.wake();
+      },
+      exited: (owner) => this.release(owner),
+    });
     this.watchdog = setInterval(() => this.checkDeadlines(), MAX_IDLE_MS);
-    this.leases = setInterval(() => void this.tendLeases(), Math.max(100, this.deps.leaseMs / 3));
+    this.leaseTimer = setInterval(() => void this.leases.tick(), this.leases.intervalMs);
     // Orders created by other processes (replicas on a shared database) wake this one at once.
     this.unsubscribe = this.deps.queue.subscribe(() => this.wake());
   }
 
-  /**
-   * Every third of a lease: renews the leases of the orders this process holds, and rescues orders
-   * whose lease ended (their holder died: another replica, or this process before a restart), so
-   * they are taken up again. At most one tick runs at a time: one that finds the previous still
-   * running is skipped, logged and counted (stacked renewals took every pooled connection). A
-   * failure is logged; the next tick tries again.
-   */
-  private async tendLeases(): Promise<void> {
-    if (this.tending) {
-      this.observer.leaseTickSkipped();
-      this.deps.log("warn", "lease tick skipped: the previous renewal or rescue is still running", {
-        leaseMs: this.deps.leaseMs,
-      });
-      return;
-    }
-    this.tending = true;
-    try {
-      const now = this.deps.now();
-      this.loseExpiredClaims(now);
-      await this.renewLeases(now);
-      const rescuing = this.deps.now();
-      const rescued = await this.deps.queue.releaseExpiredLeases(now);
-      this.observer.timed("rescue", this.deps.now() - rescuing);
-      this.observer.released(rescued);
-      if (rescued > 0) {
-        this.deps.log("warn", "took up orders whose lease had expired (their holder is gone)", { rescued });
-        this.wake();
-      }
-    } catch (error) {
-      this.deps.log("error", "could not renew leases or rescue orders", { error: String(error) });
-    } finally {
-      this.tending = false;
-    }
-  }
-
-  /**
-   * Renews the lease of every claim this process holds (not lost), from the moment it is claimed;
-   * an attempt whose claim was not renewed (its owner no longer holds it) is aborted.
-   */
-  private async renewLeases(now: number): Promise<void> {
-    const claims = [...this.held].flatMap(([owner, byId]) =>
-      [...byId].filter(([, claim]) => !claim.lost).map(([orderId, claim]) => ({ owner, orderId, claim })),
-    );
-    if (claims.length === 0) return;
-    const until = now + this.deps.leaseMs;
-    const held = claims.map(({ owner, claim }) => ({ seq: claim.seq, owner }));
-    const renewed = new Set(await this.deps.queue.renewLeases({ held, until }));
-    this.observer.timed("renewal", this.deps.now() - now);
-    for (const { owner, orderId, claim } of claims) {
-      // Settled, released or lost while the renewal ran: nothing to learn from its answer.
-      if (this.held.get(owner)?.get(orderId) !== claim || claim.lost) continue;
-      if (renewed.has(claim.seq)) claim.leaseUntil = until;
-      // Not renewed with its result in hand: the pump settling it got there first.
-      else if (!claim.reported) this.loseClaim(owner, orderId, claim, "was taken up by another holder");
-    }
-  }
-
-  /** Claims whose known lease ended (renewals failed or came too late): someone may have rescued them. */
-  private loseExpiredClaims(now: number): void {
-    for (const [owner, claims] of this.held)
-      for (const [orderId, claim] of claims)
-        if (!claim.lost && !claim.reported && claim.leaseUntil <= now)
-          this.loseClaim(owner, orderId, claim, "ran out before it could be renewed");
-  }
-
-  /**
-   * The claim on an attempt is lost: its result will not be recorded (the write would be fenced out
-   * anyway), and the attempt is told so through its abort signal. Its slot stays taken until it
-   * ends. Processing is at least once: whoever took the order up runs it again.
-   */
-  private loseClaim(owner: string, orderId: string, claim: Claim, why: string): void {
-    claim.lost = true;
-    this.observer.claimLost();
-    this.deps.log("warn", `lost the claim on an order in progress: its lease ${why}; aborting the attempt`, {
-      order: orderId,
-      worker: owner,
-    });
-    this.pool.cancel(owner, [orderId], `the claim on this order was lost: its lease ${why}`);
-  }
-
   /** Orders currently held by workers. */
   inFlight(): number {
-    let count = 0;
-    for (const claims of this.held.values()) count += claims.size;
-    return count;
+    return this.held.total();
   }
 
   /** Asks for a pump soon: new orders were committed, a slot freed up, or a retry became due. */
@@ -221,7 +135,7 @@ export class Dispatcher {
     const settlements: Settlement[] = [];
     const tookMs: number[] = [];
     for (const { owner, result, at } of reported) {
-      const claim = this.held.get(owner)?.get(result.orderId);
+      const claim = this.held.get(owner, result.orderId);
       // Its thread died and the order was released, or its claim was lost: nothing to record.
       if (!claim || claim.lost) continue;
       settlements.push(this.decide(owner, claim, result, now));
@@ -243,7 +157,7 @@ export class Dispatcher {
             leaseUntil: now + this.deps.leaseMs,
           });
       if (!idle) this.observer.timed("pump", this.deps.now() - now);
-      for (const { owner, result } of reported) this.held.get(owner)?.delete(result.orderId);
+      for (const { owner, result } of reported) this.held.delete(owner, result.orderId);
       for (const [i, settlement] of settlements.entries())
         this.observer.settled(settlement.kind, tookMs[i] ?? 0);
       const leaseUntil = now + this.deps.leaseMs;
@@ -271,13 +185,13 @@ export class Dispatcher {
   private freeSlots(reported: Reported[]): ClaimRequest[] {
     const freed = new Map<string, number>();
     for (const { owner, result } of reported)
-      if (this.held.get(owner)?.has(result.orderId)) freed.set(owner, (freed.get(owner) ?? 0) + 1);
+      if (this.held.get(owner, result.orderId)) freed.set(owner, (freed.get(owner) ?? 0) + 1);
     return this.pool
       .readyOwners()
       .filter((owner) => !this.unresponsive.has(owner))
       .map((owner) => ({
         owner,
-        limit: this.deps.concurrency - (this.held.get(owner)?.size ?? 0) + (freed.get(owner) ?? 0),
+        limit: this.deps.concurrency - this.held.count(owner) + (freed.get(owner) ?? 0),
       }))
       .filter(({ limit }) => limit > 0);
   }
@@ -301,51 +215,34 @@ export class Dispatcher {
     if (orders.length === 0) return;
     // Committed as processing, whether or not the thread is still there to take them.
     for (const order of orders) this.observer.claimed(order);
-    const claims = this.held.get(owner);
-    if (!claims || !this.pool.readyOwners().includes(owner)) {
+    if (!this.held.isOpen(owner) || !this.pool.readyOwners().includes(owner)) {
       void this.releaseOrders(owner, this.deps.now());
       return;
     }
     const now = this.deps.now();
-    for (const order of orders)
-      claims.set(order.orderId, {
-        seq: order.seq,
-        attempts: order.attempts,
-        handedAt: now,
-        leaseUntil,
-        reported: false,
-        lost: false,
-      });
+    this.held.take(owner, orders, leaseUntil, now);
     if (leaseUntil - now >= this.deps.leaseMs / 2) this.post(owner, orders);
-    else void this.confirmThenStart(owner, orders, now);
+    else void this.confirmThenPost(owner, orders);
   }
 
   /** Renews the claims of a late pump answer, then starts the orders still held; drops the rest. */
-  private async confirmThenStart(owner: string, orders: Order[], now: number): Promise<void> {
-    const until = now + this.deps.leaseMs;
-    const held = orders.map((order) => ({ seq: order.seq, owner }));
-    const renewed = new Set(await this.deps.queue.renewLeases({ held, until }).catch(() => []));
-    const claims = this.held.get(owner);
-    const kept = orders.filter((order) => renewed.has(order.seq));
-    for (const order of orders) {
-      const claim = claims?.get(order.orderId);
-      if (!claim) continue;
-      if (renewed.has(order.seq)) {
-        claim.leaseUntil = until;
-        continue;
-      }
+  private async confirmThenPost(owner: string, orders: Order[]): Promise<void> {
+    const kept = await this.leases.confirm(owner, orders);
+    const dropped = orders.filter((order) => !kept.has(order.orderId));
+    for (const order of dropped) {
       // Not started, not recorded: whoever holds it now runs it (or its lease ends and it is rescued).
-      claims?.delete(order.orderId);
+      this.held.delete(owner, order.orderId);
       this.observer.claimLost();
     }
-    if (kept.length < orders.length) {
+    if (dropped.length > 0) {
       this.deps.log("warn", "claims answered too late to be sure of were not started", {
         worker: owner,
-        orders: orders.length - kept.length,
+        orders: dropped.length,
       });
       this.wake();
     }
-    if (kept.length > 0 && claims) this.post(owner, kept);
+    const started = orders.filter((order) => kept.has(order.orderId));
+    if (started.length > 0 && this.held.isOpen(owner)) this.post(owner, started);
   }
 
   /** Posts held orders to their thread; if it died meanwhile, they go back to pending. */
@@ -358,15 +255,13 @@ export class Dispatcher {
       attempt: order.attempts,
     }));
     if (!this.pool.send(owner, work)) {
-      const claims = this.held.get(owner);
-      for (const order of orders) claims?.delete(order.orderId);
+      for (const order of orders) this.held.delete(owner, order.orderId);
       void this.releaseOrders(owner, this.deps.now());
       return;
     }
     const handedAt = this.deps.now();
-    const claims = this.held.get(owner);
     for (const order of orders) {
-      const claim = claims?.get(order.orderId);
+      const claim = this.held.get(owner, order.orderId);
       if (claim) claim.handedAt = handedAt;
     }
   }
@@ -379,18 +274,19 @@ export class Dispatcher {
    */
   private checkDeadlines(): void {
     const now = this.deps.now();
-    const limit = this.deps.processing.timeoutMs + UNRESPONSIVE_GRACE_MS;
-    for (const [owner, claims] of this.held) {
-      if (this.unresponsive.has(owner)) continue;
-      const overdue = [...claims].filter(([, claim]) => now - claim.handedAt > limit);
-      if (overdue.length === 0) continue;
+    const limit = this.deps.processingTimeoutMs + UNRESPONSIVE_GRACE_MS;
+    const overdueBy = new Map<string, string[]>();
+    for (const { owner, orderId, claim } of this.held.all())
+      if (!this.unresponsive.has(owner) && now - claim.handedAt > limit)
+        overdueBy.set(owner, [...(overdueBy.get(owner) ?? []), orderId]);
+    for (const [owner, overdue] of overdueBy) {
       this.deps.log("error", "worker thread unresponsive past the processing deadline; replacing it", {
         worker: owner,
         orders: overdue.length,
       });
       this.unresponsive.add(owner);
-      const error = `processing timed out after ${this.deps.processing.timeoutMs} ms; the worker thread did not respond and was replaced`;
-      for (const [orderId] of overdue) this.reported.push({ owner, result: { orderId, error }, at: now });
+      const error = `processing timed out after ${this.deps.processingTimeoutMs} ms; the worker thread did not respond and was replaced`;
+      for (const orderId of overdue) this.reported.push({ owner, result: { orderId, error }, at: now });
     }
     if (this.unresponsive.size > 0) this.wake();
   }
@@ -398,7 +294,7 @@ export class Dispatcher {
   /** A worker thread died: forget what it held and put those orders back to pending at once. */
   private release(owner: string): void {
     this.deps.log("warn", "worker thread exited; releasing its orders and replacing it", { worker: owner });
-    this.held.delete(owner);
+    this.held.close(owner);
     this.unresponsive.delete(owner);
     this.reported = this.reported.filter((entry) => entry.owner !== owner);
     void this.releaseOrders(owner, this.deps.now());
@@ -436,7 +332,7 @@ export class Dispatcher {
     this.stopping = true;
     clearTimeout(this.timer);
     clearInterval(this.watchdog);
-    clearInterval(this.leases);
+    clearInterval(this.leaseTimer);
     this.unsubscribe?.();
     if (this.inFlight() > 0) {
       const drained = new Promise<void>((resolve) => {
@@ -445,7 +341,7 @@ export class Dispatcher {
       await Promise.race([drained, Bun.sleep(timeoutMs)]);
     }
     this.pool.abort();
-    const owners = [...this.held].filter(([, claims]) => claims.size > 0).map(([owner]) => owner);
+    const owners = this.held.busyOwners();
     if (owners.length > 0) {
       this.deps.log("warn", "shutdown timed out; returning unfinished orders to pending", {
         orders: this.inFlight(),

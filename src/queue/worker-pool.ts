@@ -29,15 +29,16 @@ export class WorkerPool {
   private readonly runId = crypto.randomUUID().slice(0, 8);
   private generation = 0;
   private stopping = false;
+  private events: PoolEvents = { ready: () => {}, results: () => {}, exited: () => {} };
 
   constructor(
     private readonly options: { size: number; processing: ProcessingSettings },
-    private readonly events: PoolEvents,
     private readonly log: (message: string, extra: Record<string, unknown>) => void,
   ) {}
 
-  /** Starts the threads; each reports `ready` when it can take orders. */
-  start(): void {
+  /** Starts the threads, telling `events` what they do; each reports `ready` when it can take orders. */
+  start(events: PoolEvents): void {
+    this.events = events;
     for (let index = 0; index < this.options.size; index++) this.threads.push(this.spawn(index));
   }
 
@@ -138,3 +139,9 @@ export class WorkerPool {
     }, RESPAWN_DELAY_MS);
   }
 }
+
+/** What the dispatcher uses of the pool: a pool, or, in its unit tests, a stand-in. */
+export type Workers = Pick<
+  WorkerPool,
+  "start" | "readyOwners" | "health" | "send" | "cancel" | "abort" | "kill" | "stop"
+>;
