@@ -9,6 +9,7 @@ import { notReady } from "../errors.ts";
 import { ORDER_STATUSES } from "../order.ts";
 import { checkQuery } from "../query-string.ts";
 import { metricsFormat } from "./metrics-format.ts";
+import { checkWritable } from "./readiness.ts";
 import type { SystemStore } from "./store.ts";
 
 /** What the operational routes need to know. */
@@ -63,7 +64,7 @@ export async function checkReadiness(deps: SystemDeps) {
   const workers = deps.workers();
   let database = "writable";
   try {
-    await deps.store.probeWrite();
+    await checkWritable(deps.store, Date.now());
   } catch (error) {
     database = `not writable: ${error instanceof Error ? error.message : String(error)}`;
   }

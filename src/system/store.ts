@@ -14,4 +14,9 @@ export type SystemStore = {
   countOrders(): Promise<OrderCounts>;
   /** Resolves when the database accepts a committed write; rejects with a 503 otherwise. */
   probeWrite(): Promise<void>;
+  /**
+   * When this process's writes last committed and last failed, if the store tracks them (a store
+   * with one writer does); readiness.ts decides from them when a probe is needed.
+   */
+  recentWrites?(): { succeededAt?: number; failed?: { at: number; message: string } };
 };

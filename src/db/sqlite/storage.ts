@@ -9,7 +9,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SynchronousLevel } from "../../config.ts";
-import { storageUnavailable } from "../../errors.ts";
 import type { ActivityReport, NewOrder } from "../../order.ts";
 import type { Webhook, WebhookKey } from "../../webhook.ts";
 import { migrateDatabase, openDatabase } from "./client.ts";
@@ -22,29 +21,6 @@ import type { WriteOps } from "./writes.ts";
 export { FileLockedError } from "./file-lock.ts";
 
 const WRITES_MODULE = new URL("./writes.ts", import.meta.url);
-// Readiness (see probeWrite): a write that committed this recently is proof enough, so /ready polled
-// under load commits nothing of its own; a refused write keeps the service not ready for HOLD_MS,
-// and for up to STICKY_MS while nothing has committed since.
-const FRESH_MS = 1000;
-const HOLD_MS = 5000;
-const STICKY_MS = 30_000;
-
-/**
- * Readiness of the database from the real writes as well as a probe. Why not the probe alone: on a
- * full disk the probe, which rewrites one existing page, can still commit while every insert fails.
- * Why not the real writes alone: an idle service (or one its load balancer took out) would never
- * notice that the disk is fine again.
- */
-async function probeWrite(writer: DatabaseWriter<WriteOps>): Promise<void> {
-  const { succeededAt = 0, failed } = writer.lastOutcomes();
-  const now = Date.now();
-  if (failed && (now - failed.at < HOLD_MS || (failed.at > succeededAt && now - failed.at < STICKY_MS))) {
-    throw storageUnavailable(`a write failed ${now - failed.at} ms ago: ${failed.message}`);
-  }
-  if (now - succeededAt < FRESH_MS) return;
-  await writer.run("probeWrite");
-}
-
 /**
  * Locks `path`, applies the migrations, starts the writer thread and opens the read-only
  * connection. Throws `FileLockedError` if another process holds the file; `hooks.onFatal` is
@@ -143,7 +119,9 @@ export async function openSqliteStorage(
       },
       system: {
         countOrders: async () => reads.countOrders(),
-        probeWrite: () => probeWrite(writer),
+        probeWrite: () => writer.run("probeWrite"),
+        // Readiness reads the real writes too (src/system/readiness.ts).
+        recentWrites: () => writer.lastOutcomes(),
       },
       /** Commits what is queued, checkpoints and closes both connections, then drops the lock. */
       async close(): Promise<void> {
