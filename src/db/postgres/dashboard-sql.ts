@@ -2,14 +2,12 @@
  * The dashboard SQL of the PostgreSQL adapter, named statements like queue-sql.ts: every replica's
  * latest activity report, one row each in `replica_activity`, and the latest failed orders.
  */
-import { ORDER_COLUMNS, statement } from "./queue-sql.ts";
+import { ORDER_COLUMNS } from "./queue-sql.ts";
 import type { replicaActivity } from "./schema.ts";
+import { at, ms, statement } from "./sql.ts";
 
 /** A row of `selectActivity`: the report's `at` as epoch ms, the rest of it as stored. */
 export type ActivityRow = Omit<typeof replicaActivity.$inferSelect, "at"> & { at: number };
-
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
-const at = (param: string) => `to_timestamp(${param}::float8 / 1000)`;
 
 /** How long a report is kept: replicas get a new name at each start, so the dead ones' rows go. */
 const KEPT = "1 hour";

@@ -17,9 +17,7 @@
  */
 
 import type { EventQuery } from "../../order.ts";
-import { statement } from "./queue-sql.ts";
-
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+import { ms, statement } from "./sql.ts";
 
 /** The columns of an event as the ports speak them, from `order_events e` joined to `orders o`. */
 export const EVENT_COLUMNS = `e.seq::float8 AS "seq", o.order_id AS "orderId", o.user_id AS "userId", e.type,

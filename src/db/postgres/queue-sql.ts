@@ -11,20 +11,13 @@
  * CTE), so the event commits with the transition and a batch stays one round trip; events-sql.ts
  * explains the stream key `tx_id` that they get by default, and the one exception (the claim).
  */
-import type pg from "pg";
-
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+import { ms, statement } from "./sql.ts";
 
 /** The columns of an order as the ports speak them (times as epoch ms). */
 export const ORDER_COLUMNS = `seq::float8 AS "seq", order_id AS "orderId", user_id AS "userId",
   item_ids AS "itemIds", total_cents::float8 AS "totalCents", status, ${ms("created_at")} AS "createdAt",
   ${ms("started_at")} AS "startedAt", ${ms("completed_at")} AS "completedAt", attempts,
   last_error AS "lastError"`;
-
-/** A named statement: prepared once per connection by `pg`. */
-export const statement =
-  (name: string, text: string) =>
-  (values: unknown[]): pg.QueryConfig => ({ name, text, values });
 
 const INSERT_EVENTS =
   "INSERT INTO order_events (order_seq, type, from_status, to_status, attempt, at, details)";

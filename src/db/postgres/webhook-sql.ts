@@ -8,10 +8,7 @@
  * even at start-up: other replicas are alive, and an expired lease is what makes a row due again.
  */
 import { EVENT_COLUMNS } from "./events-sql.ts";
-import { statement } from "./queue-sql.ts";
-
-const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
-const at = (param: string) => `to_timestamp(${param}::float8 / 1000)`;
+import { at, ms, statement } from "./sql.ts";
 
 const WEBHOOK_COLUMNS = `id, url, secret, event_types AS "eventTypes", ${ms("created_at")} AS "createdAt"`;
 
