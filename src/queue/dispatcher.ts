@@ -12,11 +12,11 @@
  * cancellable, and a crash can only interrupt orders that were really being processed.
  */
 import type { Order } from "../order.ts";
-import { retryDelayMs } from "./backoff.ts";
-import { type Claim, Claims } from "./claims.ts";
+import { Claims } from "./claims.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import type { AttemptResult } from "./messages.ts";
 import { ignoreQueue, type QueueObserver } from "./observer.ts";
+import { decideOutcome, freeSlots, overdueAttempts } from "./policy.ts";
 import type { WorkOrder } from "./process-order.ts";
 import type { ClaimRequest, QueueStore, Settlement } from "./store.ts";
 import type { Workers } from "./worker-pool.ts";
@@ -138,10 +138,13 @@ export class Dispatcher {
       const claim = this.held.get(owner, result.orderId);
       // Its thread died and the order was released, or its claim was lost: nothing to record.
       if (!claim || claim.lost) continue;
-      settlements.push(this.decide(owner, claim, result, now));
+      settlements.push(decideOutcome(owner, claim, result, now, this.deps));
       tookMs.push(at - claim.handedAt);
     }
-    const claims: ClaimRequest[] = this.stopping ? [] : this.freeSlots(reported);
+    const answering = this.pool.readyOwners().filter((owner) => !this.unresponsive.has(owner));
+    const claims: ClaimRequest[] = this.stopping
+      ? []
+      : freeSlots(answering, this.held, reported, this.deps.concurrency);
     const replacing = [...this.unresponsive].filter((owner) =>
       reported.some((entry) => entry.owner === owner),
     );
@@ -179,30 +182,6 @@ export class Dispatcher {
     this.pumping = false;
     if (this.stopping && this.inFlight() === 0) this.drained?.();
     if (this.again || this.reported.length > 0) this.wake();
-  }
-
-  /** Each ready thread with room, and how many orders it can take, counting those just finished. */
-  private freeSlots(reported: Reported[]): ClaimRequest[] {
-    const freed = new Map<string, number>();
-    for (const { owner, result } of reported)
-      if (this.held.get(owner, result.orderId)) freed.set(owner, (freed.get(owner) ?? 0) + 1);
-    return this.pool
-      .readyOwners()
-      .filter((owner) => !this.unresponsive.has(owner))
-      .map((owner) => ({
-        owner,
-        limit: this.deps.concurrency - this.held.count(owner) + (freed.get(owner) ?? 0),
-      }))
-      .filter(({ limit }) => limit > 0);
-  }
-
-  /** What to record for one reported attempt: completed, retry later, or failed for good. */
-  private decide(owner: string, claim: Claim, result: AttemptResult, now: number): Settlement {
-    const held = { seq: claim.seq, owner };
-    if (result.error === undefined) return { kind: "completed", ...held };
-    if (claim.attempts >= this.deps.maxAttempts) return { kind: "failed", ...held, error: result.error };
-    const runAt = now + retryDelayMs(claim.attempts, this.deps.retryBaseMs);
-    return { kind: "retry", ...held, runAt, error: result.error };
   }
 
   /**
@@ -275,11 +254,7 @@ export class Dispatcher {
   private checkDeadlines(): void {
     const now = this.deps.now();
     const limit = this.deps.processingTimeoutMs + UNRESPONSIVE_GRACE_MS;
-    const overdueBy = new Map<string, string[]>();
-    for (const { owner, orderId, claim } of this.held.all())
-      if (!this.unresponsive.has(owner) && now - claim.handedAt > limit)
-        overdueBy.set(owner, [...(overdueBy.get(owner) ?? []), orderId]);
-    for (const [owner, overdue] of overdueBy) {
+    for (const [owner, overdue] of overdueAttempts(this.held, now, limit, this.unresponsive)) {
       this.deps.log("error", "worker thread unresponsive past the processing deadline; replacing it", {
         worker: owner,
         orders: overdue.length,
