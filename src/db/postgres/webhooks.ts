@@ -6,13 +6,11 @@
 import type pg from "pg";
 import type { OrderEvent } from "../../order.ts";
 import type { Delivery, DeliveryOutcome, DeliveryStatus, Webhook, WebhookKey } from "../../webhook.ts";
+import type { Adapter } from "./context.ts";
 import * as w from "./webhook-sql.ts";
 
-/** Runs `work`, turning a failure of the database into the adapter's 503. */
-type Guard = <T>(what: string, work: () => Promise<T>) => Promise<T>;
-
-/** The webhook operations over `pool`. */
-export function createWebhookStore(pool: pg.Pool, guarded: Guard) {
+/** The webhooks port over `adapter`. */
+export function createWebhookStore({ pool, guarded }: Adapter) {
   const rows = async <T extends pg.QueryResultRow>(query: pg.QueryConfig) =>
     (await pool.query<T>(query)).rows;
 
