@@ -11,13 +11,12 @@
  * docs/PERFORMANCE.md). Claiming only free slots keeps everything else `pending`, so it stays
  * cancellable, and a crash can only interrupt orders that were really being processed.
  */
-import type { Order } from "../order.ts";
 import { Claims } from "./claims.ts";
+import { HandOver } from "./hand-over.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import type { AttemptResult } from "./messages.ts";
 import { ignoreQueue, type QueueObserver } from "./observer.ts";
 import { decideOutcome, freeSlots, overdueAttempts } from "./policy.ts";
-import type { WorkOrder } from "./process-order.ts";
 import type { ClaimRequest, QueueStore, Settlement } from "./store.ts";
 import type { Workers } from "./worker-pool.ts";
 
@@ -56,6 +55,7 @@ export class Dispatcher {
   // Orders each worker thread holds: the slots in use and the leases to renew.
   private readonly held = new Claims();
   private readonly leases: LeaseKeeper;
+  private readonly handOver: HandOver;
   private reported: Reported[] = [];
   private pumping = false;
   private again = false;
@@ -82,6 +82,17 @@ export class Dispatcher {
       onLost: (owner, orderId, why) =>
         this.pool.cancel(owner, [orderId], `the claim on this order was lost: its lease ${why}`),
       onRescued: () => this.wake(),
+    });
+    this.handOver = new HandOver({
+      claims: this.held,
+      leases: this.leases,
+      workers: this.pool,
+      now: deps.now,
+      leaseMs: deps.leaseMs,
+      observer: this.observer,
+      log: deps.log,
+      release: (owner) => void this.releaseOrders(owner, deps.now()),
+      wake: () => this.wake(),
     });
   }
 
@@ -164,7 +175,7 @@ export class Dispatcher {
       for (const [i, settlement] of settlements.entries())
         this.observer.settled(settlement.kind, tookMs[i] ?? 0);
       const leaseUntil = now + this.deps.leaseMs;
-      for (const [i, { owner }] of claims.entries()) this.hand(owner, claimed[i] ?? [], leaseUntil);
+      for (const [i, { owner }] of claims.entries()) this.handOver.hand(owner, claimed[i] ?? [], leaseUntil);
       if (nextDueAt !== undefined) this.scheduleNextDue(nextDueAt, now);
       // Their overdue attempts are recorded now: replace the threads (the rest they held is released).
       for (const owner of replacing) {
@@ -182,67 +193,6 @@ export class Dispatcher {
     this.pumping = false;
     if (this.stopping && this.inFlight() === 0) this.drained?.();
     if (this.again || this.reported.length > 0) this.wake();
-  }
-
-  /**
-   * Takes claimed orders into this thread's slots (their leases renewed from now on) and posts them
-   * to it; if it died meanwhile, they go back to pending. A claim whose answer came back late (less
-   * than half its lease left: a slow database or a busy main thread) may already have been rescued
-   * by another replica: it is renewed first, and only the orders still ours are started.
-   */
-  private hand(owner: string, orders: Order[], leaseUntil: number): void {
-    if (orders.length === 0) return;
-    // Committed as processing, whether or not the thread is still there to take them.
-    for (const order of orders) this.observer.claimed(order);
-    if (!this.held.isOpen(owner) || !this.pool.readyOwners().includes(owner)) {
-      void this.releaseOrders(owner, this.deps.now());
-      return;
-    }
-    const now = this.deps.now();
-    this.held.take(owner, orders, leaseUntil, now);
-    if (leaseUntil - now >= this.deps.leaseMs / 2) this.post(owner, orders);
-    else void this.confirmThenPost(owner, orders);
-  }
-
-  /** Renews the claims of a late pump answer, then starts the orders still held; drops the rest. */
-  private async confirmThenPost(owner: string, orders: Order[]): Promise<void> {
-    const kept = await this.leases.confirm(owner, orders);
-    const dropped = orders.filter((order) => !kept.has(order.orderId));
-    for (const order of dropped) {
-      // Not started, not recorded: whoever holds it now runs it (or its lease ends and it is rescued).
-      this.held.delete(owner, order.orderId);
-      this.observer.claimLost();
-    }
-    if (dropped.length > 0) {
-      this.deps.log("warn", "claims answered too late to be sure of were not started", {
-        worker: owner,
-        orders: dropped.length,
-      });
-      this.wake();
-    }
-    const started = orders.filter((order) => kept.has(order.orderId));
-    if (started.length > 0 && this.held.isOpen(owner)) this.post(owner, started);
-  }
-
-  /** Posts held orders to their thread; if it died meanwhile, they go back to pending. */
-  private post(owner: string, orders: Order[]): void {
-    const work: WorkOrder[] = orders.map((order) => ({
-      orderId: order.orderId,
-      userId: order.userId,
-      itemIds: order.itemIds,
-      totalCents: order.totalCents,
-      attempt: order.attempts,
-    }));
-    if (!this.pool.send(owner, work)) {
-      for (const order of orders) this.held.delete(owner, order.orderId);
-      void this.releaseOrders(owner, this.deps.now());
-      return;
-    }
-    const handedAt = this.deps.now();
-    for (const order of orders) {
-      const claim = this.held.get(owner, order.orderId);
-      if (claim) claim.handedAt = handedAt;
-    }
   }
 
   /**
@@ -275,20 +225,15 @@ export class Dispatcher {
     void this.releaseOrders(owner, this.deps.now());
   }
 
-  /** Puts back to pending whatever `owner` holds (outside the pump); the observer hears how many. */
+  /**
+   * Puts back to pending whatever `owner` holds (outside the pump); the observer hears how many. A
+   * failure is logged: the rows stay processing, and their leases run out and are rescued.
+   */
   private releaseOrders(owner: string, now: number): Promise<void> {
-    const released = this.deps.queue.releaseOrders({ owner, now });
-    return this.write(
-      "releaseOrders",
-      released.then((count) => this.observer.released(count)),
-    );
-  }
-
-  /** A queue write outside the pump; a failure is logged (the rows stay as they were). */
-  private write(what: string, pending: Promise<unknown>): Promise<void> {
-    return pending.then(
-      () => {},
-      (error) => this.deps.log("error", "queue write failed", { write: what, error: String(error) }),
+    return this.deps.queue.releaseOrders({ owner, now }).then(
+      (count) => this.observer.released(count),
+      (error) =>
+        this.deps.log("error", "queue write failed", { write: "releaseOrders", error: String(error) }),
     );
   }
 
