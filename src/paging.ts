@@ -17,26 +17,44 @@ function decodeCursor(cursor: string): number | undefined {
 }
 
 /**
- * The page `query` asks for: `limit` rows (1 to `max`, 50 when absent) after the row `afterSeq`
- * (0: from the start). A 422 names `limit` and `cursor`, every problem at once.
+ * The page `query` asks for: `limit` rows (1 to `max`, 50 when absent) after the row its cursor
+ * names, decoded by `decode` (undefined: not a cursor this API returned; no cursor: from the
+ * start). A 422 names `limit` and `cursor`, every problem at once.
  */
-export function pageRequest(query: { limit?: number; cursor?: string }, max: number) {
+export function pageQuery<K>(
+  query: { limit?: number; cursor?: string },
+  max: number,
+  decode: (cursor: string) => K | undefined,
+): { limit: number; after: K | undefined; fetch: number } {
   const limit = query.limit ?? DEFAULT_PAGE;
-  const afterSeq = query.cursor === undefined ? 0 : decodeCursor(query.cursor);
+  const after = query.cursor === undefined ? undefined : decode(query.cursor);
   const problems = [
     ...(Number.isInteger(limit) && limit >= 1 && limit <= max
       ? []
       : [{ field: "limit", message: `must be a whole number from 1 to ${max}` }]),
-    ...(afterSeq === undefined ? [{ field: "cursor", message: "is not a cursor this API returned" }] : []),
+    ...(query.cursor !== undefined && after === undefined
+      ? [{ field: "cursor", message: "is not a cursor this API returned" }]
+      : []),
   ];
-  if (problems.length > 0 || afterSeq === undefined) throw validationFailed(problems, "query");
+  if (problems.length > 0) throw validationFailed(problems, "query");
   // One more row than shown is fetched: if it comes back, another page follows.
-  return { limit, afterSeq, fetch: limit + 1 };
+  return { limit, after, fetch: limit + 1 };
 }
 
-/** The page out of `rows` (fetched with `fetch` of pageRequest), and the next page's cursor or null. */
-export function pageOf<T extends { seq: number }>(rows: T[], limit: number) {
+/** The page `query` asks for in a listing by seq (0: from the start); see pageQuery. */
+export function pageRequest(query: { limit?: number; cursor?: string }, max: number) {
+  const { limit, after, fetch } = pageQuery(query, max, decodeCursor);
+  return { limit, afterSeq: after ?? 0, fetch };
+}
+
+/** The page out of `rows` (fetched with `fetch` of pageQuery), and the next page's cursor or null. */
+export function pageOfRows<T>(rows: T[], limit: number, encode: (last: T) => string) {
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { page, nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+  return { page, nextCursor: rows.length > limit && last !== undefined ? encode(last) : null };
+}
+
+/** The page out of `rows` of a listing by seq; see pageOfRows. */
+export function pageOf<T extends { seq: number }>(rows: T[], limit: number) {
+  return pageOfRows(rows, limit, (last) => encodeCursor(last.seq));
 }

@@ -5,7 +5,7 @@
  */
 
 import { deliveryNotFound, validationFailed, webhookLimitReached, webhookNotFound } from "../errors.ts";
-import { pageOf, pageRequest } from "../paging.ts";
+import { pageOf, pageOfRows, pageQuery, pageRequest } from "../paging.ts";
 import type { Delivery, Webhook, WebhookKey } from "../webhook.ts";
 import type {
   CreatedWebhookView,
@@ -17,7 +17,7 @@ import type {
   WebhooksQuery,
   WebhookView,
 } from "./model.ts";
-import { DEFAULT_WEBHOOK_PAGE, MAX_DELIVERY_PAGE, MAX_WEBHOOK_PAGE } from "./model.ts";
+import { MAX_DELIVERY_PAGE, MAX_WEBHOOK_PAGE } from "./model.ts";
 import { generateSecret } from "./signing.ts";
 import type { WebhookStore } from "./store.ts";
 import { checkWebhookUrl, type UrlPolicy } from "./url-policy.ts";
@@ -74,34 +74,21 @@ export async function createWebhook(deps: WebhookDeps, body: CreateWebhookBody):
 
 /** One page of subscriptions, oldest first, without secrets. */
 export async function listWebhooks(store: WebhookStore, query: WebhooksQuery): Promise<WebhookList> {
-  const limit = query.limit ?? DEFAULT_WEBHOOK_PAGE;
-  const after = query.cursor === undefined ? undefined : decodeWebhookCursor(query.cursor);
-  const problems = [
-    ...(Number.isInteger(limit) && limit >= 1 && limit <= MAX_WEBHOOK_PAGE
-      ? []
-      : [{ field: "limit", message: `must be a whole number from 1 to ${MAX_WEBHOOK_PAGE}` }]),
-    ...(after === null ? [{ field: "cursor", message: "is not a cursor this API returned" }] : []),
-  ];
-  if (problems.length > 0 || after === null) throw validationFailed(problems, "query");
-  // One more than shown: if it comes back, another page follows.
-  const rows = await store.listWebhooks({ after, limit: limit + 1 });
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return {
-    webhooks: page.map(toWebhookView),
-    next_cursor: rows.length > limit && last ? encodeWebhookCursor(last) : null,
-  };
+  const { limit, after, fetch } = pageQuery(query, MAX_WEBHOOK_PAGE, decodeWebhookCursor);
+  const rows = await store.listWebhooks({ after, limit: fetch });
+  const { page, nextCursor } = pageOfRows(rows, limit, encodeWebhookCursor);
+  return { webhooks: page.map(toWebhookView), next_cursor: nextCursor };
 }
 
 /** A subscription's place in the listing, as an opaque cursor (base64url of `created_at.id`). */
 const encodeWebhookCursor = ({ createdAt, id }: WebhookKey) =>
   Buffer.from(`${Math.round(createdAt)}.${id}`).toString("base64url");
 
-/** The place a cursor stands for; null when it is not one this API returned. */
-function decodeWebhookCursor(cursor: string): WebhookKey | null {
+/** The place a cursor stands for; undefined when it is not one this API returned. */
+function decodeWebhookCursor(cursor: string): WebhookKey | undefined {
   const decoded = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, "base64url").toString() : "";
   const match = /^(\d{1,15})\.(.+)$/.exec(decoded);
-  return match ? { createdAt: Number(match[1]), id: match[2] as string } : null;
+  return match ? { createdAt: Number(match[1]), id: match[2] as string } : undefined;
 }
 
 /** Unsubscribes; its deliveries go with it (nothing more is sent). 404 when unknown. */
