@@ -14,10 +14,11 @@
 import { Claims } from "./claims.ts";
 import { HandOver } from "./hand-over.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
-import type { AttemptResult } from "./messages.ts";
+import type { Reported } from "./messages.ts";
 import { ignoreQueue, type QueueObserver } from "./observer.ts";
-import { decideOutcome, freeSlots, overdueAttempts } from "./policy.ts";
+import { decideOutcome, freeSlots } from "./policy.ts";
 import type { ClaimRequest, QueueStore, Settlement } from "./store.ts";
+import { Watchdog } from "./watchdog.ts";
 import type { Workers } from "./worker-pool.ts";
 
 /** What the dispatcher needs. */
@@ -39,14 +40,8 @@ export type DispatcherDeps = {
   observer?: QueueObserver;
 };
 
-/** A result as it arrived (`at`, for the processing time), waiting for the next pump to record it. */
-type Reported = { owner: string; result: AttemptResult; at: number };
-
 // Upper bound on how long an idle dispatcher sleeps before looking for due retries again.
 const MAX_IDLE_MS = 1000;
-// A thread that has not reported an attempt this long after its deadline is not answering at all
-// (its own deadline timer did not run: processOrder blocks the thread): it is replaced.
-const UNRESPONSIVE_GRACE_MS = 5000;
 
 /** Runs the processing queue; see the file comment. */
 export class Dispatcher {
@@ -62,9 +57,8 @@ export class Dispatcher {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopping = false;
   private drained: (() => void) | undefined;
-  // Threads found unresponsive: their overdue attempts are recorded as failed, then they are replaced.
-  private readonly unresponsive = new Set<string>();
-  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private readonly watchdog: Watchdog;
+  private watchdogTimer: ReturnType<typeof setInterval> | undefined;
   private leaseTimer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly observer: QueueObserver;
@@ -83,6 +77,7 @@ export class Dispatcher {
         this.pool.cancel(owner, [orderId], `the claim on this order was lost: its lease ${why}`),
       onRescued: () => this.wake(),
     });
+    this.watchdog = new Watchdog({ claims: this.held, timeoutMs: deps.processingTimeoutMs, log: deps.log });
     this.handOver = new HandOver({
       claims: this.held,
       leases: this.leases,
@@ -114,7 +109,7 @@ export class Dispatcher {
       },
       exited: (owner) => this.release(owner),
     });
-    this.watchdog = setInterval(() => this.checkDeadlines(), MAX_IDLE_MS);
+    this.watchdogTimer = setInterval(() => this.checkDeadlines(), MAX_IDLE_MS);
     this.leaseTimer = setInterval(() => void this.leases.tick(), this.leases.intervalMs);
     // Orders created by other processes (replicas on a shared database) wake this one at once.
     this.unsubscribe = this.deps.queue.subscribe(() => this.wake());
@@ -152,13 +147,12 @@ export class Dispatcher {
       settlements.push(decideOutcome(owner, claim, result, now, this.deps));
       tookMs.push(at - claim.handedAt);
     }
-    const answering = this.pool.readyOwners().filter((owner) => !this.unresponsive.has(owner));
+    const { unresponsive } = this.watchdog;
+    const answering = this.pool.readyOwners().filter((owner) => !unresponsive.has(owner));
     const claims: ClaimRequest[] = this.stopping
       ? []
       : freeSlots(answering, this.held, reported, this.deps.concurrency);
-    const replacing = [...this.unresponsive].filter((owner) =>
-      reported.some((entry) => entry.owner === owner),
-    );
+    const replacing = this.watchdog.recordedIn(reported);
     try {
       // Nothing to record and no slot free (a wake-up while every slot is busy): no storage call.
       const idle = settlements.length === 0 && claims.length === 0;
@@ -178,10 +172,7 @@ export class Dispatcher {
       for (const [i, { owner }] of claims.entries()) this.handOver.hand(owner, claimed[i] ?? [], leaseUntil);
       if (nextDueAt !== undefined) this.scheduleNextDue(nextDueAt, now);
       // Their overdue attempts are recorded now: replace the threads (the rest they held is released).
-      for (const owner of replacing) {
-        this.unresponsive.delete(owner);
-        this.pool.kill(owner);
-      }
+      for (const owner of replacing) this.pool.kill(this.watchdog.forget(owner));
     } catch (error) {
       // The call failed as a whole (on SQLite the transaction rolled back), so nothing was claimed:
       // keep the results and record them on the next pump.
@@ -195,32 +186,17 @@ export class Dispatcher {
     if (this.again || this.reported.length > 0) this.wake();
   }
 
-  /**
-   * Finds threads holding an attempt well past its deadline without a word: their own deadline
-   * timer would have reported it, so processOrder blocks the thread. Those attempts are recorded
-   * as failed (retried with backoff, `failed` after MAX_ATTEMPTS, so an order that always blocks
-   * cannot loop forever), then the thread is replaced (see pump).
-   */
+  /** Threads silent well past an attempt's deadline: their attempts fail, the threads are replaced (watchdog.ts). */
   private checkDeadlines(): void {
-    const now = this.deps.now();
-    const limit = this.deps.processingTimeoutMs + UNRESPONSIVE_GRACE_MS;
-    for (const [owner, overdue] of overdueAttempts(this.held, now, limit, this.unresponsive)) {
-      this.deps.log("error", "worker thread unresponsive past the processing deadline; replacing it", {
-        worker: owner,
-        orders: overdue.length,
-      });
-      this.unresponsive.add(owner);
-      const error = `processing timed out after ${this.deps.processingTimeoutMs} ms; the worker thread did not respond and was replaced`;
-      for (const orderId of overdue) this.reported.push({ owner, result: { orderId, error }, at: now });
-    }
-    if (this.unresponsive.size > 0) this.wake();
+    this.reported.push(...this.watchdog.check(this.deps.now()));
+    if (this.watchdog.unresponsive.size > 0) this.wake();
   }
 
   /** A worker thread died: forget what it held and put those orders back to pending at once. */
   private release(owner: string): void {
     this.deps.log("warn", "worker thread exited; releasing its orders and replacing it", { worker: owner });
     this.held.close(owner);
-    this.unresponsive.delete(owner);
+    this.watchdog.forget(owner);
     this.reported = this.reported.filter((entry) => entry.owner !== owner);
     void this.releaseOrders(owner, this.deps.now());
   }
@@ -251,7 +227,7 @@ export class Dispatcher {
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
     clearTimeout(this.timer);
-    clearInterval(this.watchdog);
+    clearInterval(this.watchdogTimer);
     clearInterval(this.leaseTimer);
     this.unsubscribe?.();
     if (this.inFlight() > 0) {

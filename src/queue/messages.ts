@@ -13,6 +13,9 @@ export type ToWorker =
 /** The outcome of one attempt; `error` is set when it failed. */
 export type AttemptResult = { orderId: string; error?: string };
 
+/** A result as it arrived on the main thread (`at`, for the processing time), waiting to be recorded. */
+export type Reported = { owner: string; result: AttemptResult; at: number };
+
 /** Worker -> main thread. */
 export type FromWorker =
   | { type: "ready" }
