@@ -87,7 +87,7 @@ if (ADMIN_URL) {
       await storage.orders.createOrder(order("a"));
       const [a] = await storage.events.readEvents({ after: 0, limit: 10 });
       await raw.query("BEGIN");
-      await raw.query(q.insertOrders([["slow"], ["user_1"], ['["item_1"]'], [100], [T0]]));
+      await raw.query(q.insertOrders([order("slow")]));
       await storage.orders.createOrder(order("b"));
       // b committed with a higher seq than slow's, which is not committed yet: b is held back.
       expect(await streamOf(storage)).toEqual(["a:created"]);
@@ -101,7 +101,14 @@ if (ADMIN_URL) {
       await raw.query("SELECT pg_current_xact_id()");
       await storage.orders.createOrder(order("c"));
       // A pump that only claims, for worker w1.
-      await raw.query(q.pump([[], [], [], [], [], [], [], [], [], ["w1"], [10], T0 + 10, T0 + 30_000]));
+      await raw.query(
+        q.pump({
+          settlements: [],
+          claims: [{ owner: "w1", limit: 10 }],
+          now: T0 + 10,
+          leaseUntil: T0 + 30_000,
+        }),
+      );
       await raw.query("COMMIT");
       expect(await streamOf(storage)).toEqual(["c:created", "c:claimed"]);
     });

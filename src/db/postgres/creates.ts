@@ -55,15 +55,7 @@ export function createBatcher(
     const unique = [...first.values()];
     let ids: Set<string>;
     try {
-      const inserted = await pool.query<{ orderId: string }>(
-        q.insertOrders([
-          unique.map((o) => o.orderId),
-          unique.map((o) => o.userId),
-          unique.map((o) => JSON.stringify(o.itemIds)),
-          unique.map((o) => o.totalCents),
-          unique.map((o) => o.createdAt),
-        ]),
-      );
+      const inserted = await pool.query<{ orderId: string }>(q.insertOrders(unique));
       ids = new Set(inserted.rows.map((row) => row.orderId));
     } catch (error) {
       log("PostgreSQL insert failed", (error as Error).message);

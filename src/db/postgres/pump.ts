@@ -1,6 +1,6 @@
 /**
  * The queue's pump on PostgreSQL: a pump's results recorded, then each worker slot filled in turn,
- * in one call of `orders_pump` (drizzle/postgres/0006_pump_function.sql): one statement, so one
+ * in one call of `orders_pump` (drizzle/postgres/0007_lease_lock_order.sql): one statement, so one
  * round trip and one commit for the lot. Each transition inserts its event in that statement.
  */
 import type pg from "pg";
@@ -17,30 +17,9 @@ export async function settleAndClaim(
   args: { settlements: Settlement[]; claims: ClaimRequest[]; now: number; leaseUntil: number },
   deadlineMs: number,
 ): Promise<PumpResult> {
-  const { settlements, claims, now, leaseUntil } = args;
-  const done = settlements.filter((s) => s.kind === "completed");
-  const retried = settlements.filter((s) => s.kind === "retry");
-  const failed = settlements.filter((s) => s.kind === "failed");
+  const { settlements, claims } = args;
   const rows = (
-    await queryWithDeadline<Order & { runAt: number; owner: string }>(
-      pool,
-      q.pump([
-        done.map((s) => s.seq),
-        done.map((s) => s.owner),
-        retried.map((s) => s.seq),
-        retried.map((s) => s.owner),
-        retried.map((s) => s.runAt),
-        retried.map((s) => s.error),
-        failed.map((s) => s.seq),
-        failed.map((s) => s.owner),
-        failed.map((s) => s.error),
-        claims.map((c) => c.owner),
-        claims.map((c) => c.limit),
-        now,
-        leaseUntil,
-      ]),
-      deadlineMs,
-    )
+    await queryWithDeadline<Order & { runAt: number; owner: string }>(pool, q.pump(args), deadlineMs)
   ).rows;
   const byOwner = new Map<string, (Order & { runAt: number })[]>(claims.map((c) => [c.owner, []]));
   for (const { owner, ...order } of rows) byOwner.get(owner)?.push(order);

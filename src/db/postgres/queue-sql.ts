@@ -11,6 +11,7 @@
  * CTE), so the event commits with the transition and a batch stays one round trip; events-sql.ts
  * explains the stream key `tx_id` that they get by default, and the one exception (the claim).
  */
+import type { ClaimRequest, NewOrder, Settlement } from "../../order.ts";
 import { ms, statement } from "./sql.ts";
 
 /** The columns of an order as the ports speak them (times as epoch ms). */
@@ -22,11 +23,7 @@ export const ORDER_COLUMNS = `seq::float8 AS "seq", order_id AS "orderId", user_
 const INSERT_EVENTS =
   "INSERT INTO order_events (order_seq, type, from_status, to_status, attempt, at, details)";
 
-/**
- * New orders, due at once, each with its `created` event: [orderIds, userIds, itemIds (JSON),
- * totalCents, createdAt (ms)]. Returns the ids inserted (an existing order_id is skipped).
- */
-export const insertOrders = statement(
+const insertOrdersStatement = statement(
   "insert_orders",
   `WITH created AS (
      INSERT INTO orders (order_id, user_id, item_ids, total_cents, status, created_at, run_at)
@@ -39,6 +36,19 @@ export const insertOrders = statement(
      SELECT seq, 'created', NULL, 'pending', 0, created_at, NULL FROM created ORDER BY seq)
    SELECT order_id AS "orderId" FROM created`,
 );
+
+/**
+ * New orders, due at once, each with its `created` event, as one multi-row statement (a column
+ * array each). Returns the ids inserted (an existing order_id is skipped).
+ */
+export const insertOrders = (orders: NewOrder[]) =>
+  insertOrdersStatement([
+    orders.map((o) => o.orderId),
+    orders.map((o) => o.userId),
+    orders.map((o) => JSON.stringify(o.itemIds)),
+    orders.map((o) => o.totalCents),
+    orders.map((o) => o.createdAt),
+  ]);
 
 /** The orders with these ids: [orderIds]. */
 export const selectOrders = statement(
@@ -79,17 +89,44 @@ export const retryFailed = statement(
    SELECT ${ORDER_COLUMNS} FROM retried`,
 );
 
-/**
- * One pump (orders_pump, drizzle/postgres/0006_pump_function.sql): records results, then claims.
- * [completed seqs, owners; retried seqs, owners, runAts (ms), errors; failed seqs, owners, errors;
- * claiming owners, limits; now (ms), leaseUntil (ms)]. Returns the claimed orders with their owner.
- */
-export const pump = statement(
+const pumpStatement = statement(
   "orders_pump",
   `SELECT ${ORDER_COLUMNS}, ${ms("run_at")} AS "runAt", claimed_by AS "owner"
    FROM orders_pump($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::float8[], $6::text[],
      $7::bigint[], $8::text[], $9::text[], $10::text[], $11::int[], $12::float8, $13::float8)`,
 );
+
+/**
+ * One pump (orders_pump, drizzle/postgres/0007_lease_lock_order.sql): records the settlements,
+ * then claims for each request, the function's arguments a column array each. Returns the claimed
+ * orders with their owner.
+ */
+export function pump(args: {
+  settlements: Settlement[];
+  claims: ClaimRequest[];
+  now: number;
+  leaseUntil: number;
+}) {
+  const { settlements, claims, now, leaseUntil } = args;
+  const done = settlements.filter((s) => s.kind === "completed");
+  const retried = settlements.filter((s) => s.kind === "retry");
+  const failed = settlements.filter((s) => s.kind === "failed");
+  return pumpStatement([
+    done.map((s) => s.seq),
+    done.map((s) => s.owner),
+    retried.map((s) => s.seq),
+    retried.map((s) => s.owner),
+    retried.map((s) => s.runAt),
+    retried.map((s) => s.error),
+    failed.map((s) => s.seq),
+    failed.map((s) => s.owner),
+    failed.map((s) => s.error),
+    claims.map((c) => c.owner),
+    claims.map((c) => c.limit),
+    now,
+    leaseUntil,
+  ]);
+}
 
 /** When the earliest pending order becomes due (ms), or null. */
 export const nextDue = statement(

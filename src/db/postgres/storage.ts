@@ -54,9 +54,13 @@ export async function openPostgresStorage(options: PostgresOptions, hooks: Postg
     // The hot statements, prepared on every connection with empty inputs (nothing is written); the
     // pump's function compiled on each.
     await fillPool(pool, async (client) => {
-      await client.query(q.insertOrders([[], [], [], [], []]));
+      await client.query(q.insertOrders([]));
       await client.query(q.selectOrders([[]]));
-      await queryWithDeadline(client, q.pump([[], [], [], [], [], [], [], [], [], [], [], 0, 0]), deadlineMs);
+      await queryWithDeadline(
+        client,
+        q.pump({ settlements: [], claims: [], now: 0, leaseUntil: 0 }),
+        deadlineMs,
+      );
     });
   } catch (error) {
     await pool.end().catch(() => {});
