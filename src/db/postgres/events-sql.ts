@@ -12,8 +12,9 @@
  * least the id of the transaction writing it, which is what lets a claim take a later key (the
  * claims of `orders_pump`, drizzle/postgres/0007_lease_lock_order.sql) so that one order's events
  * come out in `seq` order: each other transition of an order reads it in a statement that took its
- * transaction id after the previous transition committed. The price: events wait for the oldest write transaction of the whole
- * cluster (any database) that is still open, so a long transaction delays the stream.
+ * transaction id after the previous transition committed. The price: events wait for the oldest
+ * write transaction of the whole cluster (any database) that is still open, so a long transaction
+ * delays the stream.
  */
 
 import type { EventQuery } from "../../order.ts";
