@@ -5,8 +5,7 @@
  * database migrated by its own checkout. Needs BENCH_DATABASE_URL (or TEST_DATABASE_URL) and wrk.
  */
 import { resolve } from "node:path";
-import pg from "pg";
-import { requireWrk, runEndToEnd, runIntake } from "./lib.ts";
+import { freshDatabase, requireWrk, runEndToEnd, runIntake } from "./lib.ts";
 
 const [a, b, roundsArg] = process.argv.slice(2);
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
@@ -18,18 +17,6 @@ if (!a || !b || !ADMIN_URL) {
 }
 requireWrk();
 
-/** A fresh, empty database; its URL. */
-async function freshDatabase(): Promise<string> {
-  const name = `orders_ab_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL as string);
-  url.pathname = `/${name}`;
-  return url.href;
-}
-
 const sides = { A: resolve(a), B: resolve(b) };
 const results = {
   A: { e2e: [] as number[], held: [] as number[] },
@@ -38,7 +25,7 @@ const results = {
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
 for (let round = 0; round < Number(roundsArg ?? 3); round++) {
   for (const side of ["A", "B"] as const) {
-    const env = { DATABASE_URL: await freshDatabase(), LOG_LEVEL: "warn" };
+    const env = { DATABASE_URL: await freshDatabase(ADMIN_URL as string, "ab"), LOG_LEVEL: "warn" };
     const e2e = await runEndToEnd({
       port: 3490,
       db: "/tmp/unused.db",
@@ -53,7 +40,7 @@ for (let round = 0; round < Number(roundsArg ?? 3); round++) {
       seconds: 10,
       cwd: sides[side],
       env: {
-        DATABASE_URL: await freshDatabase(),
+        DATABASE_URL: await freshDatabase(ADMIN_URL as string, "ab"),
         LOG_LEVEL: "warn",
         WORKER_CONCURRENCY: "1",
         PROCESSING_TIME_MS: "600000",

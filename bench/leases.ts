@@ -18,7 +18,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { spawn } from "bun";
 import pg from "pg";
-import { ROOT, requireWrk, wrk } from "./lib.ts";
+import { freshDatabase, ROOT, requireWrk, wrk } from "./lib.ts";
 
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 10 : 30;
@@ -28,13 +28,7 @@ const TMP = mkdtempSync(join(tmpdir(), "orders-bench-leases-"));
 const JOURNAL = join(import.meta.dir, "journal-order.ts");
 
 /** A fresh, empty database; its URL. */
-async function freshDatabase(tag: string): Promise<string> {
-  const name = `orders_leases_${tag}_${Date.now().toString(36)}`;
-  await sql(ADMIN_URL as string, `CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL as string);
-  url.pathname = `/${name}`;
-  return url.href;
-}
+const freshDb = (tag: string) => freshDatabase(ADMIN_URL as string, `leases_${tag}`);
 
 /** Rows of `text` on `url`. */
 async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
@@ -107,7 +101,7 @@ const counter = (text: string, name: string) =>
 
 /** Scenario 1 at one LEASE_MS. */
 async function steadyLoad(leaseMs: number) {
-  const url = await freshDatabase(`steady${leaseMs}`);
+  const url = await freshDb(`steady${leaseMs}`);
   const replica = await startReplica(3470, {
     DATABASE_URL: url,
     LEASE_MS: String(leaseMs),
@@ -140,7 +134,7 @@ async function steadyLoad(leaseMs: number) {
 
 /** Scenario 2. */
 async function killRounds() {
-  const url = await freshDatabase("kills");
+  const url = await freshDb("kills");
   const journalDir = join(TMP, "journal");
   Bun.spawnSync(["mkdir", "-p", journalDir]);
   const env = {

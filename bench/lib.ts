@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawn, spawnSync } from "bun";
+import pg from "pg";
 
 /** The repository this script belongs to: the default working directory of the servers. */
 export const ROOT = join(import.meta.dir, "..");
@@ -181,4 +182,19 @@ export async function runBurst(
   const line = out.split("\n").find((l) => l.startsWith("BENCH "));
   if (!line) throw new Error(`burst printed no result:\n${out}`);
   return JSON.parse(line.slice(6));
+}
+
+/** A new, empty database `orders_<tag>_…` on the PostgreSQL server at `adminUrl`; its URL. */
+export async function freshDatabase(adminUrl: string, tag: string): Promise<string> {
+  const name = `orders_${tag}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.href;
 }

@@ -15,7 +15,17 @@ import { join } from "node:path";
 import { spawnSync } from "bun";
 import pg from "pg";
 import { type CpuUse, cpuWindow, perOrder } from "./cpu.ts";
-import { metrics, requireWrk, runBurst, serviceEnv, startServer, stop, type Wrk, wrk } from "./lib.ts";
+import {
+  freshDatabase,
+  metrics,
+  requireWrk,
+  runBurst,
+  serviceEnv,
+  startServer,
+  stop,
+  type Wrk,
+  wrk,
+} from "./lib.ts";
 
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 5 : 20;
@@ -27,17 +37,8 @@ const TMP = mkdtempSync(join(tmpdir(), "orders-bench-pg-"));
 type Row = { scenario: string; value: number; unit: string; p50?: number; p99?: number; note?: string };
 const rows: Row[] = [];
 
-/** A fresh database with the service's schema (migrated by a short-lived service start). */
-async function freshDatabase(tag: string): Promise<string> {
-  const name = `orders_bench_${tag}_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL as string);
-  url.pathname = `/${name}`;
-  return url.href;
-}
+/** A fresh database (migrated by a short-lived service start where the scenario needs it). */
+const freshDb = (tag: string) => freshDatabase(ADMIN_URL as string, `bench_${tag}`);
 
 /** pgbench with `script` (run `-c clients -j 2` for SECONDS); its tps. */
 function pgbench(url: string, script: string, clients: number): number {
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
   const n = `${REPLICAS} replica${REPLICAS > 1 ? "s" : ""}`;
 
   // References on the service's own schema (indexes and count triggers), migrated by a first start.
-  const refUrl = await freshDatabase("ref");
+  const refUrl = await freshDb("ref");
   for (const service of await startReplicas(refUrl)) await stop(service.proc);
   const single = pgbench(refUrl, `INSERT INTO orders ${COLUMNS} VALUES (${ORDER_VALUES});\n`, 32);
   rows.push({
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
   });
 
   // Intake.
-  let services = await startReplicas(await freshDatabase("intake"));
+  let services = await startReplicas(await freshDb("intake"));
   const intake = await load(services);
   for (const s of services) await stop(s.proc);
   rows.push({
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
   // Intake again with the workers held (one slot each, busy for minutes): the same load without
   // the processing that runs beside it, so replicas compare on the same work (each replica
   // processes its own share of the orders during the load above).
-  services = await startReplicas(await freshDatabase("held"), {
+  services = await startReplicas(await freshDb("held"), {
     WORKER_CONCURRENCY: "1",
     PROCESSING_TIME_MS: "600000",
   });
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
   });
 
   // End to end with instant processing.
-  services = await startReplicas(await freshDatabase("e2e"), { PROCESSING_TIME_MS: "0" });
+  services = await startReplicas(await freshDb("e2e"), { PROCESSING_TIME_MS: "0" });
   const started = performance.now();
   const e2eLoad = await load(services);
   let m = await metrics(services[0]?.url as string);
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
   });
 
   // The 1,000-burst, against the first replica (the others claim too).
-  services = await startReplicas(await freshDatabase("burst"), { PROCESSING_TIME_MS: "0" });
+  services = await startReplicas(await freshDb("burst"), { PROCESSING_TIME_MS: "0" });
   const burst = await runBurst(services[0]?.url as string);
   for (const s of services) await stop(s.proc);
   rows.push({
@@ -204,7 +205,7 @@ async function main(): Promise<void> {
   // Scale: PRELOAD orders already stored (one INSERT … SELECT; the count triggers see it like any
   // insert), then intake with paced readers of /orders/:id/status and /metrics beside it, as in the
   // SQLite bench: /metrics sums the counter shards, whatever the number of rows.
-  const bigUrl = await freshDatabase("scale");
+  const bigUrl = await freshDb("scale");
   for (const service of await startReplicas(bigUrl)) await stop(service.proc);
   const admin = new pg.Client({ connectionString: bigUrl });
   await admin.connect();

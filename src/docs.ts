@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
+import { pageSecurityHeaders } from "./http/page-policy.ts";
 import { cleanDocument, type DocumentOptions } from "./openapi-document.ts";
 
 /** Where swagger-ui-dist is installed: found by module resolution, so /app/node_modules in the image too. */
@@ -55,29 +56,11 @@ const OWN_ASSETS = {
   },
 } as const;
 
-/**
- * The page's Content-Security-Policy: nothing but this service's own files, and no frame around it
- * (X-Frame-Options says the same to browsers that predate frame-ancestors).
- */
-const PAGE_SECURITY_HEADERS = {
-  "content-security-policy": [
-    "default-src 'none'",
-    // Swagger UI's bundle and our init.js; the bundle needs no eval.
-    "script-src 'self'",
-    // Swagger UI's stylesheet and our dark.css. Its React components set styles through the CSSOM
-    // (element.style), which style-src does not govern, so no 'unsafe-inline'.
-    "style-src 'self'",
-    // The document, and the requests "Try it out" sends to this service (its one server, "/").
-    "connect-src 'self'",
-    // swagger-ui.css draws its icons and arrows as data: images; the page's empty icon is one too.
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    // Swagger UI's forms (Authorize, Try it out) are handled by its script, never submitted.
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join("; "),
-  "x-frame-options": "DENY",
-};
+// The page's policy (src/http/page-policy.ts): Swagger UI's bundle (it needs no eval) and our
+// init.js; its stylesheet and our dark.css (its React components set styles through the CSSOM);
+// the document and the requests "Try it out" sends to this service; its forms (Authorize, Try it
+// out) handled by its script. Images: swagger-ui.css draws its icons as data: images.
+const PAGE_SECURITY_HEADERS = pageSecurityHeaders("'self' data:");
 
 /** The page: Swagger UI's stylesheet and script, then ours; built once. */
 const PAGE_HTML = `<!doctype html>

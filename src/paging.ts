@@ -5,7 +5,8 @@
  */
 import { validationFailed } from "./errors.ts";
 
-const DEFAULT_PAGE = 50;
+/** Rows a listing page has when the query names no limit. */
+export const DEFAULT_PAGE = 50;
 
 const encodeCursor = (seq: number): string => Buffer.from(String(seq)).toString("base64url");
 

@@ -3,6 +3,7 @@
  * Without it the page tests are skipped with one line, so `bun run test` works on a fresh machine;
  * .ci/run installs chromium and sets REQUIRE_BROWSER, so there they always run.
  */
+import { expect } from "bun:test";
 import { existsSync } from "node:fs";
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 
@@ -82,4 +83,17 @@ export function cspDirectives(header: string | null): Map<string, string[]> {
     if (name) directives.set(name.toLowerCase(), values);
   }
   return directives;
+}
+
+/**
+ * Asserts the headers of a page of ours (the dashboard, Swagger UI): a policy of its own files
+ * only (no inline script or style) that no site may frame, and X-Frame-Options for old browsers.
+ */
+export function expectPagePolicy(headers: Record<string, string>): void {
+  const csp = cspDirectives(headers["content-security-policy"] ?? null);
+  expect(csp.get("frame-ancestors")).toEqual(["'none'"]);
+  expect(csp.get("script-src")).toEqual(["'self'"]);
+  expect(csp.get("style-src")).toEqual(["'self'"]);
+  expect(csp.get("default-src")).toEqual(["'none'"]);
+  expect(headers["x-frame-options"]).toBe("DENY");
 }

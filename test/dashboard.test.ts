@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { browserMissing, cspDirectives, launchBrowser, offlineBut, watchCsp } from "./browser.ts";
+import { browserMissing, expectPagePolicy, launchBrowser, offlineBut, watchCsp } from "./browser.ts";
 import { call, cleanup, order, startService, type TestService, tempDir, waitFor } from "./helpers.ts";
 
 // Debian's chromium; .ci/run installs it when missing.
@@ -223,12 +223,7 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
       const service = await startService({ WORKERS: "2" });
       const { page, headers, foreign, errors, refused, close } = await openDashboard(service);
       try {
-        const csp = cspDirectives(headers["content-security-policy"] ?? null);
-        expect(csp.get("frame-ancestors")).toEqual(["'none'"]);
-        expect(csp.get("script-src")).toEqual(["'self'"]);
-        expect(csp.get("style-src")).toEqual(["'self'"]);
-        expect(csp.get("default-src")).toEqual(["'none'"]);
-        expect(headers["x-frame-options"]).toBe("DENY");
+        expectPagePolicy(headers);
         // The data route is not a page: no policy of its own.
         const data = await fetch(new URL("/dashboard/data", service.url));
         expect(data.headers.get("content-security-policy")).toBeNull();

@@ -11,6 +11,7 @@ import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Elysia, t } from "elysia";
 import { routeNotFound } from "../errors.ts";
+import { pageSecurityHeaders } from "../http/page-policy.ts";
 import { DashboardDataView } from "./model.ts";
 import type { Dashboard } from "./service.ts";
 
@@ -36,27 +37,10 @@ const ASSETS = new Map<string, { path: string; type: string }>([
   [`uplot-${UPLOT_VERSION}.css`, { path: join(UPLOT_DIR, "dist/uPlot.min.css"), type: CSS }],
 ]);
 
-/**
- * The page's Content-Security-Policy. Everything the page uses is this service's own: its module
- * scripts and uPlot's (no inline script, no eval), its stylesheets (no inline style: the scripts
- * set styles through the CSSOM, which style-src does not govern), and the data it polls and the
- * retries it posts. Nothing may frame it: its Retry buttons must not be clickable under another
- * site's page (X-Frame-Options says the same to browsers that predate frame-ancestors).
- */
-const PAGE_SECURITY_HEADERS = {
-  "content-security-policy": [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "connect-src 'self'",
-    // The page's empty icon, `data:,`, which stops the browser asking for /favicon.ico.
-    "img-src data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join("; "),
-  "x-frame-options": "DENY",
-};
+// The page's policy (src/http/page-policy.ts): its module scripts and uPlot's, its stylesheets, the
+// data it polls and the retries it posts; as images only its empty icon, `data:,`, which stops the
+// browser asking for /favicon.ico.
+const PAGE_SECURITY_HEADERS = pageSecurityHeaders("data:");
 
 /** The page, with the uPlot asset names filled in; read once. */
 let page: string | undefined;

@@ -68,8 +68,8 @@ async function createCounted(
 }
 
 /**
- * The pending orders for backpressure (`PendingOrders`), counted by `countPending`: the last count read, plus the new orders
- * this process let through since that read began. The count is read at most every 100 ms (a read
+ * The pending orders for backpressure (`PendingOrders`): the last count `countPending` read, plus
+ * the new orders this process let through since that read began. The count is read at most every 100 ms (a read
  * of the running totals), first when the service is built, and never waited for. An order whose
  * write answered before a read began is in that read; one written or still being written since
  * may or may not be, so it is added: the sum is high by a few at worst (until the next read),

@@ -5,6 +5,7 @@
 import { FormatRegistry, Kind, TypeRegistry } from "@sinclair/typebox";
 import { t } from "elysia";
 import { ORDER_STATUSES } from "../order.ts";
+import { DEFAULT_PAGE } from "../paging.ts";
 import { MAX_AMOUNT, MONEY_RULE, toCents } from "./money.ts";
 
 const ID_PATTERN = "^[A-Za-z0-9._:-]+$";
@@ -138,7 +139,7 @@ export const ListOrdersQuery = t.Object(
     // without the parameter's name.
     limit: t.Optional(
       t.Integer({
-        description: `1 to ${MAX_PAGE}; 50 when absent`,
+        description: `1 to ${MAX_PAGE}; ${DEFAULT_PAGE} when absent`,
         error: `must be a whole number from 1 to ${MAX_PAGE}`,
       }),
     ),

@@ -5,6 +5,7 @@
 import { t } from "elysia";
 import { EventView } from "../events/model.ts";
 import { EVENT_TYPES, type EventType } from "../order.ts";
+import { DEFAULT_PAGE } from "../paging.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "../webhook.ts";
 
 /** Largest page of deliveries. */
@@ -82,15 +83,14 @@ export const CreatedWebhookView = t.Object(
 );
 export type CreatedWebhookView = typeof CreatedWebhookView.static;
 
-/** Page sizes of GET /webhooks. */
-export const DEFAULT_WEBHOOK_PAGE = 50;
+/** The largest page of GET /webhooks. */
 export const MAX_WEBHOOK_PAGE = 100;
 
 export const WebhooksQuery = t.Object(
   {
     limit: t.Optional(
       t.Integer({
-        description: `1 to ${MAX_WEBHOOK_PAGE}; ${DEFAULT_WEBHOOK_PAGE} when absent`,
+        description: `1 to ${MAX_WEBHOOK_PAGE}; ${DEFAULT_PAGE} when absent`,
         error: `must be a whole number from 1 to ${MAX_WEBHOOK_PAGE}`,
       }),
     ),
@@ -131,7 +131,7 @@ export const DeliveriesQuery = t.Object(
     status: t.Optional(DeliveryStatusName),
     limit: t.Optional(
       t.Integer({
-        description: `1 to ${MAX_DELIVERY_PAGE}; 50 when absent`,
+        description: `1 to ${MAX_DELIVERY_PAGE}; ${DEFAULT_PAGE} when absent`,
         error: `must be a whole number from 1 to ${MAX_DELIVERY_PAGE}`,
       }),
     ),
