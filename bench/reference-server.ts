@@ -9,8 +9,11 @@ import { Elysia } from "elysia";
 import { migrateDatabase, openDatabase } from "../src/db/sqlite/client.ts";
 import { createWriteOps } from "../src/db/sqlite/writes.ts";
 import { parseJsonBody } from "../src/json-body.ts";
+import { created as createdTransition } from "../src/lifecycle.ts";
 import { CreateOrderBody } from "../src/orders/model.ts";
 import { toCents } from "../src/orders/money.ts";
+
+const CREATED = createdTransition();
 
 const [mode, port, databasePath] = process.argv.slice(2);
 function openNaive(path: string) {
@@ -25,13 +28,16 @@ new Elysia({ normalize: false })
     "/orders",
     ({ body, set }) => {
       if (store) {
-        store.createOrder({
-          orderId: body.order_id,
-          userId: body.user_id,
-          itemIds: JSON.stringify(body.item_ids),
-          totalCents: toCents(body.total_amount) ?? 0,
-          createdAt: Date.now(),
-        });
+        store.createOrder(
+          {
+            orderId: body.order_id,
+            userId: body.user_id,
+            itemIds: JSON.stringify(body.item_ids),
+            totalCents: toCents(body.total_amount) ?? 0,
+            createdAt: Date.now(),
+          },
+          CREATED,
+        );
       }
       set.status = 201;
       return { order_id: body.order_id, status: "pending" };

@@ -7,6 +7,7 @@ import { type Config, StartupError } from "./config.ts";
 import { redact } from "./db/postgres/client.ts";
 import { openPostgresStorage } from "./db/postgres/storage.ts";
 import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
+import * as lifecycle from "./lifecycle.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics/registry.ts";
 import type { Storage } from "./storage.ts";
@@ -50,7 +51,12 @@ export async function openStorage(
   if (config.databaseUrl) return openPostgres(config.databaseUrl, config.leaseMs, log);
   try {
     const storage = await openSqliteStorage(
-      { path: config.databasePath, synchronous: config.sqliteSynchronous },
+      {
+        path: config.databasePath,
+        synchronous: config.sqliteSynchronous,
+        // Under the file lock every order left processing was held by a process that is gone.
+        restarted: lifecycle.restarted(),
+      },
       {
         log: (message, error) => log("error", message, { error }),
         onFatal,

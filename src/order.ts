@@ -4,10 +4,15 @@
  * depending on a feature (see docs/ARCHITECTURE.md, "Storage behind ports").
  */
 
-/** Every status an order can be in, in lifecycle order: the one list every other one derives from. */
-export const ORDER_STATUSES = ["pending", "processing", "completed", "failed", "cancelled"] as const;
-/** One of `ORDER_STATUSES`. */
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
+import type { EventType, OrderStatus, Transition } from "./lifecycle.ts";
+
+export {
+  EVENT_TYPES,
+  type EventType,
+  ORDER_STATUSES,
+  type OrderStatus,
+  type Transition,
+} from "./lifecycle.ts";
 
 /**
  * An order as storage returns it. `seq` is the insertion order (listing keyset and FIFO
@@ -29,25 +34,6 @@ export type Order = {
 
 /** A new order as the service computed it; storage adds the status and the queue columns. */
 export type NewOrder = Pick<Order, "orderId" | "userId" | "itemIds" | "totalCents" | "createdAt">;
-
-/**
- * Every kind of order event, one per transition: `attempt_failed` is a failed attempt that will be
- * retried, `failed` the last allowed one; `retried` is an operator's retry of a failed order;
- * `released` puts a processing order back to pending because its holder is gone (a worker thread
- * died, the process restarted after a crash, or the lease of a lost replica ran out).
- */
-export const EVENT_TYPES = [
-  "created",
-  "claimed",
-  "completed",
-  "attempt_failed",
-  "failed",
-  "cancelled",
-  "retried",
-  "released",
-] as const;
-/** One of `EVENT_TYPES`. */
-export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
  * One transition of one order, recorded in the transaction that made it. `seq` is global and
@@ -75,36 +61,49 @@ export type OrderEvent = {
 /** A create either inserted the order or found the one that already had its `order_id`. */
 export type CreateOutcome = { created: true } | { created: false; existing: Order };
 
-/** A cancel either moved the order pending -> cancelled now, or left it as it was (or found none). */
-export type CancelOutcome =
-  | { cancelled: true; order: Order }
-  | { cancelled: false; order: Order | undefined };
+/**
+ * A change of one order by id (a cancel, an operator's retry): applied only while the order is in
+ * `transition.from` (and, if `ifAttempts` is set, has that many attempts); `runAt` and `attempts`
+ * are set with it when given.
+ */
+export type OrderChange = { transition: Transition; runAt?: number; attempts?: number; ifAttempts?: number };
 
-/** A retry either moved the order failed -> pending now, or left it as it was (or found none). */
-export type RetryOutcome = { retried: true; order: Order } | { retried: false; order: Order | undefined };
+/** A change either applied now (the order as it became), or not (the order as it is, or none). */
+export type ChangeOutcome = { changed: true; order: Order } | { changed: false; order: Order | undefined };
 
 /** Filters and page position of a listing; `afterSeq` is the decoded cursor (0: from the start). */
 export type ListFilter = { status?: OrderStatus; userId?: string; afterSeq: number; limit: number };
 
 /**
- * What to record for an order a worker slot held, as the dispatcher decided it. Each is guarded by
- * the claim: it changes the order only while it is `processing` and held by `owner`, so a result
- * from a slot that lost its claim (its thread died and the order was released) changes nothing.
+ * What to record for an order a worker slot held, as the queue decided it (src/queue/policy.ts):
+ * its transition, and the columns it sets besides the status (unset ones keep their value). Each
+ * is fenced by the claim: it changes the order only while it is in `transition.from` and held by
+ * `owner`, so a result from a slot that lost its claim (its thread died and the order was
+ * released) changes nothing. Settling ends the hold (no owner, no lease).
  */
-export type Settlement =
-  | { kind: "completed"; seq: number; owner: string }
-  | { kind: "retry"; seq: number; owner: string; runAt: number; error: string }
-  | { kind: "failed"; seq: number; owner: string; error: string };
-
-/** Fill one worker slot: claim up to `limit` due orders for `owner`. */
-export type ClaimRequest = { owner: string; limit: number };
+export type Settlement = {
+  seq: number;
+  owner: string;
+  transition: Transition;
+  runAt?: number;
+  lastError?: string;
+  completedAt?: number;
+};
 
 /**
- * `claimed[i]` answers `claims[i]`, oldest due first (by `runAt`, then `seq`). `nextDueAt` is when
- * the earliest pending order becomes due (null: none pending) when some slot got fewer orders than
- * it asked for, and undefined when every slot got all it asked for (call again as slots free up).
+ * One order wanted by a worker slot (`owner`), taken with `transition` (every request of one call
+ * has the same `from` and `to`). A claimed order gets `attempts` + 1, `startedAt` = now, and is
+ * held by its owner until the lease ends.
  */
-export type SettleAndClaimResult = { claimed: Order[][]; nextDueAt: number | null | undefined };
+export type ClaimRequest = { owner: string; transition: Transition };
+
+/**
+ * `claimed[i]` answers `claims[i]`: the due orders, oldest first (by `runAt`, then `seq`), one per
+ * request until none is left. `nextDueAt` is when the earliest pending order becomes due (null:
+ * none pending) when fewer orders than requests were claimed, and undefined when every request got
+ * one (call again as slots free up).
+ */
+export type SettleAndClaimResult = { claimed: Order[]; nextDueAt: number | null | undefined };
 
 /** Which events to read: after position `after` (an event's `seq`; 0 is the start). */
 export type EventQuery = {

@@ -32,13 +32,13 @@ export type ServerHooks = {
   now?: () => number;
 };
 
-/** The orders port, counting the cancels that happen (pending -> cancelled) into `metrics`. */
-function countingCancels(store: OrderStore, metrics: Metrics): OrderStore {
+/** The orders port, counting the changes by id that happen (cancels, operator retries) into `metrics`. */
+function countingChanges(store: OrderStore, metrics: Metrics): OrderStore {
   return {
     ...store,
-    cancelOrder: async (orderId, now) => {
-      const outcome = await store.cancelOrder(orderId, now);
-      if (outcome.cancelled) metrics.orderCancelled();
+    changeOrder: async (orderId, change, now) => {
+      const outcome = await store.changeOrder(orderId, change, now);
+      if (outcome.changed) metrics.orderChanged(change.transition);
       return outcome;
     },
   };
@@ -111,7 +111,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   });
   const app = createApp({
     orders: {
-      store: countingCancels(storage.orders, metrics),
+      store: countingChanges(storage.orders, metrics),
       now,
       onOrderStored: () => {
         metrics.orderCreated();

@@ -5,6 +5,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { EVENT_TYPES, ORDER_STATUSES, RELEASE_REASONS } from "../src/lifecycle.ts";
 
 const SRC = join(import.meta.dir, "..", "src");
 const FEATURES = ["orders", "queue", "system", "events", "webhooks", "dashboard"];
@@ -115,4 +116,32 @@ test("the HTTP shell (src/http/) imports no feature's routes, services or models
       : [],
   );
   expect(offending).toEqual([]);
+});
+
+test("the lifecycle is spelled once: event types, release reasons and detail keys only in src/lifecycle.ts", () => {
+  // Names that are not also statuses (a status is rightly named wherever orders are read), as a
+  // string literal (event types, reasons) or an object key (detail keys), outside comments. Tests
+  // may spell anything.
+  const literals = [
+    ...EVENT_TYPES.filter((type) => !(ORDER_STATUSES as readonly string[]).includes(type)),
+    ...RELEASE_REASONS,
+  ];
+  const keys = ["claimed_by", "backoff_ms", "previous_attempts"];
+  const names = [...literals, ...keys];
+  const code = (file: string) =>
+    readFileSync(join(SRC, file), "utf8")
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/(^|[^:])\/\/.*$/gm, "$1");
+  const texts = graph
+    .filter(({ file }) => !file.endsWith(".test.ts"))
+    .map(({ file }) => ({ file, text: code(file) }));
+  const spelledIn = Object.fromEntries(
+    names.map((name) => {
+      const pattern = keys.includes(name)
+        ? new RegExp(`\\b${name}\\s*:(?!:)`)
+        : new RegExp(`["'\`]${name}["'\`]`);
+      return [name, texts.filter(({ text }) => pattern.test(text)).map(({ file }) => file)];
+    }),
+  );
+  expect(spelledIn).toEqual(Object.fromEntries(names.map((name) => [name, ["lifecycle.ts"]])));
 });

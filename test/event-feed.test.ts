@@ -2,11 +2,13 @@
  * The event feed against a real SQLite storage: it reads only while someone watches (also when the
  * last watcher leaves in the middle of a page of events), and closing it ends its watchers.
  */
+
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { openSqliteStorage } from "../src/db/sqlite/storage.ts";
 import { EventFeed } from "../src/events/feed.ts";
 import type { EventStore } from "../src/events/store.ts";
+import { created, restarted } from "../src/lifecycle.ts";
 import type { OrderEvent } from "../src/order.ts";
 import { cleanup, tempDir } from "./helpers.ts";
 
@@ -15,7 +17,7 @@ afterEach(cleanup);
 /** A real storage, and its events port with the reads counted. */
 async function countedStore() {
   const storage = await openSqliteStorage(
-    { path: join(tempDir(), "orders.db"), synchronous: "FULL" },
+    { path: join(tempDir(), "orders.db"), synchronous: "FULL", restarted: restarted() },
     { log: () => {}, onFatal: () => {} },
   );
   let reads = 0;
@@ -27,13 +29,16 @@ async function countedStore() {
     },
   };
   const create = (orderId: string) =>
-    storage.orders.createOrder({
-      orderId,
-      userId: "u",
-      itemIds: ["i"],
-      totalCents: 1,
-      createdAt: Date.now(),
-    });
+    storage.orders.createOrder(
+      {
+        orderId,
+        userId: "u",
+        itemIds: ["i"],
+        totalCents: 1,
+        createdAt: Date.now(),
+      },
+      created(),
+    );
   return { storage, events, create, reads: () => reads };
 }
 

@@ -10,13 +10,17 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { openPostgresStorage } from "../src/db/postgres/storage.ts";
+import { created } from "../src/lifecycle.ts";
 import type { NewOrder, Order, Settlement } from "../src/order.ts";
 import { Dispatcher } from "../src/queue/dispatcher.ts";
 import { ignoreQueue } from "../src/queue/observer.ts";
 import type { QueueStore } from "../src/queue/store.ts";
 import { WorkerPool } from "../src/queue/worker-pool.ts";
 import type { Storage } from "../src/storage.ts";
+import { LEASE_EXPIRED, settlement, WORKER_STOPPED, wants } from "./fixtures/queue-records.ts";
 import { cleanup, freshPostgresDatabase, tempDir, waitFor } from "./helpers.ts";
+
+const CREATED = created();
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL;
 
@@ -107,7 +111,7 @@ if (ADMIN_URL) {
       try {
         const [first] = replicas as [Storage];
         await Promise.all(
-          Array.from({ length: 2000 }, (_, i) => first.orders.createOrder(newOrder(`o${i}`))),
+          Array.from({ length: 2000 }, (_, i) => first.orders.createOrder(newOrder(`o${i}`), CREATED)),
         );
         const stopAt = Date.now() + 4000;
         const done = { pumps: 0, renewals: 0, rescued: 0, settled: 0 };
@@ -125,20 +129,23 @@ if (ADMIN_URL) {
             const settlements: Settlement[] = shuffled([...held])
               .slice(0, Math.ceil(held.size / 2))
               .map(([seq, owner], i) =>
-                i % 3 === 0
-                  ? { kind: "retry", seq, owner, runAt: now, error: "try again" }
-                  : { kind: "completed", seq, owner },
+                settlement(
+                  i % 3 === 0
+                    ? { kind: "retry", seq, owner, runAt: now, error: "try again" }
+                    : { kind: "completed", seq, owner },
+                  now,
+                ),
               );
             // Leases short enough that the rescues below take some of them while they are held.
+            const claims = owners.flatMap((owner) => wants(owner, 25));
             const { claimed } = await storage.queue.settleAndClaim({
               settlements,
-              claims: owners.map((owner) => ({ owner, limit: 25 })),
+              claims,
               now,
               leaseUntil: now + 40,
             });
             for (const { seq } of settlements) held.delete(seq);
-            for (const [i, orders] of claimed.entries())
-              for (const order of orders as Order[]) held.set(order.seq, owners[i] as string);
+            for (const [i, order] of claimed.entries()) held.set(order.seq, claims[i]?.owner as string);
             done.pumps++;
             done.settled += settlements.length;
           };
@@ -148,11 +155,18 @@ if (ADMIN_URL) {
             done.renewals++;
           };
           const rescue = async () => {
-            done.rescued += await storage.queue.releaseExpiredLeases(Date.now());
+            done.rescued += await storage.queue.releaseExpiredLeases({
+              now: Date.now(),
+              released: LEASE_EXPIRED,
+            });
           };
           const release = async () => {
             await Bun.sleep(200);
-            await storage.queue.releaseOrders({ owner: owners[0] as string, now: Date.now() });
+            await storage.queue.releaseOrders({
+              owner: owners[0] as string,
+              now: Date.now(),
+              released: WORKER_STOPPED,
+            });
           };
           return [loop(pump), loop(pump), loop(renew), loop(renew), loop(rescue), loop(release)];
         });
@@ -177,7 +191,7 @@ if (ADMIN_URL) {
       const watcher = await connect(url);
       const { counted, lines, stop } = startDispatcher(storage.queue, 300);
       try {
-        await storage.orders.createOrder(newOrder("held-1"));
+        await storage.orders.createOrder(newOrder("held-1"), CREATED);
         await waitFor(() => lines().includes("start held-1"), { what: "held-1 to start" });
         // Another transaction holds the order's row: the renewal waits on it.
         await raw.query("BEGIN");
@@ -217,14 +231,14 @@ if (ADMIN_URL) {
         ...ours.queue,
         settleAndClaim: async (args) => {
           const result = await ours.queue.settleAndClaim(args);
-          if (!tookOver && result.claimed.flat().length > 0) {
+          if (!tookOver && result.claimed.length > 0) {
             tookOver = true;
             await Bun.sleep(leaseMs + 50);
             const now = Date.now();
-            await other.queue.releaseExpiredLeases(now);
+            await other.queue.releaseExpiredLeases({ now, released: LEASE_EXPIRED });
             await other.queue.settleAndClaim({
               settlements: [],
-              claims: [{ owner: "other/w0", limit: 10 }],
+              claims: wants("other/w0", 10),
               now,
               leaseUntil: now + 60_000,
             });
@@ -234,10 +248,10 @@ if (ADMIN_URL) {
       };
       const { counted, lines, stop } = startDispatcher(queue, leaseMs);
       try {
-        await ours.orders.createOrder(newOrder("late-1"));
+        await ours.orders.createOrder(newOrder("late-1"), CREATED);
         await waitFor(() => counted.lost > 0, { what: "the late claim to be dropped" });
         // The slot it took is free again: the next order runs.
-        await ours.orders.createOrder(newOrder("quick-2"));
+        await ours.orders.createOrder(newOrder("quick-2"), CREATED);
         await waitFor(async () => (await ours.orders.findOrder("quick-2"))?.status === "completed", {
           what: "quick-2 to complete",
         });
@@ -256,7 +270,7 @@ if (ADMIN_URL) {
       const raw = await connect(url);
       const { counted, lines, stop } = startDispatcher(storage.queue, 900);
       try {
-        await storage.orders.createOrder(newOrder("taken-1"));
+        await storage.orders.createOrder(newOrder("taken-1"), CREATED);
         await waitFor(() => lines().includes("start taken-1"), { what: "taken-1 to start" });
         // As if its lease had run out and another replica had rescued and claimed it, in one step.
         await raw.query(
@@ -287,17 +301,17 @@ if (ADMIN_URL) {
       const holder = await connect(url);
       const checker = await connect(url);
       try {
-        await storage.orders.createOrder(newOrder("a"));
-        await storage.orders.createOrder(newOrder("b"));
+        await storage.orders.createOrder(newOrder("a"), CREATED);
+        await storage.orders.createOrder(newOrder("b"), CREATED);
         const now = Date.now();
-        const [[a, b] = []] = (
+        const [a, b] = (
           await storage.queue.settleAndClaim({
             settlements: [],
-            claims: [{ owner: "w", limit: 2 }],
+            claims: wants("w", 2),
             now,
             leaseUntil: now + 60_000,
           })
-        ).claimed as Order[][];
+        ).claimed;
         // b is locked by another transaction; the renewal locks a, then waits for b.
         await holder.query("BEGIN");
         await holder.query("SELECT 1 FROM orders WHERE order_id = 'b' FOR UPDATE");

@@ -4,6 +4,7 @@
  * test file calls `describeStorageContract` with a factory; the suite passes unchanged on each.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import * as lifecycle from "../src/lifecycle.ts";
 import type { CreateOutcome } from "../src/order.ts";
 import {
   type ActivityReport,
@@ -12,10 +13,12 @@ import {
   type Order,
   type OrderStatus,
 } from "../src/order.ts";
-import type { ClaimRequest, Settlement } from "../src/queue/store.ts";
+import type { ChangeOutcome } from "../src/orders/store.ts";
+import type { ClaimRequest } from "../src/queue/store.ts";
 import type { Storage } from "../src/storage.ts";
 import type { Webhook } from "../src/webhook.ts";
 import type { DueDelivery } from "../src/webhooks/store.ts";
+import { LEASE_EXPIRED, type Result, settlement, WORKER_STOPPED, wants } from "./fixtures/queue-records.ts";
 
 const T0 = 1_700_000_000_000;
 const LEASE_MS = 30_000;
@@ -47,29 +50,42 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
     /** Creates the orders one after another, so their seq follows the list. */
     async function create(...orders: NewOrder[]): Promise<void> {
-      for (const order of orders) expect(await storage.orders.createOrder(order)).toEqual({ created: true });
+      for (const order of orders) expect(await createOrder(order)).toEqual({ created: true });
     }
-    /** One settleAndClaim call, claims leased for LEASE_MS; `claimed` has one array per request. */
-    async function pump(
-      claims: ClaimRequest[],
-      now: number,
-      settlements: Settlement[] = [],
-      leaseMs = LEASE_MS,
-    ) {
+    const createOrder = (order: NewOrder) => storage.orders.createOrder(order, lifecycle.created());
+    /** One settleAndClaim call, claims leased for LEASE_MS; `claimed[i]` answers `claims[i]`. */
+    async function pump(claims: ClaimRequest[], now: number, results: Result[] = [], leaseMs = LEASE_MS) {
       const result = await storage.queue.settleAndClaim({
-        settlements,
+        settlements: results.map((r) => settlement(r, now)),
         claims,
         now,
         leaseUntil: now + leaseMs,
       });
-      expect(result.claimed).toHaveLength(claims.length);
+      expect(result.claimed.length).toBeLessThanOrEqual(claims.length);
       return result;
     }
-    /** What one request for `owner` claims at `now`. */
+    /** What `limit` requests for `owner` claim at `now`. */
     async function claim(owner: string, limit: number, now: number): Promise<Order[]> {
-      const { claimed } = await pump([{ owner, limit }], now);
-      return claimed[0] as Order[];
+      return (await pump(wants(owner, limit), now)).claimed;
     }
+    /** A client's cancel at `now`. */
+    const cancel = (orderId: string, now: number) =>
+      storage.orders.changeOrder(orderId, { transition: lifecycle.cancelled() }, now);
+    /** An operator's retry at `now`, as the service makes it: read, then change guarded by attempts. */
+    async function operatorRetry(orderId: string, now: number): Promise<ChangeOutcome> {
+      const order = await storage.orders.findOrder(orderId);
+      if (!order) return { changed: false, order };
+      const transition = lifecycle.retried(order.attempts);
+      return storage.orders.changeOrder(
+        orderId,
+        { transition, runAt: now, attempts: 0, ifAttempts: order.attempts },
+        now,
+      );
+    }
+    const releaseOwner = (owner: string, now: number) =>
+      storage.queue.releaseOrders({ owner, now, released: WORKER_STOPPED });
+    const releaseExpired = (now: number) =>
+      storage.queue.releaseExpiredLeases({ now, released: LEASE_EXPIRED });
     /** Claims exactly one order for `owner` at `now`. */
     async function claimOne(owner: string, now: number): Promise<Order> {
       const [order, ...rest] = await claim(owner, 1, now);
@@ -78,11 +94,11 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
     }
     /** A claim at `now` gets nothing, and says when the next pending order becomes due. */
     async function expectNothingDue(now: number, nextDueAt: number | null): Promise<void> {
-      expect(await pump([{ owner: "idle", limit: 5 }], now)).toEqual({ claimed: [[]], nextDueAt });
+      expect(await pump(wants("idle", 5), now)).toEqual({ claimed: [], nextDueAt });
     }
     /** Records one settlement at `now`, claiming nothing. */
-    async function settle(settlement: Settlement, now: number): Promise<void> {
-      await pump([], now, [settlement]);
+    async function settle(result: Result, now: number): Promise<void> {
+      await pump([], now, [result]);
     }
     /** The order, which must exist. */
     async function find(orderId: string): Promise<Order> {
@@ -104,7 +120,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
     describe("create", () => {
       test("a new order is stored pending, with no attempts", async () => {
-        expect(await storage.orders.createOrder(newOrder("a"))).toEqual({ created: true });
+        expect(await createOrder(newOrder("a"))).toEqual({ created: true });
         expect(await storage.orders.findOrder("a")).toEqual({
           seq: expect.any(Number),
           orderId: "a",
@@ -123,7 +139,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       test("the same order_id again is not created and returns the stored order", async () => {
         await create(newOrder("a"));
         const stored = await find("a");
-        expect(await storage.orders.createOrder(newOrder("a"))).toEqual({ created: false, existing: stored });
+        expect(await createOrder(newOrder("a"))).toEqual({ created: false, existing: stored });
         expect(await listAll()).toHaveLength(1);
       });
 
@@ -131,15 +147,13 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await create(newOrder("a"));
         const stored = await find("a");
         const other = newOrder("a", { userId: "user_2", itemIds: ["x"], totalCents: 1, createdAt: T0 + 5 });
-        expect(await storage.orders.createOrder(other)).toEqual({ created: false, existing: stored });
+        expect(await createOrder(other)).toEqual({ created: false, existing: stored });
         expect(await find("a")).toEqual(stored);
       });
 
       test("of 50 concurrent creates of one order_id exactly one is created", async () => {
         const outcomes = await Promise.all(
-          Array.from({ length: 50 }, (_, i) =>
-            storage.orders.createOrder(newOrder("a", { userId: `user_${i}` })),
-          ),
+          Array.from({ length: 50 }, (_, i) => createOrder(newOrder("a", { userId: `user_${i}` }))),
         );
         expect(outcomes.filter((outcome) => outcome.created)).toHaveLength(1);
         const stored = await find("a");
@@ -160,7 +174,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       test("findOrderStatus returns just the id and the current status", async () => {
         await create(newOrder("a"));
         expect(await storage.orders.findOrderStatus("a")).toEqual({ orderId: "a", status: "pending" });
-        await storage.orders.cancelOrder("a", T0);
+        await cancel("a", T0);
         expect(await storage.orders.findOrderStatus("a")).toEqual({ orderId: "a", status: "cancelled" });
       });
 
@@ -185,8 +199,8 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           newOrder("a2", { userId: "alice" }),
           newOrder("a3", { userId: "alice" }),
         );
-        await storage.orders.cancelOrder("a2", T0);
-        await storage.orders.cancelOrder("b1", T0);
+        await cancel("a2", T0);
+        await cancel("b1", T0);
         expect(idsOf(await listAll({ userId: "alice" }))).toEqual(["a1", "a2", "a3"]);
         expect(idsOf(await listAll({ status: "cancelled" }))).toEqual(["b1", "a2"]);
         expect(idsOf(await listAll({ status: "pending", userId: "alice" }))).toEqual(["a1", "a3"]);
@@ -200,26 +214,26 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       test("a pending order is cancelled once; cancelling again leaves it cancelled", async () => {
         await create(newOrder("a"));
         const pending = await find("a");
-        expect(await storage.orders.cancelOrder("a", T0)).toEqual({
-          cancelled: true,
+        expect(await cancel("a", T0)).toEqual({
+          changed: true,
           order: { ...pending, status: "cancelled" },
         });
-        expect(await storage.orders.cancelOrder("a", T0)).toEqual({
-          cancelled: false,
+        expect(await cancel("a", T0)).toEqual({
+          changed: false,
           order: { ...pending, status: "cancelled" },
         });
         expect((await find("a")).status).toBe("cancelled");
       });
 
       test("cancelling an unknown order finds nothing", async () => {
-        expect(await storage.orders.cancelOrder("nope", T0)).toEqual({ cancelled: false, order: undefined });
+        expect(await cancel("nope", T0)).toEqual({ changed: false, order: undefined });
       });
 
       test("a claimed order is not cancelled and stays processing", async () => {
         await create(newOrder("a"));
         await claimOne("w1", T0 + 10);
-        const outcome = await storage.orders.cancelOrder("a", T0);
-        expect(outcome.cancelled).toBe(false);
+        const outcome = await cancel("a", T0);
+        expect(outcome.changed).toBe(false);
         expect(outcome.order?.status).toBe("processing");
         expect((await find("a")).status).toBe("processing");
         await settle({ kind: "completed", seq: (await find("a")).seq, owner: "w1" }, T0 + 20);
@@ -228,7 +242,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
       test("a cancelled order is never claimed", async () => {
         await create(newOrder("a"), newOrder("b"));
-        await storage.orders.cancelOrder("a", T0);
+        await cancel("a", T0);
         expect(idsOf(await claim("w1", 5, T0 + 10))).toEqual(["b"]);
         await expectNothingDue(T0 + 1_000_000, null);
         expect((await find("a")).status).toBe("cancelled");
@@ -238,15 +252,15 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         const ids = Array.from({ length: 20 }, (_, i) => `race-${i}`);
         await create(...ids.map((id) => newOrder(id)));
         // The claim is sent between the cancels, so either side may be first for some orders.
-        const cancel = (id: string) => storage.orders.cancelOrder(id, T0);
-        const before = Promise.all(ids.slice(0, 10).map(cancel));
+        const cancelNow = (id: string) => cancel(id, T0);
+        const before = Promise.all(ids.slice(0, 10).map(cancelNow));
         const claiming = claim("w1", ids.length, T0 + 10);
-        const after = Promise.all(ids.slice(10).map(cancel));
+        const after = Promise.all(ids.slice(10).map(cancelNow));
         const [cancelsBefore, claimed, cancelsAfter] = await Promise.all([before, claiming, after]);
         const cancels = [...cancelsBefore, ...cancelsAfter];
         const claimedIds = new Set(idsOf(claimed));
         for (const [i, id] of ids.entries()) {
-          const cancelled = cancels[i]?.cancelled;
+          const cancelled = cancels[i]?.changed;
           expect(cancelled).toBe(!claimedIds.has(id));
           expect((await find(id)).status).toBe(cancelled ? "cancelled" : "processing");
         }
@@ -273,29 +287,33 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(await find("a")).toEqual(claimed);
       });
 
-      test("each request gets at most its limit, the requests filled in turn", async () => {
+      test("claims are answered in turn: the oldest due order to the first request, each held by its owner", async () => {
         await create(...["a", "b", "c", "d", "e"].map((id) => newOrder(id)));
-        const { claimed } = await pump(
-          [
-            { owner: "w1", limit: 2 },
-            { owner: "w2", limit: 2 },
-            { owner: "w3", limit: 2 },
-          ],
-          T0 + 10,
-        );
-        expect(claimed.map(idsOf)).toEqual([["a", "b"], ["c", "d"], ["e"]]);
+        const requests = [...wants("w1", 2), ...wants("w2", 2), ...wants("w3", 2)];
+        const { claimed, nextDueAt } = await pump(requests, T0 + 10);
+        expect(idsOf(claimed)).toEqual(["a", "b", "c", "d", "e"]);
+        expect(nextDueAt).toBeNull();
+        // Each order is held by the owner of the request it answered, and its claim event says so.
+        const renewed = await storage.queue.renewLeases({
+          held: claimed.map((order, i) => ({ seq: order.seq, owner: requests[i]?.owner ?? "" })),
+          until: T0 + 60_000,
+        });
+        expect(renewed.sort((x, y) => x - y)).toEqual(claimed.map((order) => order.seq));
+        const claimedBy = async (id: string) => (await storage.orders.listOrderEvents(id)).at(-1)?.details;
+        expect(await claimedBy("c")).toEqual({ claimed_by: "w2" });
+        expect(await claimedBy("e")).toEqual({ claimed_by: "w3" });
         expect(await claim("w4", 5, T0 + 10)).toEqual([]);
       });
 
       test("nextDueAt: undefined when every request was filled, null when nothing is pending", async () => {
-        expect(await pump([{ owner: "w1", limit: 1 }], T0)).toEqual({ claimed: [[]], nextDueAt: null });
+        expect(await pump(wants("w1", 1), T0)).toEqual({ claimed: [], nextDueAt: null });
         await create(newOrder("a"), newOrder("b"));
-        const filled = await pump([{ owner: "w1", limit: 1 }], T0 + 10);
+        const filled = await pump(wants("w1", 1), T0 + 10);
         expect(filled.nextDueAt).toBeUndefined();
-        const exact = await pump([{ owner: "w1", limit: 1 }], T0 + 10);
-        expect(idsOf(exact.claimed[0] as Order[])).toEqual(["b"]);
+        const exact = await pump(wants("w1", 1), T0 + 10);
+        expect(idsOf(exact.claimed)).toEqual(["b"]);
         expect(exact.nextDueAt).toBeUndefined();
-        expect(await pump([{ owner: "w2", limit: 1 }], T0 + 10)).toEqual({ claimed: [[]], nextDueAt: null });
+        expect(await pump(wants("w2", 1), T0 + 10)).toEqual({ claimed: [], nextDueAt: null });
       });
 
       test("an order retried for later is not claimed before its runAt; nextDueAt is the earliest", async () => {
@@ -306,8 +324,8 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           { kind: "retry", seq: b?.seq ?? 0, owner: "w1", runAt: T0 + 300, error: "e" },
         ]);
         // A request left short by future orders: the due one, and when the next becomes due.
-        const short = await pump([{ owner: "w2", limit: 5 }], T0 + 30);
-        expect(short.claimed.map(idsOf)).toEqual([["c"]]);
+        const short = await pump(wants("w2", 5), T0 + 30);
+        expect(idsOf(short.claimed)).toEqual(["c"]);
         expect(short.nextDueAt).toBe(T0 + 300);
         await expectNothingDue(T0 + 299, T0 + 300);
         expect(idsOf(await claim("w2", 5, T0 + 300))).toEqual(["b"]);
@@ -365,15 +383,15 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       test("settlements are recorded before the same call's claims", async () => {
         await create(newOrder("a"));
         const claimed = await claimOne("w1", T0 + 10);
-        const retry: Settlement = {
+        const retry: Result = {
           kind: "retry",
           seq: claimed.seq,
           owner: "w1",
           runAt: T0 + 20,
           error: "e",
         };
-        const { claimed: again } = await pump([{ owner: "w2", limit: 1 }], T0 + 20, [retry]);
-        expect(again[0]).toEqual([{ ...claimed, attempts: 2, startedAt: T0 + 20, lastError: "e" }]);
+        const { claimed: again } = await pump(wants("w2", 1), T0 + 20, [retry]);
+        expect(again).toEqual([{ ...claimed, attempts: 2, startedAt: T0 + 20, lastError: "e" }]);
       });
 
       test("a failure marks the order failed with its error, never claimed again", async () => {
@@ -388,7 +406,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await create(newOrder("a"));
         const claimed = await claimOne("w1", T0 + 10);
         const { seq } = claimed;
-        await storage.queue.releaseOrders({ owner: "w1", now: T0 + 20 });
+        await releaseOwner("w1", T0 + 20);
         await settle({ kind: "completed", seq, owner: "w1" }, T0 + 30);
         expect((await find("a")).status).toBe("pending");
         // Claimed by another slot meanwhile: the old owner's late result still changes nothing.
@@ -403,39 +421,39 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await create(newOrder("a"), newOrder("b"), newOrder("c"));
         await claim("w1", 2, T0 + 10);
         await claimOne("w2", T0 + 10);
-        expect(await storage.queue.releaseOrders({ owner: "w1", now: T0 + 20 })).toBe(2);
+        expect(await releaseOwner("w1", T0 + 20)).toBe(2);
         expect(idsOf(await listAll({ status: "pending" }))).toEqual(["a", "b"]);
         expect(idsOf(await listAll({ status: "processing" }))).toEqual(["c"]);
-        expect(await storage.queue.releaseOrders({ owner: "w1", now: T0 + 30 })).toBe(0);
+        expect(await releaseOwner("w1", T0 + 30)).toBe(0);
       });
 
       test("released orders are claimable again at the release's now, and attempts keeps counting", async () => {
         await create(newOrder("a"));
         await claimOne("w1", T0 + 10);
-        await storage.queue.releaseOrders({ owner: "w1", now: T0 + 20 });
+        await releaseOwner("w1", T0 + 20);
         const again = await claimOne("w2", T0 + 20);
         expect(again).toMatchObject({ orderId: "a", status: "processing", attempts: 2, startedAt: T0 + 20 });
       });
 
       test("releaseExpiredLeases puts back only orders whose lease ended, and returns how many", async () => {
         await create(newOrder("a"), newOrder("b"), newOrder("c"));
-        await pump([{ owner: "short", limit: 1 }], T0 + 10, [], 1_000);
-        const b = (await pump([{ owner: "done", limit: 1 }], T0 + 10, [], 1_000)).claimed[0]?.[0] as Order;
-        await pump([{ owner: "long", limit: 1 }], T0 + 10, [], 60_000);
+        await pump(wants("short", 1), T0 + 10, [], 1_000);
+        const b = (await pump(wants("done", 1), T0 + 10, [], 1_000)).claimed[0] as Order;
+        await pump(wants("long", 1), T0 + 10, [], 60_000);
         await settle({ kind: "completed", seq: b.seq, owner: "done" }, T0 + 20);
-        expect(await storage.queue.releaseExpiredLeases(T0 + 500)).toBe(0);
-        expect(await storage.queue.releaseExpiredLeases(T0 + 2_000)).toBe(1);
+        expect(await releaseExpired(T0 + 500)).toBe(0);
+        expect(await releaseExpired(T0 + 2_000)).toBe(1);
         expect(idsOf(await listAll({ status: "pending" }))).toEqual(["a"]);
         expect((await find("b")).status).toBe("completed");
         expect((await find("c")).status).toBe("processing");
-        expect(await storage.queue.releaseExpiredLeases(T0 + 3_000)).toBe(0);
+        expect(await releaseExpired(T0 + 3_000)).toBe(0);
         expect(await claimOne("other", T0 + 2_000)).toMatchObject({ orderId: "a", attempts: 2 });
       });
 
       test("renewLeases keeps the listed orders their owner holds from being rescued, and only those", async () => {
         await create(newOrder("a"), newOrder("b"), newOrder("c"));
-        const [a, b] = (await pump([{ owner: "alive", limit: 2 }], T0 + 10, [], 1_000)).claimed[0] as Order[];
-        const c = (await pump([{ owner: "dead", limit: 1 }], T0 + 10, [], 1_000)).claimed[0]?.[0] as Order;
+        const [a, b] = (await pump(wants("alive", 2), T0 + 10, [], 1_000)).claimed;
+        const c = (await pump(wants("dead", 1), T0 + 10, [], 1_000)).claimed[0] as Order;
         // b is held by "alive" but not listed (a claim whose answer was lost): it must expire. c is
         // listed under an owner that does not hold it: not renewed, and the answer says so.
         const renewed = await storage.queue.renewLeases({
@@ -446,7 +464,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           until: T0 + 10_000,
         });
         expect(renewed).toEqual([(a as Order).seq]);
-        expect(await storage.queue.releaseExpiredLeases(T0 + 5_000)).toBe(2);
+        expect(await releaseExpired(T0 + 5_000)).toBe(2);
         expect((await find("a")).status).toBe("processing");
         expect((await find("b")).status).toBe("pending");
         expect((await find("c")).status).toBe("pending");
@@ -455,9 +473,8 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
       test("a late result from a holder whose lease expired changes nothing once the order is rescued", async () => {
         await create(newOrder("a"));
-        const first = (await pump([{ owner: "lost", limit: 1 }], T0 + 10, [], 1_000))
-          .claimed[0]?.[0] as Order;
-        await storage.queue.releaseExpiredLeases(T0 + 2_000);
+        const first = (await pump(wants("lost", 1), T0 + 10, [], 1_000)).claimed[0] as Order;
+        await releaseExpired(T0 + 2_000);
         await claimOne("rescuer", T0 + 2_000);
         await settle({ kind: "completed", seq: first.seq, owner: "lost" }, T0 + 2_500);
         expect(await find("a")).toMatchObject({ status: "processing", attempts: 2, completedAt: null });
@@ -475,7 +492,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
       test("countOrders matches the listing for every status, with the completed processing time", async () => {
         await create(...Array.from({ length: 8 }, (_, i) => newOrder(`o${i}`, { createdAt: T0 + i })));
-        await storage.orders.cancelOrder("o7", T0);
+        await cancel("o7", T0);
         const [o0, o1, o2, o3] = await claim("w1", 6, T0 + 100);
         await pump([], T0 + 150, [{ kind: "completed", seq: o0?.seq ?? 0, owner: "w1" }]);
         await pump([], T0 + 175, [
@@ -502,9 +519,9 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await create(newOrder("a"));
         const claimed = await claimOne("w1", T0 + 10);
         await settle({ kind: "failed", seq: claimed.seq, owner: "w1", error: "gave up" }, T0 + 20);
-        const outcome = await storage.orders.retryOrder("a", T0 + 500);
+        const outcome = await operatorRetry("a", T0 + 500);
         expect(outcome).toEqual({
-          retried: true,
+          changed: true,
           order: { ...claimed, status: "pending", attempts: 0, lastError: "gave up" },
         });
         expect(await claimOne("w2", T0 + 500)).toMatchObject({ orderId: "a", attempts: 1 });
@@ -512,13 +529,13 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
       test("any other status is left as it is; an unknown order is undefined", async () => {
         await create(newOrder("a"), newOrder("b"));
-        expect(await storage.orders.retryOrder("a", T0)).toEqual({ retried: false, order: await find("a") });
+        expect(await operatorRetry("a", T0)).toEqual({ changed: false, order: await find("a") });
         await claimOne("w1", T0 + 10);
-        expect(await storage.orders.retryOrder("a", T0 + 20)).toMatchObject({
-          retried: false,
+        expect(await operatorRetry("a", T0 + 20)).toMatchObject({
+          changed: false,
           order: { status: "processing" },
         });
-        expect(await storage.orders.retryOrder("nope", T0)).toEqual({ retried: false, order: undefined });
+        expect(await operatorRetry("nope", T0)).toEqual({ changed: false, order: undefined });
       });
     });
 
@@ -544,11 +561,11 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         );
         order = await claimOne("w2", T0 + 1_020);
         await settle({ kind: "failed", seq: order.seq, owner: "w2", error: "gave up" }, T0 + 1_030);
-        await storage.orders.retryOrder("a", T0 + 2_000);
+        await operatorRetry("a", T0 + 2_000);
         order = await claimOne("w3", T0 + 2_000);
-        await storage.queue.releaseOrders({ owner: "w3", now: T0 + 2_010 });
+        await releaseOwner("w3", T0 + 2_010);
         order = await claimOne("w4", T0 + 2_020);
-        await storage.queue.releaseExpiredLeases(T0 + 2_020 + LEASE_MS + 1);
+        await releaseExpired(T0 + 2_020 + LEASE_MS + 1);
         order = await claimOne("w5", T0 + 40_000);
         await settle({ kind: "completed", seq: order.seq, owner: "w5" }, T0 + 40_050);
         expect(await history("a")).toEqual([
@@ -572,10 +589,10 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
 
       test("a cancel is recorded; what changes nothing records nothing", async () => {
         await create(newOrder("a"), newOrder("b"));
-        await storage.orders.cancelOrder("a", T0 + 5);
-        await storage.orders.cancelOrder("a", T0 + 6);
-        await storage.orders.retryOrder("a", T0 + 7);
-        expect(await storage.orders.createOrder(newOrder("a"))).toMatchObject({ created: false });
+        await cancel("a", T0 + 5);
+        await cancel("a", T0 + 6);
+        await operatorRetry("a", T0 + 7);
+        expect(await createOrder(newOrder("a"))).toMatchObject({ created: false });
         const b = await claimOne("w1", T0 + 10);
         await settle({ kind: "completed", seq: b.seq, owner: "someone-else" }, T0 + 20);
         expect(await history("a")).toEqual([
@@ -684,7 +701,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         await create(newOrder("before"));
         await storage.webhooks.createWebhook(hook("all"), 100);
         await storage.webhooks.createWebhook(hook("done", ["completed"]), 100);
-        await storage.orders.cancelOrder("before", T0 + 5);
+        await cancel("before", T0 + 5);
         await create(newOrder("a"));
         const a = await claimOne("w1", T0 + 10);
         await settle({ kind: "completed", seq: a.seq, owner: "w1" }, T0 + 20);

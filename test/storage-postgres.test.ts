@@ -9,9 +9,13 @@ import pg from "pg";
 import { settleAndClaim } from "../src/db/postgres/pump.ts";
 import * as q from "../src/db/postgres/queue-sql.ts";
 import { openPostgresStorage } from "../src/db/postgres/storage.ts";
+import * as lifecycle from "../src/lifecycle.ts";
 import type { NewOrder } from "../src/order.ts";
 import type { Storage } from "../src/storage.ts";
+import { wants } from "./fixtures/queue-records.ts";
 import { describeStorageContract } from "./storage-contract.ts";
+
+const CREATED = lifecycle.created();
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL;
 
@@ -84,11 +88,11 @@ if (ADMIN_URL) {
     });
 
     test("an event committed after a later-numbered one is not skipped: the later one waits", async () => {
-      await storage.orders.createOrder(order("a"));
+      await storage.orders.createOrder(order("a"), CREATED);
       const [a] = await storage.events.readEvents({ after: 0, limit: 10 });
       await raw.query("BEGIN");
-      await raw.query(q.insertOrders([order("slow")]));
-      await storage.orders.createOrder(order("b"));
+      await raw.query(q.insertOrders([{ order: order("slow"), created: CREATED }]));
+      await storage.orders.createOrder(order("b"), CREATED);
       // b committed with a higher seq than slow's, which is not committed yet: b is held back.
       expect(await streamOf(storage)).toEqual(["a:created"]);
       expect(await storage.events.latestEventSeq()).toBe(a?.seq ?? -1);
@@ -99,12 +103,12 @@ if (ADMIN_URL) {
     test("a claim in a transaction older than the order's creation still comes after it", async () => {
       await raw.query("BEGIN");
       await raw.query("SELECT pg_current_xact_id()");
-      await storage.orders.createOrder(order("c"));
+      await storage.orders.createOrder(order("c"), CREATED);
       // A pump that only claims, for worker w1.
       await raw.query(
         q.pump({
           settlements: [],
-          claims: [{ owner: "w1", limit: 10 }],
+          claims: wants("w1", 1),
           now: T0 + 10,
           leaseUntil: T0 + 30_000,
         }),
@@ -114,7 +118,7 @@ if (ADMIN_URL) {
     });
 
     test("a pump whose follow-up read fails still hands over the orders it claimed", async () => {
-      await storage.orders.createOrder(order("claimed-then-read-fails"));
+      await storage.orders.createOrder(order("claimed-then-read-fails"), CREATED);
       const pool = new pg.Pool({ connectionString: database.url, max: 2 });
       // The pump commits its claims; the read after it (when the next order falls due) fails.
       const query = pool.query.bind(pool);
@@ -125,13 +129,14 @@ if (ADMIN_URL) {
           pool,
           {
             settlements: [],
-            claims: [{ owner: "w1", limit: 10 }],
+            // More requests than orders: the claim comes up short, so the next due time is read.
+            claims: wants("w1", 10),
             now: T0 + 10,
             leaseUntil: T0 + 30_000,
           },
           5000,
         );
-        expect(result.claimed[0]?.map((o) => o.orderId)).toEqual(["claimed-then-read-fails"]);
+        expect(result.claimed.map((o) => o.orderId)).toEqual(["claimed-then-read-fails"]);
         // Unknown: the dispatcher looks again within its idle interval.
         expect(result.nextDueAt).toBeNull();
       } finally {
@@ -170,7 +175,7 @@ if (ADMIN_URL) {
       // LISTEN starts in the background: create orders until both channels are heard.
       let created = 0;
       await until(async () => {
-        await other.orders.createOrder(order(`o${created++}`));
+        await other.orders.createOrder(order(`o${created++}`), CREATED);
         return events > 0 && queue > 0;
       });
       await other.close();
@@ -181,7 +186,7 @@ if (ADMIN_URL) {
       events = 0;
       queue = 0;
       const third = await openPostgresStorage({ url: database.url }, { log: () => {} });
-      await third.orders.cancelOrder("o0", T0);
+      await third.orders.changeOrder("o0", { transition: lifecycle.cancelled() }, T0);
       await until(() => events > 0);
       expect(queue).toBe(0);
       await third.close();

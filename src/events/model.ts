@@ -3,7 +3,26 @@
  * webhooks send it, with the schema the OpenAPI document shows.
  */
 import { t } from "elysia";
-import { EVENT_TYPES, type EventType, ORDER_STATUSES, type OrderEvent, type OrderStatus } from "../order.ts";
+import { attemptFailed, describeEventTypes } from "../lifecycle.ts";
+import {
+  EVENT_TYPES,
+  type EventType,
+  ORDER_STATUSES,
+  type OrderEvent,
+  type OrderStatus,
+  type Transition,
+} from "../order.ts";
+
+const DESCRIBED = describeEventTypes();
+
+/** An event's transition fields as the API shows them, for the documentation's examples. */
+export const exampleOf = (transition: Transition, attempt: number) => ({
+  type: transition.type,
+  from_status: transition.from,
+  to_status: transition.to,
+  attempt,
+  details: transition.details,
+});
 
 // Unsafe only gives the unions their static types (a .map() over the list would widen them).
 const Status = t.Unsafe<OrderStatus>(t.Union(ORDER_STATUSES.map((status) => t.Literal(status))));
@@ -16,25 +35,14 @@ export const EventView = t.Object(
     type: t.Unsafe<EventType>(
       t.Union(
         EVENT_TYPES.map((type) => t.Literal(type)),
-        {
-          description:
-            "created; claimed (an attempt starts); completed; attempt_failed (retried after backoff_ms); " +
-            "failed (the last allowed attempt failed); cancelled; retried (an operator's retry); released " +
-            "(back to pending because its holder is gone: reason worker_stopped, restart or lease_expired)",
-        },
+        { description: DESCRIBED.types },
       ),
     ),
     from_status: t.Nullable(Status),
     to_status: Status,
     attempt: t.Integer({ description: "The order's attempts after this transition" }),
     at: t.String({ format: "date-time", description: "ISO-8601 UTC" }),
-    details: t.Nullable(
-      t.Record(t.String(), t.Unknown(), {
-        description:
-          "claimed: claimed_by; attempt_failed: error, backoff_ms; failed: error; retried: previous_attempts; " +
-          "released: reason",
-      }),
-    ),
+    details: t.Nullable(t.Record(t.String(), t.Unknown(), { description: DESCRIBED.details })),
   },
   {
     examples: [
@@ -42,12 +50,8 @@ export const EventView = t.Object(
         seq: 1042,
         order_id: "order_456",
         user_id: "user_123",
-        type: "attempt_failed",
-        from_status: "processing",
-        to_status: "pending",
-        attempt: 1,
+        ...exampleOf(attemptFailed("payment gateway timed out", 180), 1),
         at: "2026-11-27T09:00:00.105Z",
-        details: { error: "payment gateway timed out", backoff_ms: 180 },
       },
     ],
   },

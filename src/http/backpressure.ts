@@ -4,7 +4,7 @@
  * order (200, or 409 for another payload), reads and cancels.
  */
 import { overloaded } from "../errors.ts";
-import type { NewOrder } from "../order.ts";
+import type { NewOrder, Transition } from "../order.ts";
 import type { CreateOutcome, OrderStore } from "../orders/store.ts";
 
 /** Seconds a refused client is told to wait before it retries. */
@@ -15,7 +15,7 @@ export const OVERLOADED_RETRY_AFTER_S = 1;
  * then ended with a new order (`created`; a failed write too, as it may have committed) or found
  * the order already there (`existed`: a replay, nothing new).
  */
-export type Admission = "writing" | "created" | "existed";
+export type Admission = "writing" | "inserted" | "existed";
 
 /**
  * The pending orders as this process knows them: the last count read, plus the new orders it let
@@ -40,9 +40,9 @@ export function boundPendingOrders(
 ): OrderStore {
   return {
     ...store,
-    createOrder: async (order) => {
+    createOrder: async (order, created) => {
       // No await between the check and `writing`: concurrent requests cannot both take the last place.
-      if (pendingOrders() < maxPending) return createCounted(store, pendingOrders, order);
+      if (pendingOrders() < maxPending) return createCounted(store, pendingOrders, order, created);
       const existing = await store.findOrder(order.orderId);
       if (!existing) throw overloaded();
       return { created: false, existing };
@@ -55,15 +55,16 @@ async function createCounted(
   store: OrderStore,
   pendingOrders: PendingOrders,
   order: NewOrder,
+  transition: Transition,
 ): Promise<CreateOutcome> {
   pendingOrders("writing");
   let created = true; // until the store says it was a replay: a failed write may have committed
   try {
-    const outcome = await store.createOrder(order);
+    const outcome = await store.createOrder(order, transition);
     created = outcome.created;
     return outcome;
   } finally {
-    pendingOrders(created ? "created" : "existed");
+    pendingOrders(created ? "inserted" : "existed");
   }
 }
 
@@ -106,7 +107,7 @@ export function trackPendingOrders(
     if (admission === "writing") writing++;
     else if (admission !== undefined) {
       writing--;
-      if (admission === "created") created++;
+      if (admission === "inserted") created++;
     } else if (!reading && performance.now() - readAt > 100) void read();
     return counted + (created - createdBeforeCount) + writing;
   };

@@ -5,7 +5,7 @@
  * thread. The levels (orders by status, slots busy) are read at each scrape.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { ORDER_STATUSES, type Order, type OrderStatus } from "../order.ts";
+import { ORDER_STATUSES, type Order, type OrderStatus, type Transition } from "../order.ts";
 import { type QueueObserver, queueWaitMs } from "../queue/observer.ts";
 
 /** What the gauges read at each scrape. */
@@ -130,8 +130,8 @@ export function createQueueMetrics(registry: Registry) {
     observer,
     /** A new order was committed (pending). */
     created: () => created.inc(),
-    /** A pending order was cancelled. */
-    cancelled: () => transitions.inc(CANCELLED),
+    /** An order was changed by id (a cancel, an operator's retry). */
+    changed: ({ from, to }: Transition) => transitions.inc({ from: from ?? "", to }),
     /** Registers the gauges that read `sources` at each scrape. */
     watch(sources: QueueSources): void {
       new Gauge({

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { cancelled } from "../lifecycle.ts";
 import type { Order } from "../order.ts";
 import { createMetrics } from "./registry.ts";
 
@@ -45,7 +46,7 @@ test("the queue observer: transitions, retries, failures, first-attempt waits, p
   metrics.queue.settled("failed", 60);
   metrics.queue.released(3);
   metrics.orderCreated();
-  metrics.orderCancelled();
+  metrics.orderChanged(cancelled());
   const text = await metrics.prometheus.render();
   for (const line of [
     "orders_created_total 1",

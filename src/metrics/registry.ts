@@ -34,7 +34,7 @@ export function createMetrics() {
     /** The dispatcher's observer (claims, outcomes, releases). */
     queue: queue.observer,
     orderCreated: queue.created,
-    orderCancelled: queue.cancelled,
+    orderChanged: queue.changed,
     watch: queue.watch,
     /** The storage writer's committed batches. */
     observeBatches: createWriteMetrics(registry),

@@ -9,6 +9,7 @@ import { validationFailed } from "../errors.ts";
 import { OrderEventsView } from "../events/model.ts";
 import { Gate } from "../gate.ts";
 import { BODY_TIMEOUT_MS, parseJsonBody } from "../json-body.ts";
+import { retried } from "../lifecycle.ts";
 import { ORDER_STATUSES, type OrderStatus } from "../order.ts";
 import { checkQuery } from "../query-string.ts";
 import {
@@ -159,7 +160,7 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
           summary: "Retry a failed order (operator action)",
           description:
             "A failed order goes back to pending with a fresh attempt budget (attempts back to 0) and " +
-            "is processed again; recorded as a `retried` event. Any other status answers 409 " +
+            `is processed again; recorded as a \`${retried(0).type}\` event. Any other status answers 409 ` +
             "ORDER_NOT_RETRYABLE.",
         },
       })

@@ -12,6 +12,7 @@ import {
 } from "../errors.ts";
 import type { EventFeed } from "../events/feed.ts";
 import { type OrderEventsView, toEventView } from "../events/model.ts";
+import * as lifecycle from "../lifecycle.ts";
 import type { Order, OrderStatus } from "../order.ts";
 import { pageOf, pageRequest } from "../paging.ts";
 import {
@@ -24,6 +25,11 @@ import {
 } from "./model.ts";
 import { fromCents, MONEY_RULE, toCents } from "./money.ts";
 import type { OrderStore } from "./store.ts";
+
+// Every new order starts with the same transition: made once, not per request.
+const CREATED = lifecycle.created();
+// How often an operator's retry reads the order again when it changed under it (see retryOrder).
+const RETRY_ROUNDS = 3;
 
 /** What the orders use cases need. */
 export type OrderDeps = {
@@ -76,7 +82,7 @@ export async function createOrder(deps: OrderDeps, body: CreateOrderBody): Promi
     totalCents,
     createdAt: deps.now(),
   };
-  const outcome = await deps.store.createOrder(order);
+  const outcome = await deps.store.createOrder(order, CREATED);
   if (outcome.created) {
     deps.onOrderStored();
     return { created: true, order: { order_id: order.orderId, status: "pending" } };
@@ -112,9 +118,10 @@ export async function getOrder(store: OrderStore, orderId: string): Promise<Orde
  * claims, so a cancel and a claim can never both win.
  */
 export async function cancelOrder(deps: OrderDeps, orderId: string): Promise<OrderView> {
-  const { cancelled, order } = await deps.store.cancelOrder(orderId, deps.now());
+  const cancel = { transition: lifecycle.cancelled() };
+  const { changed, order } = await deps.store.changeOrder(orderId, cancel, deps.now());
   if (!order) throw orderNotFound(orderId);
-  if (!cancelled && order.status !== "cancelled") throw orderNotCancellable(orderId, order.status);
+  if (!changed && order.status !== cancel.transition.to) throw orderNotCancellable(orderId, order.status);
   return toOrderView(order);
 }
 
@@ -123,11 +130,25 @@ export async function cancelOrder(deps: OrderDeps, orderId: string): Promise<Ord
  * (attempts back to 0). Any other status is a 409: retrying is for orders that gave up.
  */
 export async function retryOrder(deps: OrderDeps, orderId: string): Promise<OrderView> {
-  const { retried, order } = await deps.store.retryOrder(orderId, deps.now());
+  let order = await deps.store.findOrder(orderId);
+  // The event records the attempts the order gave up after, so the change is guarded by them too:
+  // if the order changed between the read and the write (another retry, which then failed
+  // again), read it again. Each round is a change someone else committed, so this ends.
+  for (let round = 0; round < RETRY_ROUNDS; round++) {
+    if (!order) throw orderNotFound(orderId);
+    const retried = lifecycle.retried(order.attempts);
+    if (order.status !== retried.from) throw orderNotRetryable(orderId, order.status);
+    const now = deps.now();
+    const change = { transition: retried, runAt: now, attempts: 0, ifAttempts: order.attempts };
+    const outcome = await deps.store.changeOrder(orderId, change, now);
+    if (outcome.changed) {
+      deps.onOrderRetried();
+      return toOrderView(outcome.order);
+    }
+    order = outcome.order;
+  }
   if (!order) throw orderNotFound(orderId);
-  if (!retried) throw orderNotRetryable(orderId, order.status);
-  deps.onOrderRetried();
-  return toOrderView(order);
+  throw orderNotRetryable(orderId, order.status);
 }
 
 /** The order's events, oldest first; 404 when unknown. */

@@ -4,32 +4,33 @@
  * Every adapter under src/db/ implements it; test/storage-contract.ts defines its behaviour.
  */
 import type {
-  CancelOutcome,
+  ChangeOutcome,
   CreateOutcome,
   ListFilter,
   NewOrder,
   Order,
+  OrderChange,
   OrderEvent,
   OrderStatus,
-  RetryOutcome,
+  Transition,
 } from "../order.ts";
 
-export type { CancelOutcome, CreateOutcome, ListFilter, RetryOutcome };
+export type { ChangeOutcome, CreateOutcome, ListFilter, OrderChange };
 
 /** What the orders feature needs from storage. */
 export type OrderStore = {
   /**
-   * Inserts a new pending order, due now, durable before this resolves. The unique key on
-   * `order_id` decides: of concurrent creates with one id, exactly one gets `created: true`.
+   * Inserts a new order in `created.to`, due now, recording `created`, durable before this
+   * resolves. The unique key on `order_id` decides: of concurrent creates with one id, exactly one
+   * gets `created: true`.
    */
-  createOrder(order: NewOrder): Promise<CreateOutcome>;
+  createOrder(order: NewOrder, created: Transition): Promise<CreateOutcome>;
   /**
-   * pending -> cancelled, decided atomically against the queue's claims: an order a worker has
-   * claimed is never cancelled, and a cancelled order is never claimed.
+   * Applies `change` to the order if it is in `change.transition.from` (and has `ifAttempts`
+   * attempts, when set), recording its event at `now`; decided atomically against the queue's
+   * claims: of a cancel and a claim of one pending order, exactly one wins.
    */
-  cancelOrder(orderId: string, now: number): Promise<CancelOutcome>;
-  /** An operator's retry: failed -> pending, due now, attempts back to 0 (a fresh budget). */
-  retryOrder(orderId: string, now: number): Promise<RetryOutcome>;
+  changeOrder(orderId: string, change: OrderChange, now: number): Promise<ChangeOutcome>;
   /** The order's events in `seq` order (none: no such order). */
   listOrderEvents(orderId: string): Promise<OrderEvent[]>;
   /** The whole order, or undefined. */

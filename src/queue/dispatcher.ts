@@ -11,13 +11,14 @@
  * docs/PERFORMANCE.md). Claiming only free slots keeps everything else `pending`, so it stays
  * cancellable, and a crash can only interrupt orders that were really being processed.
  */
+import * as lifecycle from "../lifecycle.ts";
 import { Claims } from "./claims.ts";
 import { HandOver } from "./hand-over.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import type { Reported } from "./messages.ts";
 import { ignoreQueue, type QueueObserver } from "./observer.ts";
-import { decideOutcome, freeSlots } from "./policy.ts";
-import type { ClaimRequest, QueueStore, Settlement } from "./store.ts";
+import { claimRequests, type FreeSlots, freeSlots, outcomeOf, settle, shareClaimed } from "./policy.ts";
+import type { QueueStore } from "./store.ts";
 import { Watchdog } from "./watchdog.ts";
 import type { Workers } from "./worker-pool.ts";
 
@@ -136,40 +137,33 @@ export class Dispatcher {
     const reported = this.reported;
     this.reported = [];
     const now = this.deps.now();
-    // What each reported attempt means, and how long it took: the latter is observed only once
-    // the settlement is committed (a failed pump decides the same results again next time).
-    const settlements: Settlement[] = [];
-    const tookMs: number[] = [];
-    for (const { owner, result, at } of reported) {
-      const claim = this.held.get(owner, result.orderId);
-      // Its thread died and the order was released, or its claim was lost: nothing to record.
-      if (!claim || claim.lost) continue;
-      settlements.push(decideOutcome(owner, claim, result, now, this.deps));
-      tookMs.push(at - claim.handedAt);
-    }
+    // How long each took is observed only once its settlement is committed (a failed pump decides
+    // the same results again next time).
+    const { settlements, tookMs } = settle(reported, this.held, now, this.deps);
     const { unresponsive } = this.watchdog;
     const answering = this.pool.readyOwners().filter((owner) => !unresponsive.has(owner));
-    const claims: ClaimRequest[] = this.stopping
+    const slots: FreeSlots[] = this.stopping
       ? []
       : freeSlots(answering, this.held, reported, this.deps.concurrency);
     const replacing = this.watchdog.recordedIn(reported);
     try {
       // Nothing to record and no slot free (a wake-up while every slot is busy): no storage call.
-      const idle = settlements.length === 0 && claims.length === 0;
+      const idle = settlements.length === 0 && slots.length === 0;
       const { claimed, nextDueAt } = idle
         ? { claimed: [], nextDueAt: undefined }
         : await this.deps.queue.settleAndClaim({
             settlements,
-            claims,
+            claims: claimRequests(slots),
             now,
             leaseUntil: now + this.deps.leaseMs,
           });
       if (!idle) this.observer.timed("pump", this.deps.now() - now);
       for (const { owner, result } of reported) this.held.delete(owner, result.orderId);
       for (const [i, settlement] of settlements.entries())
-        this.observer.settled(settlement.kind, tookMs[i] ?? 0);
+        this.observer.settled(outcomeOf(settlement), tookMs[i] ?? 0);
       const leaseUntil = now + this.deps.leaseMs;
-      for (const [i, { owner }] of claims.entries()) this.handOver.hand(owner, claimed[i] ?? [], leaseUntil);
+      const shares = shareClaimed(slots, claimed);
+      for (const [i, { owner }] of slots.entries()) this.handOver.hand(owner, shares[i] ?? [], leaseUntil);
       if (nextDueAt !== undefined) this.scheduleNextDue(nextDueAt, now);
       // Their overdue attempts are recorded now: replace the threads (the rest they held is released).
       for (const owner of replacing) this.pool.kill(this.watchdog.forget(owner));
@@ -206,7 +200,7 @@ export class Dispatcher {
    * failure is logged: the rows stay processing, and their leases run out and are rescued.
    */
   private releaseOrders(owner: string, now: number): Promise<void> {
-    return this.deps.queue.releaseOrders({ owner, now }).then(
+    return this.deps.queue.releaseOrders({ owner, now, released: lifecycle.workerStopped() }).then(
       (count) => this.observer.released(count),
       (error) =>
         this.deps.log("error", "queue write failed", { write: "releaseOrders", error: String(error) }),

@@ -5,23 +5,23 @@
  */
 import { expect, test } from "bun:test";
 import { memoryQueue } from "../../test/fixtures/memory-queue.ts";
-import type { Order } from "../order.ts";
 import { Claims } from "./claims.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { ignoreQueue } from "./observer.ts";
+import { claimRequests } from "./policy.ts";
 
 /** A keeper over a queue whose orders `o0`, `o1` are claimed by `w0` until 1,000. */
 async function setUp(now: { value: number }) {
   const queue = memoryQueue(["o0", "o1"]);
   const { claimed } = await queue.store.settleAndClaim({
     settlements: [],
-    claims: [{ owner: "w0", limit: 2 }],
+    claims: claimRequests([{ owner: "w0", limit: 2 }]),
     now: 0,
     leaseUntil: 1000,
   });
   const claims = new Claims();
   claims.open("w0");
-  claims.take("w0", claimed[0] as Order[], 1000, 0);
+  claims.take("w0", claimed, 1000, 0);
   const lost: string[] = [];
   const counted = { skipped: 0, rescued: 0 };
   const keeper = new LeaseKeeper({
@@ -34,7 +34,7 @@ async function setUp(now: { value: number }) {
     onLost: (_owner, orderId, why) => lost.push(`${orderId}: ${why}`),
     onRescued: () => counted.rescued++,
   });
-  return { queue, claims, keeper, lost, counted, claimed: claimed[0] as Order[] };
+  return { queue, claims, keeper, lost, counted, claimed };
 }
 
 test("a tick renews every held claim: the lease moves on, in storage and in the claim", async () => {

@@ -8,6 +8,7 @@
  * At most one tick runs at a time: one that finds the previous still running is skipped, logged
  * and counted (stacked renewals once took every pooled connection).
  */
+import * as lifecycle from "../lifecycle.ts";
 import type { Order } from "../order.ts";
 import type { Claims } from "./claims.ts";
 import type { QueueObserver } from "./observer.ts";
@@ -53,7 +54,10 @@ export class LeaseKeeper {
       this.#loseExpired(now);
       await this.#renew(now);
       const rescuing = this.deps.now();
-      const rescued = await this.deps.queue.releaseExpiredLeases(now);
+      const rescued = await this.deps.queue.releaseExpiredLeases({
+        now,
+        released: lifecycle.leaseExpired(),
+      });
       this.deps.observer.timed("rescue", this.deps.now() - rescuing);
       this.deps.observer.released(rescued);
       if (rescued > 0) {

@@ -3,8 +3,8 @@
  * data, so the queue knows no metrics library (src/metrics/ implements it). Each is called on the
  * main thread, once per order or per write, and must stay cheap: no formatting, no allocation.
  */
+import type { Outcome } from "../lifecycle.ts";
 import type { Order } from "../order.ts";
-import type { Settlement } from "./store.ts";
 
 /** Told of every queue transition the dispatcher makes. */
 export type QueueObserver = {
@@ -14,7 +14,7 @@ export type QueueObserver = {
    * An attempt's outcome was committed: completed, pending again for a retry, or failed for good.
    * `tookMs` runs from the hand-over to the worker thread to the arrival of its result.
    */
-  settled: (outcome: Settlement["kind"], tookMs: number) => void;
+  settled: (outcome: Outcome, tookMs: number) => void;
   /** `count` orders went back from processing to pending without an outcome (a thread died, shutdown). */
   released: (count: number) => void;
   /** A lease tick was skipped: the previous one (renewal and rescue) was still running. */

@@ -1,28 +1,75 @@
 import { expect, test } from "bun:test";
+import * as lifecycle from "../lifecycle.ts";
 import type { Order } from "../order.ts";
 import { Claims } from "./claims.ts";
-import { decideOutcome, freeSlots, overdueAttempts } from "./policy.ts";
+import {
+  claimRequests,
+  decideOutcome,
+  freeSlots,
+  outcomeOf,
+  overdueAttempts,
+  shareClaimed,
+} from "./policy.ts";
 
 const rules = { maxAttempts: 3, retryBaseMs: 100 };
 const order = (orderId: string, seq: number) => ({ orderId, seq, attempts: 1 }) as Order;
 
 test("an attempt's outcome: completed; retried after its backoff; failed at the last allowed attempt", () => {
-  expect(decideOutcome("w", { seq: 7, attempts: 1 }, { orderId: "o" }, 1000, rules)).toEqual({
-    kind: "completed",
-    seq: 7,
-    owner: "w",
-  });
+  const completed = decideOutcome("w", { seq: 7, attempts: 1 }, { orderId: "o" }, 1000, rules);
+  expect(completed).toEqual({ seq: 7, owner: "w", transition: lifecycle.completed(), completedAt: 1000 });
+  expect(outcomeOf(completed)).toBe("completed");
+
   const retry = decideOutcome("w", { seq: 7, attempts: 2 }, { orderId: "o", error: "no stock" }, 1000, rules);
-  expect(retry).toMatchObject({ kind: "retry", seq: 7, owner: "w", error: "no stock" });
-  expect((retry as { runAt: number }).runAt).toBeGreaterThan(1000);
-  expect(
-    decideOutcome("w", { seq: 7, attempts: 3 }, { orderId: "o", error: "no stock" }, 1000, rules),
-  ).toEqual({
-    kind: "failed",
+  expect(retry).toMatchObject({ seq: 7, owner: "w", lastError: "no stock" });
+  expect(retry.runAt).toBeGreaterThan(1000);
+  // The event says how long it waits: the same backoff as the order's runAt.
+  expect(retry.transition).toEqual(lifecycle.attemptFailed("no stock", (retry.runAt ?? 0) - 1000));
+  expect(retry.transition).toMatchObject({ from: "processing", to: "pending" });
+  expect(outcomeOf(retry)).toBe("retry");
+
+  const failed = decideOutcome(
+    "w",
+    { seq: 7, attempts: 3 },
+    { orderId: "o", error: "no stock" },
+    1000,
+    rules,
+  );
+  expect(failed).toEqual({
     seq: 7,
     owner: "w",
-    error: "no stock",
+    transition: lifecycle.failed("no stock"),
+    lastError: "no stock",
   });
+  expect(failed.transition.details).toEqual({ error: "no stock" });
+  expect(outcomeOf(failed)).toBe("failed");
+});
+
+test("the claim rule: one request per order wanted, threads in turn, each claim naming its holder", () => {
+  const requests = claimRequests([
+    { owner: "a", limit: 2 },
+    { owner: "b", limit: 1 },
+  ]);
+  expect(requests.map((r) => r.owner)).toEqual(["a", "a", "b"]);
+  expect(requests.map((r) => r.transition)).toEqual([
+    lifecycle.claimed("a"),
+    lifecycle.claimed("a"),
+    lifecycle.claimed("b"),
+  ]);
+  expect(requests[0]?.transition).toMatchObject({ type: "claimed", from: "pending", to: "processing" });
+  expect(requests[0]?.transition.details).toEqual({ claimed_by: "a" });
+});
+
+test("claimed orders are shared in turn: each thread at most its limit; after a short one, none", () => {
+  const slots = [
+    { owner: "a", limit: 2 },
+    { owner: "b", limit: 2 },
+    { owner: "c", limit: 1 },
+  ];
+  const got = (n: number) => Array.from({ length: n }, (_, i) => order(`o${i}`, i + 1));
+  const ids = (shares: Order[][]) => shares.map((share) => share.map((o) => o.orderId));
+  expect(ids(shareClaimed(slots, got(5)))).toEqual([["o0", "o1"], ["o2", "o3"], ["o4"]]);
+  expect(ids(shareClaimed(slots, got(3)))).toEqual([["o0", "o1"], ["o2"], []]);
+  expect(ids(shareClaimed(slots, got(0)))).toEqual([[], [], []]);
 });
 
 test("free slots: concurrency less what is held, plus what just reported; full threads left out", () => {

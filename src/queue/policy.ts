@@ -3,10 +3,15 @@
  * means, how many orders each thread may be given, which threads stopped answering. The
  * dispatcher applies them; these unit-test without threads or storage (policy.test.ts).
  */
+import * as lifecycle from "../lifecycle.ts";
+import type { Order } from "../order.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { Claim, Claims } from "./claims.ts";
-import type { AttemptResult } from "./messages.ts";
+import type { AttemptResult, Reported } from "./messages.ts";
 import type { ClaimRequest, Settlement } from "./store.ts";
+
+/** How many orders a worker thread (`owner`) may be given now. */
+export type FreeSlots = { owner: string; limit: number };
 
 /** What to record for one reported attempt: completed, retry after its backoff, or failed for good. */
 export function decideOutcome(
@@ -17,10 +22,68 @@ export function decideOutcome(
   rules: { maxAttempts: number; retryBaseMs: number },
 ): Settlement {
   const held = { seq: claim.seq, owner };
-  if (result.error === undefined) return { kind: "completed", ...held };
-  if (claim.attempts >= rules.maxAttempts) return { kind: "failed", ...held, error: result.error };
-  const runAt = now + retryDelayMs(claim.attempts, rules.retryBaseMs);
-  return { kind: "retry", ...held, runAt, error: result.error };
+  const { error } = result;
+  if (error === undefined) return { ...held, transition: lifecycle.completed(), completedAt: now };
+  if (claim.attempts >= rules.maxAttempts)
+    return { ...held, transition: lifecycle.failed(error), lastError: error };
+  const backoffMs = retryDelayMs(claim.attempts, rules.retryBaseMs);
+  return {
+    ...held,
+    transition: lifecycle.attemptFailed(error, backoffMs),
+    runAt: now + backoffMs,
+    lastError: error,
+  };
+}
+
+/**
+ * What to record for each reported attempt whose claim is still held, and how long each took
+ * (hand-over to result). A result whose thread died (its orders released) or whose claim was lost
+ * records nothing.
+ */
+export function settle(
+  reported: Reported[],
+  claims: Claims,
+  now: number,
+  rules: { maxAttempts: number; retryBaseMs: number },
+): { settlements: Settlement[]; tookMs: number[] } {
+  const settlements: Settlement[] = [];
+  const tookMs: number[] = [];
+  for (const { owner, result, at } of reported) {
+    const claim = claims.get(owner, result.orderId);
+    if (!claim || claim.lost) continue;
+    settlements.push(decideOutcome(owner, claim, result, now, rules));
+    tookMs.push(at - claim.handedAt);
+  }
+  return { settlements, tookMs };
+}
+
+/** How the queue counts a settlement (the `outcome` label of its metrics). */
+export const outcomeOf = (settlement: Settlement) =>
+  lifecycle.OUTCOMES[settlement.transition.type as lifecycle.SettleTransition["type"]];
+
+/**
+ * The claim rule: the threads are filled in turn, oldest due order first, so one request per
+ * order wanted, in the threads' order. Storage claims as many as are due, in that order.
+ */
+export function claimRequests(slots: FreeSlots[]): ClaimRequest[] {
+  return slots.flatMap(({ owner, limit }) => {
+    const request = { owner, transition: lifecycle.claimed(owner) };
+    return Array.from({ length: limit }, () => request);
+  });
+}
+
+/**
+ * Which thread gets which claimed order: `claimed[i]` answered the i-th request of
+ * `claimRequests(slots)`, so each thread takes the next `limit` of them; once one gets fewer than
+ * it asked for, no order was due for the ones after it.
+ */
+export function shareClaimed(slots: FreeSlots[], claimed: Order[]): Order[][] {
+  let next = 0;
+  return slots.map(({ limit }) => {
+    const share = claimed.slice(next, next + limit);
+    next += limit;
+    return share;
+  });
 }
 
 /**
@@ -33,7 +96,7 @@ export function freeSlots(
   claims: Claims,
   reported: { owner: string; result: AttemptResult }[],
   concurrency: number,
-): ClaimRequest[] {
+): FreeSlots[] {
   const freed = new Map<string, number>();
   for (const { owner, result } of reported)
     if (claims.get(owner, result.orderId)) freed.set(owner, (freed.get(owner) ?? 0) + 1);

@@ -3,16 +3,17 @@
  * arrays, so an adapter can run a whole pump in one transaction (and one round trip). Every adapter
  * under src/db/ implements it; test/storage-contract.ts defines its behaviour.
  */
-import type { ClaimRequest, SettleAndClaimResult, Settlement } from "../order.ts";
+import type { ClaimRequest, SettleAndClaimResult, Settlement, Transition } from "../order.ts";
 
 export type { ClaimRequest, SettleAndClaimResult, Settlement };
 
 /** What the queue needs from storage. */
 export type QueueStore = {
   /**
-   * Records `settlements`, then claims due pending orders for each request in turn: each claimed
-   * order becomes `processing`, held by the request's owner until `leaseUntil` (renewed by
-   * `renewLeases` while it is worked on), `attempts` + 1, `startedAt` = now.
+   * Records `settlements`, then claims the oldest due orders in `claims[0].transition.from`, one
+   * per request in turn: each claimed order moves to the request's `to`, held by its owner until
+   * `leaseUntil` (renewed by `renewLeases` while it is worked on), `attempts` + 1, `startedAt` =
+   * now. One transaction for the lot.
    */
   settleAndClaim(args: {
     settlements: Settlement[];
@@ -28,13 +29,16 @@ export type QueueStore = {
    * owner that does not know it, and must expire to be rescued.
    */
   renewLeases(args: { held: { seq: number; owner: string }[]; until: number }): Promise<number[]>;
-  /** Puts every order `owner` holds back to pending, due now (its worker died or shutdown ran out). */
-  releaseOrders(args: { owner: string; now: number }): Promise<number>;
   /**
-   * Rescue: puts every processing order whose lease ended before `now` back to pending, due now;
-   * its holder is gone (a replica killed, a machine lost). Returns how many.
+   * Applies `released` to every order `owner` holds, due now (its worker died or shutdown ran
+   * out); ends their hold. Returns how many.
    */
-  releaseExpiredLeases(now: number): Promise<number>;
+  releaseOrders(args: { owner: string; now: number; released: Transition }): Promise<number>;
+  /**
+   * Rescue: applies `released` to every held order whose lease ended before `now`, due now; its
+   * holder is gone (a replica killed, a machine lost). Returns how many.
+   */
+  releaseExpiredLeases(args: { now: number; released: Transition }): Promise<number>;
   /**
    * Calls `listener` when another process may have made orders due (new orders on a shared
    * database), so an idle dispatcher claims them at once instead of at its next poll. Returns the

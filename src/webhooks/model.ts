@@ -3,7 +3,8 @@
  * subscribers receive (for the OpenAPI document's `webhooks` section).
  */
 import { t } from "elysia";
-import { EventView } from "../events/model.ts";
+import { EventView, exampleOf } from "../events/model.ts";
+import * as lifecycle from "../lifecycle.ts";
 import { EVENT_TYPES, type EventType } from "../order.ts";
 import { DEFAULT_PAGE } from "../paging.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "../webhook.ts";
@@ -147,30 +148,21 @@ export const DeliveryPage = t.Object({
 });
 export type DeliveryPage = typeof DeliveryPage.static;
 
-/** An example event of each type, for the payload examples. */
-const EXAMPLE_EVENTS: Record<
-  EventType,
-  Pick<EventView, "from_status" | "to_status" | "attempt" | "details">
-> = {
-  created: { from_status: null, to_status: "pending", attempt: 0, details: null },
-  claimed: {
-    from_status: "pending",
-    to_status: "processing",
-    attempt: 1,
-    details: { claimed_by: "worker-0-slot-3" },
-  },
-  completed: { from_status: "processing", to_status: "completed", attempt: 1, details: null },
-  attempt_failed: {
-    from_status: "processing",
-    to_status: "pending",
-    attempt: 1,
-    details: { error: "payment gateway timed out", backoff_ms: 740 },
-  },
-  failed: { from_status: "processing", to_status: "failed", attempt: 5, details: { error: "card declined" } },
-  cancelled: { from_status: "pending", to_status: "cancelled", attempt: 0, details: null },
-  retried: { from_status: "failed", to_status: "pending", attempt: 0, details: { previous_attempts: 5 } },
-  released: { from_status: "processing", to_status: "pending", attempt: 1, details: { reason: "restart" } },
-};
+/** An example event of each type, for the payload examples: each transition and its attempt count. */
+const EXAMPLE_EVENTS = new Map(
+  (
+    [
+      [lifecycle.created(), 0],
+      [lifecycle.claimed("worker-0-slot-3"), 1],
+      [lifecycle.completed(), 1],
+      [lifecycle.attemptFailed("payment gateway timed out", 740), 1],
+      [lifecycle.failed("card declined"), 5],
+      [lifecycle.cancelled(), 0],
+      [lifecycle.retried(5), 0],
+      [lifecycle.restarted(), 1],
+    ] as const
+  ).map(([transition, attempt]) => [transition.type, exampleOf(transition, attempt)]),
+);
 
 /**
  * The OpenAPI `webhooks` section: for each event type, the signed POST a subscriber receives, its
@@ -192,8 +184,7 @@ export function webhookDocuments(): Record<string, unknown> {
           seq: 1042,
           order_id: "order_456",
           user_id: "user_123",
-          type,
-          ...EXAMPLE_EVENTS[type],
+          ...EXAMPLE_EVENTS.get(type),
           at: "2026-11-27T09:00:00.105Z",
         },
       };

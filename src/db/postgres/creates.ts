@@ -1,6 +1,7 @@
 /**
  * Batched creates of the PostgreSQL adapter: the creates that arrive in one event-loop turn share
- * one multi-row INSERT (one round trip, one commit), which inserts their `created` events too.
+ * one multi-row INSERT (one round trip, one commit), which inserts their events too (each create
+ * brings its transition).
  * At most MAX_IN_FLIGHT INSERTs are on their way at once; creates arriving meanwhile wait for the
  * next one to leave, so under load batches grow instead of statements multiplying (each statement
  * and commit costs the database the same whether it carries one order or a hundred).
@@ -9,7 +10,7 @@
  */
 import type pg from "pg";
 import { storageUnavailable } from "../../errors.ts";
-import type { CreateOutcome, NewOrder, Order } from "../../order.ts";
+import type { CreateOutcome, NewOrder, Order, Transition } from "../../order.ts";
 import * as q from "./queue-sql.ts";
 
 // Enough to keep the round trips overlapped (one commit's fsync while the next batch is built);
@@ -18,6 +19,7 @@ const MAX_IN_FLIGHT = 4;
 
 type PendingCreate = {
   order: NewOrder;
+  transition: Transition;
   resolve: (outcome: CreateOutcome) => void;
   reject: (e: unknown) => void;
 };
@@ -50,9 +52,9 @@ export function createBatcher(
     const batch = creates;
     creates = [];
     if (batch.length === 0) return;
-    const first = new Map<string, NewOrder>();
-    for (const { order } of batch) if (!first.has(order.orderId)) first.set(order.orderId, order);
-    const unique = [...first.values()];
+    const first = new Map<string, PendingCreate>();
+    for (const create of batch) if (!first.has(create.order.orderId)) first.set(create.order.orderId, create);
+    const unique = [...first.values()].map(({ order, transition }) => ({ order, created: transition }));
     let ids: Set<string>;
     try {
       const inserted = await pool.query<{ orderId: string }>(q.insertOrders(unique));
@@ -66,7 +68,8 @@ export function createBatcher(
       return;
     }
     if (ids.size > 0) created();
-    const isInserted = (order: NewOrder) => ids.has(order.orderId) && first.get(order.orderId) === order;
+    const isInserted = (order: NewOrder) =>
+      ids.has(order.orderId) && first.get(order.orderId)?.order === order;
     // The inserted ones are committed: they get their 201 whatever happens to the read below.
     const others = batch.filter(({ order, resolve }) => {
       if (!isInserted(order)) return true;
@@ -95,14 +98,14 @@ export function createBatcher(
   }
 
   return {
-    /** Queues `order` for the INSERT at the end of this event-loop turn. */
-    create(order: NewOrder): Promise<CreateOutcome> {
+    /** Queues `order`, created with `transition`, for the INSERT at the end of this event-loop turn. */
+    create(order: NewOrder, transition: Transition): Promise<CreateOutcome> {
       return new Promise<CreateOutcome>((resolve, reject) => {
         if (!scheduled) {
           scheduled = true;
           setImmediate(send);
         }
-        creates.push({ order, resolve, reject });
+        creates.push({ order, transition, resolve, reject });
       });
     },
     flush,

@@ -10,11 +10,11 @@
  * once an event is shown, everything before it in the stream is committed and never changes: a
  * reader that keeps the last position it saw misses nothing. This holds for any key that is at
  * least the id of the transaction writing it, which is what lets a claim take a later key (the
- * claims of `orders_pump`, drizzle/postgres/0007_lease_lock_order.sql) so that one order's events
- * come out in `seq` order: each other transition of an order reads it in a statement that took its
- * transaction id after the previous transition committed. The price: events wait for the oldest
- * write transaction of the whole cluster (any database) that is still open, so a long transaction
- * delays the stream.
+ * claims of `orders_settle_and_claim`, drizzle/postgres/0008_apply_transitions.sql) so that one
+ * order's events come out in `seq` order: each other transition of an order reads it in a statement
+ * that took its transaction id after the previous transition committed. The price: events wait for
+ * the oldest write transaction of the whole cluster (any database) that is still open, so a long
+ * transaction delays the stream.
  */
 
 import type { EventQuery } from "../../order.ts";

@@ -1,9 +1,9 @@
 /**
- * The orders port on PostgreSQL: creates batched per event-loop turn (creates.ts), guarded cancel
- * and operator retry (one statement each, with their events), and the reads.
+ * The orders port on PostgreSQL: creates batched per event-loop turn (creates.ts), guarded changes
+ * by id (a cancel, an operator's retry: one statement each, with its event), and the reads.
  */
 import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
-import type { ListFilter, Order, OrderEvent } from "../../order.ts";
+import type { ListFilter, Order, OrderChange, OrderEvent } from "../../order.ts";
 import type { Adapter } from "./context.ts";
 import type { createBatcher } from "./creates.ts";
 import * as ev from "./events-sql.ts";
@@ -24,25 +24,22 @@ export function createOrderStore(adapter: Adapter, creates: ReturnType<typeof cr
     .from(orders)
     .where(eq(orders.orderId, sql.placeholder("orderId")))
     .prepare("find_order_status");
-  /** The order as the port speaks it (the statement a cancel or retry that changed nothing ends with). */
+  /** The order as the port speaks it (the statement a change that changed nothing ends with). */
   const findOne = async (orderId: string) => (await pool.query<Order>(q.selectOrders([[orderId]]))).rows[0];
 
   return {
     createOrder: creates.create,
-    cancelOrder: (orderId: string, now: number) =>
-      guarded("cancel", async () => {
-        const cancelled = (await pool.query<Order>(q.cancelPending([orderId, now]))).rows[0];
-        if (!cancelled) return { cancelled: false as const, order: await findOne(orderId) };
+    changeOrder: (orderId: string, change: OrderChange, now: number) =>
+      guarded("change", async () => {
+        const changed = (await pool.query<Order>(q.changeOrder(orderId, change, now))).rows[0];
+        if (!changed) return { changed: false as const, order: await findOne(orderId) };
+        // A change that set when the order is next due (an operator's retry: due now) may have made
+        // it claimable: the other replicas' dispatchers hear it now, not at their next poll. Told by
+        // the columns given, not by the transition, which this adapter does not interpret; a change
+        // that leaves `run_at` alone (a cancel) wakes no queue (test/storage-postgres.test.ts).
+        if (change.runAt !== undefined) notifier.notify(NEW_ORDERS);
         recorded();
-        return { cancelled: true as const, order: cancelled };
-      }),
-    retryOrder: (orderId: string, now: number) =>
-      guarded("retry", async () => {
-        const retried = (await pool.query<Order>(q.retryFailed([orderId, now]))).rows[0];
-        if (!retried) return { retried: false as const, order: await findOne(orderId) };
-        notifier.notify(NEW_ORDERS);
-        recorded();
-        return { retried: true as const, order: retried };
+        return { changed: true as const, order: changed };
       }),
     listOrderEvents: (orderId: string) =>
       guarded("read", async () => (await pool.query<OrderEvent>(ev.listOrderEvents([orderId]))).rows),

@@ -1,7 +1,8 @@
 /**
- * The queue's pump on PostgreSQL: a pump's results recorded, then each worker slot filled in turn,
- * in one call of `orders_pump` (drizzle/postgres/0007_lease_lock_order.sql): one statement, so one
- * round trip and one commit for the lot. Each transition inserts its event in that statement.
+ * The queue's pump on PostgreSQL: a pump's results recorded, then one due order claimed per
+ * request, in one call of `orders_settle_and_claim` (drizzle/postgres/0008_apply_transitions.sql):
+ * one statement, so one round trip and one commit for the lot. Each transition inserts its event in
+ * that statement.
  */
 import type pg from "pg";
 import type { ClaimRequest, Order, SettleAndClaimResult, Settlement } from "../../order.ts";
@@ -18,27 +19,22 @@ export async function settleAndClaim(
   deadlineMs: number,
 ): Promise<PumpResult> {
   const { settlements, claims } = args;
-  const rows = (
-    await queryWithDeadline<Order & { runAt: number; owner: string }>(pool, q.pump(args), deadlineMs)
-  ).rows;
-  const byOwner = new Map<string, (Order & { runAt: number })[]>(claims.map((c) => [c.owner, []]));
-  for (const { owner, ...order } of rows) byOwner.get(owner)?.push(order);
-  const claimed = claims.map(({ owner }) =>
-    (byOwner.get(owner) ?? [])
-      .sort((a, b) => a.runAt - b.runAt || a.seq - b.seq)
-      .map(({ runAt: _runAt, ...order }) => order),
-  );
-  // Claiming stopped at the first worker that got fewer orders than it asked for: the queue has no
-  // more due now, so the dispatcher needs to know when the next one falls due. The pump has
-  // committed: if this read fails, its claims must still reach the workers, so the answer is
-  // "unknown" (null), on which the dispatcher looks again within its idle interval.
-  const short = claims.some((c, i) => (claimed[i]?.length ?? 0) < c.limit);
-  const nextDueAt = short
-    ? await pool.query<{ runAt: number | null }>(q.nextDue([])).then(
-        (result) => result.rows[0]?.runAt ?? null,
-        () => null,
-      )
-    : undefined;
+  const rows = (await queryWithDeadline<Order & { runAt: number }>(pool, q.pump(args), deadlineMs)).rows;
+  // The function gave the n-th oldest claimed order (by runAt, then seq) to the n-th request.
+  const claimed = rows
+    .sort((a, b) => a.runAt - b.runAt || a.seq - b.seq)
+    .map(({ runAt: _runAt, ...order }) => order);
+  // Claiming stopped when the queue had no more due now, so the dispatcher needs to know when the
+  // next one falls due. The pump has committed: if this read fails, its claims must still reach the
+  // workers, so the answer is "unknown" (null), on which the dispatcher looks again within its idle
+  // interval.
+  const nextDueAt =
+    claimed.length < claims.length
+      ? await pool.query<{ runAt: number | null }>(q.nextDue([])).then(
+          (result) => result.rows[0]?.runAt ?? null,
+          () => null,
+        )
+      : undefined;
   // A fenced result that lost its lease changes nothing; counting it as a change only wakes the
   // event readers for nothing.
   return { claimed, nextDueAt, changed: settlements.length > 0 || rows.length > 0 };

@@ -1,18 +1,20 @@
 /**
  * All queue SQL of the PostgreSQL adapter, one named (prepared) statement each, taking arrays so
- * that one statement records a whole pump's results. Locking: a claim picks due rows with
- * `FOR UPDATE SKIP LOCKED`, so replicas claiming at once never wait on or double-claim a row, and a
- * cancel (an UPDATE guarded by `status = 'pending'`) either locks the row first (the claim skips
- * it) or waits for the claim's commit and then finds it no longer pending. Every write after a
- * claim is fenced by `claimed_by = <owner>`: a rescue clears it, so a late result from a replica
- * that lost its lease changes nothing.
+ * that one statement records a whole pump's results. Every write applies a transition it is given
+ * (src/lifecycle.ts): only while the order is in its `from` status, it moves to its `to` and records
+ * its event as given, so no statement here names an event or a status it moves an order to.
+ * Locking: a claim picks due rows with `FOR UPDATE SKIP LOCKED`, so replicas claiming at once never
+ * wait on or double-claim a row, and a change by id (an UPDATE guarded by the order's status)
+ * either locks the row first (the claim skips it) or waits for the claim's commit and then finds
+ * it no longer in that status. Every write after a claim is fenced by `claimed_by = <owner>`: a
+ * rescue clears it, so a late result from a replica that lost its lease changes nothing.
  *
  * Every transition inserts its event into `order_events` in the same statement (a data-modifying
  * CTE), so the event commits with the transition and a batch stays one round trip; events-sql.ts
  * explains the stream key `tx_id` that they get by default, and the one exception (the claim).
  */
-import type { ClaimRequest, NewOrder, Settlement } from "../../order.ts";
-import { ms, statement } from "./sql.ts";
+import type { ClaimRequest, NewOrder, OrderChange, Settlement, Transition } from "../../order.ts";
+import { at, ms, statement } from "./sql.ts";
 
 /** The columns of an order as the ports speak them (times as epoch ms). */
 export const ORDER_COLUMNS = `seq::float8 AS "seq", order_id AS "orderId", user_id AS "userId",
@@ -23,31 +25,43 @@ export const ORDER_COLUMNS = `seq::float8 AS "seq", order_id AS "orderId", user_
 const INSERT_EVENTS =
   "INSERT INTO order_events (order_seq, type, from_status, to_status, attempt, at, details)";
 
+/** A transition's details as a jsonb parameter (null stays SQL NULL, not JSON null). */
+const json = (details: Transition["details"]) => (details === null ? null : JSON.stringify(details));
+
 const insertOrdersStatement = statement(
   "insert_orders",
-  `WITH created AS (
+  `WITH input AS (
+     SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::float8[], $6::text[],
+       $7::text[], $8::text[], $9::jsonb[]) AS x(o, u, i, t, c, type, from_status, to_status, details)),
+   inserted AS (
      INSERT INTO orders (order_id, user_id, item_ids, total_cents, status, created_at, run_at)
-     SELECT o, u, i, t, 'pending', to_timestamp(c / 1000.0), to_timestamp(c / 1000.0)
-     FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::float8[]) AS x(o, u, i, t, c)
+     SELECT o, u, i, t, to_status, to_timestamp(c / 1000.0), to_timestamp(c / 1000.0) FROM input
      ON CONFLICT (order_id) DO NOTHING
-     RETURNING seq, order_id, created_at),
+     RETURNING seq, order_id, status, attempts, created_at),
    events AS (
      ${INSERT_EVENTS}
-     SELECT seq, 'created', NULL, 'pending', 0, created_at, NULL FROM created ORDER BY seq)
-   SELECT order_id AS "orderId" FROM created`,
+     SELECT n.seq, x.type, x.from_status, n.status, n.attempts, n.created_at, x.details
+     FROM inserted n JOIN input x ON x.o = n.order_id ORDER BY n.seq)
+   SELECT order_id AS "orderId" FROM inserted`,
 );
 
 /**
- * New orders, due at once, each with its `created` event, as one multi-row statement (a column
- * array each). Returns the ids inserted (an existing order_id is skipped).
+ * New orders, due at once, each in its transition's `to` with its event, as one multi-row
+ * statement (a column array each; the transition per row, so a batch may mix them). The ids must
+ * be distinct (an event joins its order by id). Returns the ids inserted (an existing order_id is
+ * skipped).
  */
-export const insertOrders = (orders: NewOrder[]) =>
+export const insertOrders = (creates: { order: NewOrder; created: Transition }[]) =>
   insertOrdersStatement([
-    orders.map((o) => o.orderId),
-    orders.map((o) => o.userId),
-    orders.map((o) => JSON.stringify(o.itemIds)),
-    orders.map((o) => o.totalCents),
-    orders.map((o) => o.createdAt),
+    creates.map((c) => c.order.orderId),
+    creates.map((c) => c.order.userId),
+    creates.map((c) => JSON.stringify(c.order.itemIds)),
+    creates.map((c) => c.order.totalCents),
+    creates.map((c) => c.order.createdAt),
+    creates.map((c) => c.created.type),
+    creates.map((c) => c.created.from),
+    creates.map((c) => c.created.to),
+    creates.map((c) => json(c.created.details)),
   ]);
 
 /** The orders with these ids: [orderIds]. */
@@ -56,50 +70,53 @@ export const selectOrders = statement(
   `SELECT ${ORDER_COLUMNS} FROM orders WHERE order_id = ANY($1::text[])`,
 );
 
-/** pending -> cancelled: [orderId, now (ms)]. Returns the order if it changed. */
-export const cancelPending = statement(
-  "cancel_pending",
-  `WITH cancelled AS (
-     UPDATE orders SET status = 'cancelled' WHERE order_id = $1 AND status = 'pending' RETURNING *),
+const changeOrderStatement = statement(
+  "change_order",
+  `WITH changed AS (
+     UPDATE orders SET status = $3::text, run_at = coalesce(${at("$7")}, run_at),
+       attempts = coalesce($8::int, attempts)
+     WHERE order_id = $1 AND status = $2::text AND ($9::int IS NULL OR attempts = $9::int)
+     RETURNING *),
    events AS (
      ${INSERT_EVENTS}
-     SELECT seq, 'cancelled', 'pending', 'cancelled', attempts, to_timestamp($2::float8 / 1000), NULL
-     FROM cancelled)
-   SELECT ${ORDER_COLUMNS} FROM cancelled`,
+     SELECT seq, $4::text, $2::text, $3::text, attempts, ${at("$6")}, $5::jsonb FROM changed)
+   SELECT ${ORDER_COLUMNS} FROM changed`,
 );
 
 /**
- * An operator's retry, failed -> pending, due now, attempts back to 0: [orderId, now (ms)]. Returns
- * the order if it changed. The old row is read `FOR UPDATE` (its attempts go into the event): a
- * concurrent change makes it wait, then re-check `status = 'failed'` on the new version.
+ * Applies `change` to the order `orderId` with its event at `now`, if the order is in the
+ * transition's `from` (and has `ifAttempts` attempts, when set): one UPDATE, so a concurrent change
+ * makes it wait and then re-check both on the new version. Returns the order if it changed.
  */
-export const retryFailed = statement(
-  "retry_failed",
-  `WITH old AS (
-     SELECT seq, attempts FROM orders WHERE order_id = $1 AND status = 'failed' FOR UPDATE),
-   retried AS (
-     UPDATE orders SET status = 'pending', attempts = 0, run_at = to_timestamp($2::float8 / 1000)
-     FROM old WHERE orders.seq = old.seq
-     RETURNING orders.*, old.attempts AS previous_attempts),
-   events AS (
-     ${INSERT_EVENTS}
-     SELECT seq, 'retried', 'failed', 'pending', attempts, to_timestamp($2::float8 / 1000),
-       jsonb_build_object('previous_attempts', previous_attempts)
-     FROM retried)
-   SELECT ${ORDER_COLUMNS} FROM retried`,
-);
+export const changeOrder = (orderId: string, change: OrderChange, now: number) => {
+  const { transition: t } = change;
+  return changeOrderStatement([
+    orderId,
+    t.from,
+    t.to,
+    t.type,
+    json(t.details),
+    now,
+    change.runAt ?? null,
+    change.attempts ?? null,
+    change.ifAttempts ?? null,
+  ]);
+};
 
 const pumpStatement = statement(
-  "orders_pump",
-  `SELECT ${ORDER_COLUMNS}, ${ms("run_at")} AS "runAt", claimed_by AS "owner"
-   FROM orders_pump($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::float8[], $6::text[],
-     $7::bigint[], $8::text[], $9::text[], $10::text[], $11::int[], $12::float8, $13::float8)`,
+  "orders_settle_and_claim",
+  `SELECT ${ORDER_COLUMNS}, ${ms("run_at")} AS "runAt"
+   FROM orders_settle_and_claim($1::bigint[], $2::text[], $3::text[], $4::text[], $5::float8[],
+     $6::text[], $7::float8[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[], $12::text, $13::text,
+     $14::text, $15::float8, $16::float8)`,
 );
 
 /**
- * One pump (orders_pump, drizzle/postgres/0007_lease_lock_order.sql): records the settlements,
- * then claims for each request, the function's arguments a column array each. Returns the claimed
- * orders with their owner.
+ * One pump (orders_settle_and_claim, drizzle/postgres/0008_apply_transitions.sql): records the
+ * settlements, then claims one order per request, the function's arguments a column array each
+ * (an unset column of a settlement is NULL: kept). Returns the claimed orders with their `runAt`,
+ * by which the n-th oldest answers the n-th request. The requests share one transition but for
+ * its details (the port's contract); a call that breaks it is refused rather than half-applied.
  */
 export function pump(args: {
   settlements: Settlement[];
@@ -108,72 +125,83 @@ export function pump(args: {
   leaseUntil: number;
 }) {
   const { settlements, claims, now, leaseUntil } = args;
-  const done = settlements.filter((s) => s.kind === "completed");
-  const retried = settlements.filter((s) => s.kind === "retry");
-  const failed = settlements.filter((s) => s.kind === "failed");
+  const claim = claims[0]?.transition;
+  const same = (t: Transition) => t.type === claim?.type && t.from === claim.from && t.to === claim.to;
+  if (!claims.every((c) => same(c.transition))) throw new Error("claims of one pump differ in transition");
   return pumpStatement([
-    done.map((s) => s.seq),
-    done.map((s) => s.owner),
-    retried.map((s) => s.seq),
-    retried.map((s) => s.owner),
-    retried.map((s) => s.runAt),
-    retried.map((s) => s.error),
-    failed.map((s) => s.seq),
-    failed.map((s) => s.owner),
-    failed.map((s) => s.error),
+    settlements.map((s) => s.seq),
+    settlements.map((s) => s.owner),
+    settlements.map((s) => s.transition.from),
+    settlements.map((s) => s.transition.to),
+    settlements.map((s) => s.runAt ?? null),
+    settlements.map((s) => s.lastError ?? null),
+    settlements.map((s) => s.completedAt ?? null),
+    settlements.map((s) => s.transition.type),
+    settlements.map((s) => json(s.transition.details)),
     claims.map((c) => c.owner),
-    claims.map((c) => c.limit),
+    claims.map((c) => json(c.transition.details)),
+    claim?.type ?? null,
+    claim?.from ?? null,
+    claim?.to ?? null,
     now,
     leaseUntil,
   ]);
 }
 
-/** When the earliest pending order becomes due (ms), or null. */
+/**
+ * When the earliest pending order becomes due (ms), or null: the port's question, off the
+ * partial index `orders_due_idx`, whose predicate a parameter could not match (0008 explains).
+ */
 export const nextDue = statement(
   "next_due",
   `SELECT ${ms("min(run_at)")} AS "runAt" FROM orders WHERE status = 'pending'`,
 );
 
-/**
- * Puts what `owner` holds back to pending, due now: [owner, now (ms)]. Row count: how many. Locks
- * the rows in seq order first (the lock order of drizzle/postgres/0007).
- */
-export const releaseOwner = statement(
+/** A release's last four parameters: its transition's from, to, type and details. */
+const transitionValues = (t: Transition) => [t.from, t.to, t.type, json(t.details)];
+
+const releaseOwnerStatement = statement(
   "release_owner",
   `WITH held AS (
-     SELECT seq FROM orders WHERE status = 'processing' AND claimed_by = $1::text ORDER BY seq FOR UPDATE),
-   released AS (
-     UPDATE orders SET status = 'pending', run_at = to_timestamp($2::float8 / 1000), claimed_by = NULL,
-       lease_until = NULL
-     FROM held WHERE orders.seq = held.seq AND orders.status = 'processing' AND orders.claimed_by = $1::text
+     SELECT seq FROM orders WHERE status = $3::text AND claimed_by = $1::text ORDER BY seq FOR UPDATE),
+   moved AS (
+     UPDATE orders SET status = $4::text, run_at = ${at("$2")}, claimed_by = NULL, lease_until = NULL
+     FROM held WHERE orders.seq = held.seq AND orders.status = $3::text AND orders.claimed_by = $1::text
      RETURNING orders.seq, orders.attempts)
    ${INSERT_EVENTS}
-   SELECT seq, 'released', 'processing', 'pending', attempts, to_timestamp($2::float8 / 1000),
-     '{"reason": "worker_stopped"}'::jsonb
-   FROM released ORDER BY seq`,
+   SELECT seq, $5::text, $3::text, $4::text, attempts, ${at("$2")}, $6::jsonb FROM moved ORDER BY seq`,
 );
 
 /**
- * Rescue: puts every order whose lease ended back to pending, due now: [now (ms)]. Row count: how
- * many. SKIP LOCKED, in seq order: a row another transaction holds is being renewed, settled or
- * rescued by someone else right now; this rescue never waits on it (two replicas rescuing at once
- * deadlocked when each locked the expired rows in the order of its own plan).
+ * Applies `released` to what `owner` holds, due now, ending the hold. Row count: how many. Locks
+ * the rows in seq order first (the lock order of drizzle/postgres/0007).
  */
-export const releaseExpired = statement(
+export const releaseOwner = (args: { owner: string; now: number; released: Transition }) =>
+  releaseOwnerStatement([args.owner, args.now, ...transitionValues(args.released)]);
+
+const releaseExpiredStatement = statement(
   "release_expired",
   `WITH expired AS (
-     SELECT seq FROM orders WHERE status = 'processing' AND lease_until < to_timestamp($1::float8 / 1000)
+     SELECT seq FROM orders WHERE status = $2::text AND lease_until < ${at("$1")}
      ORDER BY seq FOR UPDATE SKIP LOCKED),
-   released AS (
-     UPDATE orders SET status = 'pending', run_at = to_timestamp($1::float8 / 1000), claimed_by = NULL,
-       lease_until = NULL
-     FROM expired WHERE orders.seq = expired.seq AND orders.status = 'processing'
+   moved AS (
+     UPDATE orders SET status = $3::text, run_at = ${at("$1")}, claimed_by = NULL, lease_until = NULL
+     FROM expired WHERE orders.seq = expired.seq AND orders.status = $2::text
      RETURNING orders.seq, orders.attempts)
    ${INSERT_EVENTS}
-   SELECT seq, 'released', 'processing', 'pending', attempts, to_timestamp($1::float8 / 1000),
-     '{"reason": "lease_expired"}'::jsonb
-   FROM released ORDER BY seq`,
+   SELECT seq, $4::text, $2::text, $3::text, attempts, ${at("$1")}, $5::jsonb FROM moved ORDER BY seq`,
 );
+
+/**
+ * Rescue: applies `released` to every held order whose lease ended, due now. Row count: how many.
+ * SKIP LOCKED, in seq order: a row another transaction holds is being renewed, settled or rescued
+ * by someone else right now; this rescue never waits on it (two replicas rescuing at once
+ * deadlocked when each locked the expired rows in the order of its own plan). Sent with its values
+ * inlined (deadline.ts), so the planner sees the `from` status and can read the expired leases off
+ * the partial index `orders_lease_idx`.
+ */
+export const releaseExpired = (args: { now: number; released: Transition }) =>
+  releaseExpiredStatement([args.now, ...transitionValues(args.released)]);
 
 /**
  * Extends the leases of these orders, each while its owner holds it: [seqs, owners, until (ms)].

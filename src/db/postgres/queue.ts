@@ -4,7 +4,7 @@
  * wake-ups of other replicas' new orders (LISTEN, notify.ts).
  */
 import type pg from "pg";
-import type { ClaimRequest, Settlement } from "../../order.ts";
+import type { ClaimRequest, Settlement, Transition } from "../../order.ts";
 import type { Adapter } from "./context.ts";
 import { queryWithDeadline } from "./deadline.ts";
 import { NEW_ORDERS } from "./notify.ts";
@@ -15,7 +15,7 @@ import * as q from "./queue-sql.ts";
 export function createQueueStore(adapter: Adapter) {
   const { pool, guarded, recorded, listener, deadlineMs } = adapter;
   /** Runs a release statement; announces its events, if it recorded any; returns how many. */
-  async function released(statement: pg.QueryConfig): Promise<number> {
+  async function release(statement: pg.QueryConfig): Promise<number> {
     const count = (await queryWithDeadline(pool, statement, deadlineMs)).rowCount ?? 0;
     if (count > 0) recorded();
     return count;
@@ -33,10 +33,11 @@ export function createQueueStore(adapter: Adapter) {
         if (changed) recorded();
         return result;
       }),
-    releaseOrders: (args: { owner: string; now: number }) =>
-      guarded("release", () => released(q.releaseOwner([args.owner, args.now]))),
+    releaseOrders: (args: { owner: string; now: number; released: Transition }) =>
+      guarded("release", () => release(q.releaseOwner(args))),
     subscribe: (notified: () => void) => listener.subscribe(NEW_ORDERS, notified),
-    releaseExpiredLeases: (now: number) => guarded("rescue", () => released(q.releaseExpired([now]))),
+    releaseExpiredLeases: (args: { now: number; released: Transition }) =>
+      guarded("rescue", () => release(q.releaseExpired(args))),
     renewLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
       guarded("lease renewal", async () => {
         const seqs = args.held.map((h) => h.seq);

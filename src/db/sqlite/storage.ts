@@ -1,20 +1,29 @@
 /**
- * The SQLite adapter: opens one database file behind all six ports of src/storage.ts (orders,
- * queue, events, webhooks, dashboard, system). Reads run on the main thread's read-only
- * connection; every write runs on the writer thread (writer.ts) as a named operation of writes.ts,
- * in group commits; the dashboard's activity reports stay in memory (one process per file). The
- * file is locked for the life of the process first, before any migration or write, so a second
- * process pointed at it refuses to start instead of releasing the first one's orders.
+ * The SQLite adapter: the ports of src/storage.ts on one database file that one process owns. This
+ * file locks the file, migrates it, starts the writer thread, releases what a dead process left
+ * claimed, opens the read-only connection, and assembles the ports, one file each (orders.ts,
+ * queue.ts, events.ts, webhooks.ts, dashboard.ts, system.ts) over the parts they share
+ * (context.ts). Reads run on the main thread's read-only connection; every write runs on the
+ * writer thread (writer.ts) as a named operation of writes.ts, in group commits; the dashboard's
+ * activity reports stay in memory (one process per file). The file is locked for the life of the
+ * process first, before any migration or write, so a second process pointed at it refuses to
+ * start instead of releasing the first one's orders.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SynchronousLevel } from "../../config.ts";
-import type { ActivityReport, NewOrder } from "../../order.ts";
-import type { Webhook, WebhookKey } from "../../webhook.ts";
+import type { Transition } from "../../order.ts";
 import { migrateDatabase, openDatabase } from "./client.ts";
+import type { Adapter } from "./context.ts";
+import { createDashboardStore } from "./dashboard.ts";
+import { createEventStore } from "./events.ts";
 import { lockFile } from "./file-lock.ts";
+import { createOrderStore } from "./orders.ts";
+import { createQueueStore } from "./queue.ts";
 import { createReads } from "./reads.ts";
+import { createSystemStore } from "./system.ts";
 import { createWebhookReads } from "./webhook-sql.ts";
+import { createWebhookStore } from "./webhooks.ts";
 import { DatabaseWriter, type WriterHooks } from "./writer.ts";
 import type { WriteOps } from "./writes.ts";
 
@@ -27,10 +36,10 @@ const WRITES_MODULE = new URL("./writes.ts", import.meta.url);
  * called if the writer thread fails later (the process should then exit and restart).
  */
 export async function openSqliteStorage(
-  options: { path: string; synchronous: SynchronousLevel },
+  options: { path: string; synchronous: SynchronousLevel; restarted: Transition },
   hooks: WriterHooks,
 ) {
-  const { path, synchronous } = options;
+  const { path, synchronous, restarted } = options;
   // The folder first (the quick start's ./data does not exist yet), then the lock beside the file.
   mkdirSync(dirname(path), { recursive: true });
   const lock = lockFile(path);
@@ -54,75 +63,29 @@ export async function openSqliteStorage(
     );
     const reader = openDatabase(path, synchronous, { readonly: true });
     migrator.$client.close();
-    const reads = createReads(reader);
-    const webhookReads = createWebhookReads(reader);
+    const adapter: Adapter = {
+      writer,
+      reads: createReads(reader),
+      webhookReads: createWebhookReads(reader),
+      eventListeners,
+    };
     // Under the lock no other process can hold an order: every processing one was left by a
     // process that died. Before any claim, so these orders are the first to be taken up again.
-    const recovered = await writer.run("releaseAllOrders", Date.now());
+    // `restarted` is the release the caller records for them.
+    const recovered = await writer.run("releaseAllOrders", { now: Date.now(), released: restarted });
     // Likewise the webhook deliveries a dead process was sending: sent again at once (at least once).
     await writer.run("releaseAllDeliveries");
     let closed = false;
-    const activity = new Map<string, ActivityReport>();
 
     return {
       /** Orders a dead process had left processing, put back to pending at open. */
       recovered,
-      orders: {
-        createOrder: (order: NewOrder) =>
-          writer.run("createOrder", { ...order, itemIds: JSON.stringify(order.itemIds) }),
-        cancelOrder: (orderId: string, now: number) => writer.run("cancelOrder", { orderId, now }),
-        retryOrder: (orderId: string, now: number) => writer.run("retryOrder", { orderId, now }),
-        listOrderEvents: async (orderId: string) => reads.listOrderEvents(orderId),
-        findOrder: async (orderId: string) => reads.findOrder(orderId),
-        findOrderStatus: async (orderId: string) => reads.findOrderStatus(orderId),
-        listOrders: async (filter: Parameters<typeof reads.listOrders>[0]) => reads.listOrders(filter),
-      },
-      queue: {
-        settleAndClaim: (args: Parameters<WriteOps["settleAndClaim"]>[0]) =>
-          writer.run("settleAndClaim", args),
-        renewLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
-          writer.run("renewLeases", args),
-        releaseOrders: (args: { owner: string; now: number }) => writer.run("releaseOrders", args),
-        releaseExpiredLeases: (now: number) => writer.run("releaseExpiredLeases", now),
-        // One process per file: every new order is this process's own, and wakes its queue directly.
-        subscribe: (_listener: () => void) => () => {},
-      },
-      events: {
-        readEvents: async (query: Parameters<typeof reads.readEvents>[0]) => reads.readEvents(query),
-        latestEventSeq: async () => reads.latestEventSeq(),
-        subscribe: (listener: () => void) => {
-          eventListeners.add(listener);
-          return () => eventListeners.delete(listener);
-        },
-      },
-      webhooks: {
-        createWebhook: (webhook: Webhook, max: number) => writer.run("createWebhook", webhook, max),
-        listWebhooks: async (page: { after?: WebhookKey; limit: number }) => webhookReads.listWebhooks(page),
-        findWebhook: async (id: string) => webhookReads.findWebhook(id),
-        deleteWebhook: (id: string) => writer.run("deleteWebhook", id),
-        listDeliveries: async (query: Parameters<typeof webhookReads.listDeliveries>[0]) =>
-          webhookReads.listDeliveries(query),
-        claimDeliveries: (args: Parameters<WriteOps["claimDeliveries"]>[0]) =>
-          writer.run("claimDeliveries", args),
-        settleDeliveries: (outcomes: Parameters<WriteOps["settleDeliveries"]>[0]) =>
-          writer.run("settleDeliveries", outcomes),
-        redeliver: (args: Parameters<WriteOps["redeliver"]>[0]) => writer.run("redeliver", args),
-        nextDeliveryAt: async () => webhookReads.nextDeliveryAt(),
-      },
-      // One process per file: the activity of "every replica" is this process's own, kept in memory.
-      dashboard: {
-        publishActivity: async (report: ActivityReport) => {
-          activity.set(report.replica, report);
-        },
-        readActivity: async (since: number) => [...activity.values()].filter((report) => report.at >= since),
-        listRecentFailures: async (limit: number) => reads.listRecentFailures(limit),
-      },
-      system: {
-        countOrders: async () => reads.countOrders(),
-        probeWrite: () => writer.run("probeWrite"),
-        // Readiness reads the real writes too (src/system/readiness.ts).
-        recentWrites: () => writer.lastOutcomes(),
-      },
+      orders: createOrderStore(adapter),
+      queue: createQueueStore(adapter),
+      events: createEventStore(adapter),
+      webhooks: createWebhookStore(adapter),
+      dashboard: createDashboardStore(adapter),
+      system: createSystemStore(adapter),
       /** Commits what is queued, checkpoints and closes both connections, then drops the lock. */
       async close(): Promise<void> {
         if (closed) return;

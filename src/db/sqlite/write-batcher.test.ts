@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppError } from "../../errors.ts";
+import { created } from "../../lifecycle.ts";
 import { closeDatabase, type Db, migrateDatabase, openDatabase, openWalSync } from "./client.ts";
 import { createReads } from "./reads.ts";
 import { type BatchStats, WriteBatcher } from "./write-batcher.ts";
@@ -22,7 +23,7 @@ function setup() {
   const writes = createWriteOps(db);
   const reads = createReads(db);
   return {
-    insertOrder: (order: ReturnType<typeof row>) => writes.createOrder(order).created,
+    insertOrder: (order: ReturnType<typeof row>) => writes.createOrder(order, created()).created,
     findOrder: (orderId: string) => reads.findOrder(orderId),
   };
 }

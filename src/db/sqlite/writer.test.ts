@@ -3,10 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AppError } from "../../errors.ts";
+import { cancelled, created } from "../../lifecycle.ts";
 import { closeDatabase, type Db, migrateDatabase, openDatabase } from "./client.ts";
 import type { BatchStats } from "./write-batcher.ts";
 import { DatabaseWriter } from "./writer.ts";
 import type { WriteOps } from "./writes.ts";
+
+const CREATED = created();
 
 const WRITES = new URL("./writes.ts", import.meta.url);
 let dir: string;
@@ -44,8 +47,8 @@ const order = (orderId: string) => ({
 test("writes run on the writer thread, are visible to another connection once answered, and errors come back as AppErrors", async () => {
   const w = await setup();
   const [first, again] = await Promise.all([
-    w.run("createOrder", order("w-1")),
-    w.run("createOrder", order("w-1")),
+    w.run("createOrder", order("w-1"), CREATED),
+    w.run("createOrder", order("w-1"), CREATED),
   ]);
   expect(first).toEqual({ created: true });
   expect(again).toMatchObject({
@@ -54,8 +57,9 @@ test("writes run on the writer thread, are visible to another connection once an
   });
   const row = db.$client.query("select status from orders where order_id = 'w-1'").get();
   expect(row).toEqual({ status: "pending" });
-  expect(await w.run("cancelOrder", { orderId: "w-1", now: Date.now() })).toMatchObject({
-    cancelled: true,
+  const change = { transition: cancelled() };
+  expect(await w.run("changeOrder", { orderId: "w-1", change, now: Date.now() })).toMatchObject({
+    changed: true,
     order: { status: "cancelled" },
   });
 
@@ -71,8 +75,8 @@ test("writes run on the writer thread, are visible to another connection once an
 test("the thread's committed batches reach onBatches with the answers: every call counted once", async () => {
   const batches: BatchStats[] = [];
   const w = await setup((reported) => batches.push(...reported));
-  await Promise.all(Array.from({ length: 50 }, (_, i) => w.run("createOrder", order(`b-${i}`))));
-  await w.run("createOrder", order("b-last"));
+  await Promise.all(Array.from({ length: 50 }, (_, i) => w.run("createOrder", order(`b-${i}`), CREATED)));
+  await w.run("createOrder", order("b-last"), CREATED);
   expect(batches.reduce((sum, batch) => sum + batch.size, 0)).toBe(51);
   for (const batch of batches) {
     expect(batch.commitSeconds).toBeGreaterThan(0);
@@ -82,9 +86,9 @@ test("the thread's committed batches reach onBatches with the answers: every cal
 
 test("close answers every call made before it, then refuses new ones with a 503", async () => {
   const w = await setup();
-  const calls = Array.from({ length: 200 }, (_, i) => w.run("createOrder", order(`c-${i}`)));
+  const calls = Array.from({ length: 200 }, (_, i) => w.run("createOrder", order(`c-${i}`), CREATED));
   await Bun.sleep(0); // the first 200 are now in flight: the next 100 wait for their answer...
-  calls.push(...Array.from({ length: 100 }, (_, i) => w.run("createOrder", order(`d-${i}`))));
+  calls.push(...Array.from({ length: 100 }, (_, i) => w.run("createOrder", order(`d-${i}`), CREATED)));
   await w.close(); // ...and close sends them too
   expect(await Promise.all(calls)).toEqual(calls.map(() => ({ created: true })));
   const count = db.$client.query("select count(*) as n from orders").get() as { n: number };

@@ -4,10 +4,10 @@
  * transaction, so each one is atomic and they are serialised with each other: a claim and a cancel
  * of the same order can never both win. Arguments and results cross threads by structured clone,
  * so they are plain data; times come from the caller, which owns the clock. No business rule lives
- * here: the ports' callers decide (what a cancel of a completed order means, when to retry).
+ * here: every change arrives as a transition (src/lifecycle.ts), applied as given with its event.
  */
-import { and, eq, sql } from "drizzle-orm";
-import type { EventType, Order, OrderStatus, Settlement } from "../../order.ts";
+import { eq, sql } from "drizzle-orm";
+import type { ClaimRequest, Order, OrderChange, Settlement, Transition } from "../../order.ts";
 import type { Db } from "./client.ts";
 import { type Changed, createQueueSql } from "./queue-sql.ts";
 import { orderEvents, orders, toOrder } from "./schema.ts";
@@ -22,8 +22,7 @@ export type NewOrderRow = {
   createdAt: number;
 };
 
-/** Why a processing order went back to pending without a result (the `released` event's reason). */
-type ReleaseReason = "worker_stopped" | "restart" | "lease_expired";
+const p = sql.placeholder;
 
 /** Prepares the write operations on the writer thread's connection. */
 export function createWriteOps(db: Db) {
@@ -31,46 +30,42 @@ export function createWriteOps(db: Db) {
   const insertEvent = db
     .insert(orderEvents)
     .values({
-      orderSeq: sql.placeholder("orderSeq"),
-      type: sql.placeholder("type"),
-      fromStatus: sql.placeholder("fromStatus"),
-      toStatus: sql.placeholder("toStatus"),
-      attempt: sql.placeholder("attempt"),
-      at: sql.placeholder("at"),
-      details: sql.placeholder("details"),
+      orderSeq: p("orderSeq"),
+      type: p("type"),
+      fromStatus: p("fromStatus"),
+      toStatus: p("toStatus"),
+      attempt: p("attempt"),
+      at: p("at"),
+      details: p("details"),
     })
     .prepare();
-  /** Records one transition of the order `changed`, in the transaction that made it. */
-  const record = (
-    changed: Changed,
-    type: EventType,
-    [fromStatus, toStatus]: [OrderStatus | null, OrderStatus],
-    at: number,
-    details: Record<string, unknown> | null = null,
-  ) =>
+  /** Records `transition` of the order `changed`, in the transaction that made it. */
+  const record = (changed: Changed, transition: Transition, at: number) =>
     insertEvent.run({
       orderSeq: changed.seq,
-      type,
-      fromStatus,
-      toStatus,
+      type: transition.type,
+      fromStatus: transition.from,
+      toStatus: transition.to,
       attempt: changed.attempts,
       at,
-      details: details && JSON.stringify(details),
+      details: transition.details && JSON.stringify(transition.details),
     });
-  const released = (rows: Changed[], now: number, reason: ReleaseReason) => {
-    for (const row of rows) record(row, "released", ["processing", "pending"], now, { reason });
+  const recordAll = (rows: Changed[], transition: Transition, now: number) => {
+    for (const row of rows) record(row, transition, now);
     return rows.length;
   };
+  /** Where a hold ends: its guard, its new status and time. */
+  const hold = (released: Transition, now: number) => ({ from: released.from, to: released.to, now });
   const insert = db
     .insert(orders)
     .values({
-      orderId: sql.placeholder("orderId"),
-      userId: sql.placeholder("userId"),
-      itemIds: sql.placeholder("itemIds"),
-      totalCents: sql.placeholder("totalCents"),
-      status: "pending",
-      createdAt: sql.placeholder("createdAt"),
-      runAt: sql.placeholder("createdAt"),
+      orderId: p("orderId"),
+      userId: p("userId"),
+      itemIds: p("itemIds"),
+      totalCents: p("totalCents"),
+      status: sql`${p("status")}`,
+      createdAt: p("createdAt"),
+      runAt: p("createdAt"),
     })
     // The unique index on order_id decides idempotency, even for concurrent duplicates.
     .onConflictDoNothing({ target: orders.orderId })
@@ -79,20 +74,20 @@ export function createWriteOps(db: Db) {
   const byId = db
     .select()
     .from(orders)
-    .where(eq(orders.orderId, sql.placeholder("orderId")))
+    .where(eq(orders.orderId, p("orderId")))
     .prepare();
-  // Guarded by status: a worker's claim (pending -> processing) and a cancel can never both win.
-  const cancelPending = db
+  // Guarded by status (and attempts, when asked): of a claim and a cancel only one can win.
+  const change = db
     .update(orders)
-    .set({ status: "cancelled" })
-    .where(and(eq(orders.orderId, sql.placeholder("orderId")), eq(orders.status, "pending")))
-    .returning()
-    .prepare();
-  // An operator's retry: failed -> pending, due now, with a fresh attempt budget.
-  const retryFailed = db
-    .update(orders)
-    .set({ status: "pending", attempts: 0, runAt: sql`${sql.placeholder("now")}` })
-    .where(and(eq(orders.orderId, sql.placeholder("orderId")), eq(orders.status, "failed")))
+    .set({
+      status: sql`${p("to")}`,
+      runAt: sql`coalesce(${p("runAt")}, ${orders.runAt})`,
+      attempts: sql`coalesce(${p("attempts")}, ${orders.attempts})`,
+    })
+    .where(
+      sql`${orders.orderId} = ${p("orderId")} AND ${orders.status} = ${p("from")}
+        AND (${p("ifAttempts")} IS NULL OR ${orders.attempts} = ${p("ifAttempts")})`,
+    )
     .returning()
     .prepare();
   const findOrder = (orderId: string) => {
@@ -104,11 +99,14 @@ export function createWriteOps(db: Db) {
     // Subscriptions and the outbox's deliveries (webhook-sql.ts).
     ...createWebhookWrites(db),
 
-    /** Inserts a new pending order, due now; else returns the order that already had its order_id. */
-    createOrder(order: NewOrderRow): { created: true } | { created: false; existing: Order } {
-      const inserted = insert.get(order);
+    /** Inserts a new order in `created.to`, due now; else returns the order that had its order_id. */
+    createOrder(
+      order: NewOrderRow,
+      created: Transition,
+    ): { created: true } | { created: false; existing: Order } {
+      const inserted = insert.get({ ...order, status: created.to });
       if (inserted !== undefined) {
-        record({ seq: inserted.seq, attempts: 0 }, "created", [null, "pending"], order.createdAt);
+        record({ seq: inserted.seq, attempts: 0 }, created, order.createdAt);
         return { created: true };
       }
       const existing = findOrder(order.orderId);
@@ -116,78 +114,80 @@ export function createWriteOps(db: Db) {
       return { created: false, existing };
     },
 
-    /** pending -> cancelled; otherwise the order as it is (or undefined). */
-    cancelOrder(args: {
+    /** Applies `change` if its guards hold; otherwise the order as it is (or undefined). */
+    changeOrder(args: {
       orderId: string;
+      change: OrderChange;
       now: number;
-    }): { cancelled: true; order: Order } | { cancelled: false; order: Order | undefined } {
-      const row = cancelPending.get({ orderId: args.orderId });
-      if (!row) return { cancelled: false, order: findOrder(args.orderId) };
-      record(row, "cancelled", ["pending", "cancelled"], args.now);
-      return { cancelled: true, order: toOrder(row) };
-    },
-
-    /** failed -> pending with a fresh attempt budget; otherwise the order as it is (or undefined). */
-    retryOrder(args: {
-      orderId: string;
-      now: number;
-    }): { retried: true; order: Order } | { retried: false; order: Order | undefined } {
-      const before = findOrder(args.orderId);
-      const row = retryFailed.get(args);
-      if (!row || !before) return { retried: false, order: before };
-      record(row, "retried", ["failed", "pending"], args.now, { previous_attempts: before.attempts });
-      return { retried: true, order: toOrder(row) };
+    }): { changed: true; order: Order } | { changed: false; order: Order | undefined } {
+      const { orderId, change: wanted, now } = args;
+      const { transition } = wanted;
+      const row = change.get({
+        orderId,
+        from: transition.from,
+        to: transition.to,
+        runAt: wanted.runAt ?? null,
+        attempts: wanted.attempts ?? null,
+        ifAttempts: wanted.ifAttempts ?? null,
+      });
+      if (!row) return { changed: false, order: findOrder(orderId) };
+      record(row, transition, now);
+      return { changed: true, order: toOrder(row) };
     },
 
     /**
-     * Records the settlements, then claims due orders for each slot in turn. Once a slot gets
-     * fewer than it asked for, no order is due: the rest get nothing and `nextDueAt` says when to
-     * look again.
+     * Records the settlements, then claims the oldest due orders, one per request in turn; when
+     * fewer were due than asked for, `nextDueAt` says when to look again.
      */
     settleAndClaim(args: {
       settlements: Settlement[];
-      claims: { owner: string; limit: number }[];
+      claims: ClaimRequest[];
       now: number;
       leaseUntil: number;
     }) {
       const { now, leaseUntil } = args;
-      for (const settlement of args.settlements) {
-        if (settlement.kind === "completed") {
-          const row = queue.completeOrder({ ...settlement, now });
-          if (row) record(row, "completed", ["processing", "completed"], now);
-        } else if (settlement.kind === "retry") {
-          const row = queue.retryOrder(settlement);
-          const details = { error: settlement.error, backoff_ms: settlement.runAt - now };
-          if (row) record(row, "attempt_failed", ["processing", "pending"], now, details);
-        } else {
-          const row = queue.failOrder(settlement);
-          if (row) record(row, "failed", ["processing", "failed"], now, { error: settlement.error });
-        }
+      for (const s of args.settlements) {
+        const { transition } = s;
+        const row = queue.settleOrder({
+          seq: s.seq,
+          owner: s.owner,
+          from: transition.from,
+          to: transition.to,
+          runAt: s.runAt ?? null,
+          lastError: s.lastError ?? null,
+          completedAt: s.completedAt ?? null,
+        });
+        if (row) record(row, transition, now);
       }
-      const claimed: Order[][] = [];
-      let nextDueAt: number | null | undefined;
-      for (const { owner, limit } of args.claims) {
-        const rows = nextDueAt === undefined ? queue.claimOrders({ owner, limit, now, leaseUntil }) : [];
-        for (const row of rows) record(row, "claimed", ["pending", "processing"], now, { claimed_by: owner });
-        claimed.push(rows);
-        if (rows.length < limit && nextDueAt === undefined) nextDueAt = queue.nextDueAt();
+      const first = args.claims[0]?.transition;
+      if (!first) return { claimed: [], nextDueAt: undefined };
+      const seqs = queue.dueOrders({ from: first.from, now, limit: args.claims.length });
+      const claimed: Order[] = [];
+      for (const [i, seq] of seqs.entries()) {
+        const { owner, transition } = args.claims[i] as ClaimRequest;
+        const order = queue.claimOrder({ seq, owner, from: first.from, to: transition.to, now, leaseUntil });
+        if (!order) continue;
+        record(order, transition, now);
+        claimed.push(order);
       }
-      return { claimed, nextDueAt };
+      const short = claimed.length < args.claims.length;
+      return { claimed, nextDueAt: short ? queue.nextDueAt(first.from) : undefined };
     },
 
-    /** Puts every order `owner` holds back to pending. */
-    releaseOrders(args: { owner: string; now: number }): number {
-      return released(queue.releaseOrders(args), args.now, "worker_stopped");
+    /** Ends every hold of `owner` with `released`. */
+    releaseOrders(args: { owner: string; now: number; released: Transition }): number {
+      const { owner, now, released } = args;
+      return recordAll(queue.releaseOrders({ ...hold(released, now), owner }), released, now);
     },
 
-    /** Puts every processing order back to pending (start-up, under the file lock). */
-    releaseAllOrders(now: number): number {
-      return released(queue.releaseAllOrders(now), now, "restart");
+    /** Ends every hold with `released` (start-up, under the file lock: no holder survived). */
+    releaseAllOrders(args: { now: number; released: Transition }): number {
+      return recordAll(queue.releaseAllOrders(hold(args.released, args.now)), args.released, args.now);
     },
 
-    /** Rescue: processing orders whose lease ended go back to pending. */
-    releaseExpiredLeases(now: number): number {
-      return released(queue.releaseExpiredLeases(now), now, "lease_expired");
+    /** Rescue: ends with `released` every hold whose lease ran out. */
+    releaseExpiredLeases(args: { now: number; released: Transition }): number {
+      return recordAll(queue.releaseExpiredLeases(hold(args.released, args.now)), args.released, args.now);
     },
 
     /** Extends the lease of each of these orders that its owner still holds. */
