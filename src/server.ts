@@ -17,6 +17,7 @@ import type { OrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
 import { tellAll } from "./queue/observer.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
+import { deliveryAttempts } from "./webhooks/attempt.ts";
 import { WebhookDeliverer } from "./webhooks/deliverer.ts";
 import { urlPolicy } from "./webhooks/url-policy.ts";
 
@@ -98,11 +99,15 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     onEvents: (listener) => storage.events.subscribe(listener),
     now,
     owner: `webhooks-${crypto.randomUUID()}`,
-    timeoutMs: config.webhookTimeoutMs,
+    send: deliveryAttempts({
+      timeoutMs: config.webhookTimeoutMs,
+      policy: urlPolicy(config.webhookAllowedHosts),
+      now,
+    }),
     maxAttempts: config.webhookMaxAttempts,
     retryBaseMs: config.webhookRetryBaseMs,
     concurrency: config.webhookConcurrency,
-    policy: urlPolicy(config.webhookAllowedHosts),
+    leaseMs: config.leaseMs,
     log,
   });
   metrics.watch({

@@ -827,6 +827,36 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         ).toBe("pending");
       });
 
+      test("renewDeliveryLeases extends only the claims their owner still holds; a renewed one is not taken", async () => {
+        await storage.webhooks.createWebhook(hook("all"), 100);
+        await create(newOrder("a"), newOrder("b"));
+        const claim = (owner: string, now: number, leaseUntil: number) =>
+          storage.webhooks.claimDeliveries({ owner, limit: 5, now, leaseUntil });
+        const [a, b] = await claim("s1", T0, T0 + 100);
+        const renewed = await storage.webhooks.renewDeliveryLeases({
+          held: [
+            { seq: a?.seq ?? 0, owner: "s1" },
+            { seq: b?.seq ?? 0, owner: "someone-else" },
+          ],
+          until: T0 + 1_000,
+        });
+        expect(renewed).toEqual([a?.seq ?? 0]);
+        // Past the first lease: b is due again to another sender's claim, a is still held.
+        expect((await claim("s2", T0 + 101, T0 + 2_000)).map((d) => d.seq)).toEqual([b?.seq ?? 0]);
+        // b is s2's now: s1 can no longer renew it, and a settled delivery has no lease to renew.
+        await storage.webhooks.settleDeliveries([
+          { kind: "delivered", seq: a?.seq ?? 0, owner: "s1", at: T0 + 150, status: 200 },
+        ]);
+        const late = await storage.webhooks.renewDeliveryLeases({
+          held: [
+            { seq: a?.seq ?? 0, owner: "s1" },
+            { seq: b?.seq ?? 0, owner: "s1" },
+          ],
+          until: T0 + 5_000,
+        });
+        expect(late).toEqual([]);
+      });
+
       test("a delivery's seq is never used again, even after its subscription is deleted", async () => {
         await storage.webhooks.createWebhook(hook("a"), 100);
         await create(newOrder("o1"));

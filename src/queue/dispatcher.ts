@@ -11,10 +11,12 @@
  * docs/PERFORMANCE.md). Claiming only free slots keeps everything else `pending`, so it stays
  * cancellable, and a crash can only interrupt orders that were really being processed.
  */
+
+import { Claims } from "../jobs/claims.ts";
+import { LeaseKeeper } from "../jobs/lease-keeper.ts";
+import { Serial } from "../jobs/serial.ts";
 import * as lifecycle from "../lifecycle.ts";
-import { Claims } from "./claims.ts";
 import { HandOver } from "./hand-over.ts";
-import { LeaseKeeper } from "./lease-keeper.ts";
 import type { Reported } from "./messages.ts";
 import { ignoreQueue, type QueueObserver } from "./observer.ts";
 import { claimRequests, type FreeSlots, freeSlots, outcomeOf, settle, shareClaimed } from "./policy.ts";
@@ -53,8 +55,11 @@ export class Dispatcher {
   private readonly leases: LeaseKeeper;
   private readonly handOver: HandOver;
   private reported: Reported[] = [];
-  private pumping = false;
-  private again = false;
+  // One pump at a time; a wake-up during one asks for one more after it.
+  private readonly pumps = new Serial(
+    () => this.pump(),
+    (error) => this.deps.log("error", "queue pump failed", { error: String(error) }),
+  );
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopping = false;
   private drained: (() => void) | undefined;
@@ -68,7 +73,11 @@ export class Dispatcher {
     this.observer = deps.observer ?? ignoreQueue;
     this.pool = deps.workers;
     this.leases = new LeaseKeeper({
-      queue: deps.queue,
+      store: {
+        renewLeases: (args) => deps.queue.renewLeases(args),
+        rescue: (now) => deps.queue.releaseExpiredLeases({ now, released: lifecycle.leaseExpired() }),
+      },
+      jobs: "orders",
       claims: this.held,
       now: deps.now,
       leaseMs: deps.leaseMs,
@@ -124,13 +133,7 @@ export class Dispatcher {
   /** Asks for a pump soon: new orders were committed, a slot freed up, or a retry became due. */
   wake(): void {
     if (this.stopping && this.reported.length === 0) return;
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    this.pumping = true;
-    this.again = false;
-    void this.pump();
+    this.pumps.request();
   }
 
   private async pump(): Promise<void> {
@@ -172,12 +175,11 @@ export class Dispatcher {
       // keep the results and record them on the next pump.
       this.deps.log("error", "queue pump failed; retrying", { error: String(error) });
       this.reported = reported.concat(this.reported);
-      this.again = true;
       await Bun.sleep(100);
     }
-    this.pumping = false;
     if (this.stopping && this.inFlight() === 0) this.drained?.();
-    if (this.again || this.reported.length > 0) this.wake();
+    // Results that came in meanwhile asked for this already; these are the ones kept from a failure.
+    if (this.reported.length > 0) this.wake();
   }
 
   /** Threads silent well past an attempt's deadline: their attempts fail, the threads are replaced (watchdog.ts). */

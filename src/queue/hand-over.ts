@@ -4,12 +4,16 @@
  * late (less than half its lease left: a slow database or a busy main thread) may already have
  * been rescued by another replica: it is renewed first, and only the orders still ours start.
  */
+
+import type { Claims, Job } from "../jobs/claims.ts";
+import type { LeaseKeeper } from "../jobs/lease-keeper.ts";
 import type { Order } from "../order.ts";
-import type { Claims } from "./claims.ts";
-import type { LeaseKeeper } from "./lease-keeper.ts";
 import type { QueueObserver } from "./observer.ts";
 import type { WorkOrder } from "./process-order.ts";
 import type { Workers } from "./worker-pool.ts";
+
+/** An order as the claims know it: by its id. */
+const asJob = (order: Order): Job => ({ key: order.orderId, seq: order.seq, attempts: order.attempts });
 
 /** What the hand-over needs. */
 export type HandOverDeps = {
@@ -45,14 +49,14 @@ export class HandOver {
       return;
     }
     const now = this.deps.now();
-    this.deps.claims.take(owner, orders, leaseUntil, now);
+    this.deps.claims.take(owner, orders.map(asJob), leaseUntil, now);
     if (leaseUntil - now >= this.deps.leaseMs / 2) this.#post(owner, orders);
     else void this.#confirmThenPost(owner, orders);
   }
 
   /** Renews the claims of a late pump answer, then starts the orders still held; drops the rest. */
   async #confirmThenPost(owner: string, orders: Order[]): Promise<void> {
-    const kept = await this.deps.leases.confirm(owner, orders);
+    const kept = await this.deps.leases.confirm(owner, orders.map(asJob));
     const dropped = orders.filter((order) => !kept.has(order.orderId));
     for (const order of dropped) {
       // Not started, not recorded: whoever holds it now runs it (or its lease ends and it is rescued).

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
+import { Claims } from "../jobs/claims.ts";
 import * as lifecycle from "../lifecycle.ts";
 import type { Order } from "../order.ts";
-import { Claims } from "./claims.ts";
 import {
   claimRequests,
   decideOutcome,
@@ -13,6 +13,7 @@ import {
 
 const rules = { maxAttempts: 3, retryBaseMs: 100 };
 const order = (orderId: string, seq: number) => ({ orderId, seq, attempts: 1 }) as Order;
+const job = (key: string, seq: number) => ({ key, seq, attempts: 1 });
 
 test("an attempt's outcome: completed; retried after its backoff; failed at the last allowed attempt", () => {
   const completed = decideOutcome("w", { seq: 7, attempts: 1 }, { orderId: "o" }, 1000, rules);
@@ -75,8 +76,8 @@ test("claimed orders are shared in turn: each thread at most its limit; after a 
 test("free slots: concurrency less what is held, plus what just reported; full threads left out", () => {
   const claims = new Claims();
   for (const owner of ["a", "b", "c"]) claims.open(owner);
-  claims.take("a", [order("a1", 1), order("a2", 2)], 0, 0);
-  claims.take("b", [order("b1", 3), order("b2", 4), order("b3", 5)], 0, 0);
+  claims.take("a", [job("a1", 1), job("a2", 2)], 0, 0);
+  claims.take("b", [job("b1", 3), job("b2", 4), job("b3", 5)], 0, 0);
   const reported = [
     { owner: "b", result: { orderId: "b1" } },
     { owner: "b", result: { orderId: "not-held" } },
@@ -92,9 +93,9 @@ test("free slots: concurrency less what is held, plus what just reported; full t
 test("overdue attempts by thread, past the limit, skipping threads already being replaced", () => {
   const claims = new Claims();
   for (const owner of ["a", "b"]) claims.open(owner);
-  claims.take("a", [order("a1", 1)], 0, 0);
-  claims.take("a", [order("a2", 2)], 0, 900);
-  claims.take("b", [order("b1", 3)], 0, 0);
+  claims.take("a", [job("a1", 1)], 0, 0);
+  claims.take("a", [job("a2", 2)], 0, 900);
+  claims.take("b", [job("b1", 3)], 0, 0);
   expect([...overdueAttempts(claims, 1000, 500, new Set())]).toEqual([
     ["a", ["a1"]],
     ["b", ["b1"]],

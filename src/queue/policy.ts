@@ -3,10 +3,11 @@
  * means, how many orders each thread may be given, which threads stopped answering. The
  * dispatcher applies them; these unit-test without threads or storage (policy.test.ts).
  */
+
+import { type RetryRules, retryAfter } from "../jobs/backoff.ts";
+import type { Claim, Claims } from "../jobs/claims.ts";
 import * as lifecycle from "../lifecycle.ts";
 import type { Order } from "../order.ts";
-import { retryDelayMs } from "./backoff.ts";
-import type { Claim, Claims } from "./claims.ts";
 import type { AttemptResult, Reported } from "./messages.ts";
 import type { ClaimRequest, Settlement } from "./store.ts";
 
@@ -19,18 +20,17 @@ export function decideOutcome(
   claim: Pick<Claim, "seq" | "attempts">,
   result: AttemptResult,
   now: number,
-  rules: { maxAttempts: number; retryBaseMs: number },
+  rules: RetryRules,
 ): Settlement {
   const held = { seq: claim.seq, owner };
   const { error } = result;
   if (error === undefined) return { ...held, transition: lifecycle.completed(), completedAt: now };
-  if (claim.attempts >= rules.maxAttempts)
-    return { ...held, transition: lifecycle.failed(error), lastError: error };
-  const backoffMs = retryDelayMs(claim.attempts, rules.retryBaseMs);
+  const again = retryAfter(claim.attempts, now, rules);
+  if (!again) return { ...held, transition: lifecycle.failed(error), lastError: error };
   return {
     ...held,
-    transition: lifecycle.attemptFailed(error, backoffMs),
-    runAt: now + backoffMs,
+    transition: lifecycle.attemptFailed(error, again.backoffMs),
+    runAt: again.runAt,
     lastError: error,
   };
 }
@@ -111,7 +111,7 @@ export function freeSlots(
  */
 export function overdueAttempts(claims: Claims, now: number, limitMs: number, skip: Set<string>) {
   const overdue = new Map<string, string[]>();
-  for (const { owner, orderId, claim } of claims.all())
+  for (const { owner, key: orderId, claim } of claims.all())
     if (!skip.has(owner) && now - claim.handedAt > limitMs)
       overdue.set(owner, [...(overdue.get(owner) ?? []), orderId]);
   return overdue;

@@ -5,7 +5,7 @@
  * always blocks cannot loop forever), and the dispatcher replaces the thread once they are
  * recorded. A thread found so takes no more orders meanwhile.
  */
-import type { Claims } from "./claims.ts";
+import type { Claims } from "../jobs/claims.ts";
 import type { Reported } from "./messages.ts";
 import { overdueAttempts } from "./policy.ts";
 

@@ -1,38 +1,48 @@
 /**
- * The webhook sender: claims due deliveries from the outbox, POSTs each signed event to its
- * subscriber (send.ts) and records the outcome: delivered on a 2xx, else retried with capped
- * exponential backoff and full jitter, dead after `maxAttempts`. It runs on the main thread's event
- * loop beside the HTTP server, never on the request path nor on the order workers: requests only
- * commit events, and a slow or dead receiver only holds one of this sender's `concurrency` slots.
+ * The webhook sender: claims due deliveries from the outbox, sends each signed event to its
+ * subscriber (`send`, send.ts) and records the outcome: delivered on a 2xx, else sent again after
+ * a capped exponential backoff with full jitter, dead after `maxAttempts` (policy.ts). It runs on
+ * the main thread's event loop beside the HTTP server, never on the request path nor on the order
+ * workers: requests only commit events, and a slow or dead receiver only holds one of this
+ * sender's `concurrency` slots.
  *
- * Delivery is at least once: an attempt whose outcome could not be recorded (a crash, a lost
- * database) is sent again once its claim's lease runs out, with the same `webhook-id`. Deliveries
- * run concurrently and are retried independently, so they are not ordered; receivers order by the
- * event's `seq`.
+ * It is built from the leased-job engine's pieces (src/jobs/), as the order queue is: its claims
+ * and their leases, renewed every third of LEASE_MS from the claim on (a claim whose lease ran out
+ * is another sender's to take, and a lost claim's outcome is not recorded); a pump that runs once
+ * at a time; outcomes recorded one call at a time, and kept for the next call when one fails.
+ *
+ * Delivery is at least once: an attempt whose outcome could not be recorded (a crash, a database
+ * lost for longer than a lease) is sent again once its claim's lease runs out, with the same
+ * `webhook-id`. Deliveries run concurrently and are retried independently, so they are not
+ * ordered; receivers order by the event's `seq`.
  */
 
-import { toEventView } from "../events/model.ts";
+import type { RetryRules } from "../jobs/backoff.ts";
+import { Claims, type Job } from "../jobs/claims.ts";
+import { LeaseKeeper, type LeaseObserver } from "../jobs/lease-keeper.ts";
+import { Serial } from "../jobs/serial.ts";
 import type { Logger } from "../logger.ts";
-import type { OrderEvent } from "../order.ts";
-import { retryDelayMs } from "../queue/backoff.ts";
-import { sendWebhook } from "./send.ts";
+import { decideDelivery } from "./policy.ts";
+import type { DeliveryResult } from "./send.ts";
 import type { DeliveryOutcome, DueDelivery, WebhookStore } from "./store.ts";
-import type { UrlPolicy } from "./url-policy.ts";
 
 /** What the sender needs. */
-export type DelivererDeps = {
+export type DelivererDeps = RetryRules & {
   store: WebhookStore;
   /** Calls back when events may have been committed (the events port's subscribe). */
   onEvents: (listener: () => void) => () => void;
   now: () => number;
   /** This process's name in claims (fencing between replicas). */
   owner: string;
-  timeoutMs: number;
-  maxAttempts: number;
-  retryBaseMs: number;
+  /** Sends one attempt of a delivery; never throws (attempt.ts: send.ts with the URL policy and timeout). */
+  send: (delivery: DueDelivery) => Promise<DeliveryResult>;
+  /** Attempts in flight at once (WEBHOOK_CONCURRENCY). */
   concurrency: number;
-  policy: UrlPolicy;
+  /** How long a claim holds a delivery; renewed every third of it while held (LEASE_MS). */
+  leaseMs: number;
   log: Logger;
+  /** Told of lost claims and lease calls (nothing by default). */
+  observer?: LeaseObserver;
 };
 
 // A pass over the outbox at least this often (retries falling due, another replica's events, a
@@ -40,38 +50,67 @@ export type DelivererDeps = {
 const POLL_MS = 1000;
 const WAKE_MS = 10;
 // How many rounds of `concurrency` attempts one claim takes at most.
-const CLAIM_DEPTH = 4;
+export const CLAIM_DEPTH = 4;
+// After a failed record of outcomes, the next try.
+const RECORD_AGAIN_MS = 100;
 
-/** The JSON body of a webhook: the Standard Webhooks payload shape, `data` being the event. */
-export function webhookPayload(event: OrderEvent): string {
-  return JSON.stringify({
-    type: `order.${event.type}`,
-    timestamp: new Date(event.at).toISOString(),
-    data: toEventView(event),
-  });
-}
+const IGNORE: LeaseObserver = {
+  leaseTickSkipped: () => {},
+  claimLost: () => {},
+  timed: () => {},
+  released: () => {},
+};
+
+/** A delivery as the claims know it. */
+const asJob = (delivery: DueDelivery): Job => ({
+  key: String(delivery.seq),
+  seq: delivery.seq,
+  attempts: delivery.attempts,
+});
 
 export class WebhookDeliverer {
+  readonly #claims = new Claims();
+  readonly #leases: LeaseKeeper;
+  readonly #pump: Serial;
+  readonly #recorder: Serial;
   #inFlight = new Set<Promise<void>>();
+  // Claimed, not yet started: up to CLAIM_DEPTH × concurrency are held, so a pump claims in batches.
+  #queue: DueDelivery[] = [];
   #outcomes: DeliveryOutcome[] = [];
-  #pumping = false;
-  #again = false;
   #stopped = true;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #unsubscribe: (() => void) | undefined;
-  #lastPumpAt = 0;
   #timerAt = 0;
-  // Claimed, not yet started: up to CLAIM_DEPTH × concurrency, so a pump claims in batches.
-  #queue: DueDelivery[] = [];
-  #flushing: Promise<void> | undefined;
+  #lastPumpAt = 0;
+  #leaseTimer: ReturnType<typeof setInterval> | undefined;
+  #unsubscribe: (() => void) | undefined;
   // Whether any subscription exists (read at each pass): without one, committed events wake nothing.
   #subscribed = false;
 
-  constructor(private readonly deps: DelivererDeps) {}
+  constructor(private readonly deps: DelivererDeps) {
+    const logFailure = (what: string) => (error: unknown) =>
+      deps.log("error", what, { error: String(error) });
+    this.#claims.open(deps.owner);
+    this.#leases = new LeaseKeeper({
+      // No rescue call: a claim whose lease ran out is due again to every sender's claim.
+      store: { renewLeases: (args) => deps.store.renewDeliveryLeases(args) },
+      claims: this.#claims,
+      now: deps.now,
+      leaseMs: deps.leaseMs,
+      observer: deps.observer ?? IGNORE,
+      log: deps.log,
+      jobs: "webhook deliveries",
+      // The attempt in flight goes on (it ends by its timeout); its outcome is not recorded.
+      onLost: () => {},
+      onRescued: () => {},
+    });
+    this.#pump = new Serial(() => this.#claimDue(), logFailure("webhook outbox unavailable"));
+    this.#recorder = new Serial(() => this.#record(), logFailure("could not record webhook outcomes"));
+  }
 
   start(): void {
     this.#stopped = false;
     this.#unsubscribe = this.deps.onEvents(() => this.#wake());
+    this.#leaseTimer = setInterval(() => void this.#leases.tick(), this.#leases.intervalMs);
     this.#schedule(0);
   }
 
@@ -80,13 +119,13 @@ export class WebhookDeliverer {
     this.#stopped = true;
     this.#unsubscribe?.();
     clearTimeout(this.#timer);
+    clearInterval(this.#leaseTimer);
     this.#timer = undefined;
     // Claimed but not started: their leases lapse and they are sent later (by this process after a
     // restart, or by another replica).
-    this.#queue = [];
+    for (const delivery of this.#queue.splice(0)) this.#claims.delete(this.deps.owner, String(delivery.seq));
     await Promise.race([Promise.all(this.#inFlight), Bun.sleep(timeoutMs)]);
-    await this.#flushing;
-    await this.#record();
+    await this.#record().catch(() => {});
   }
 
   /** A subscription was created here: look at the outbox on the next events. */
@@ -95,12 +134,18 @@ export class WebhookDeliverer {
     this.#wake();
   }
 
+  /** Deliveries held: claimed and not yet recorded (queued, in flight or being recorded). */
+  held(): number {
+    return this.#claims.count(this.deps.owner);
+  }
+
+  /** One lease tick now: renew what is held, lose what was taken (its timer runs it every third of a lease). */
+  renewLeases(): Promise<void> {
+    return this.#leases.tick();
+  }
+
   #wake(): void {
     if (this.#stopped || !this.#subscribed) return;
-    if (this.#pumping) {
-      this.#again = true;
-      return;
-    }
     this.#schedule(Math.max(0, this.#lastPumpAt + WAKE_MS - Date.now()));
   }
 
@@ -113,45 +158,34 @@ export class WebhookDeliverer {
     this.#timerAt = at;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.#pump();
+      this.#pump.request();
     }, delayMs);
   }
 
-  /** Claims what is due for the free slots and starts sending it. */
-  async #pump(): Promise<void> {
-    if (this.#pumping || this.#stopped) return;
-    this.#pumping = true;
-    this.#again = false;
+  /** One pass over the outbox: claims what is due for the free slots and starts sending it. */
+  async #claimDue(): Promise<void> {
+    if (this.#stopped) return;
     let nextInMs = POLL_MS;
     try {
       this.#subscribed = (await this.deps.store.listWebhooks({ limit: 1 })).length > 0;
       // No subscription, no delivery (deleting one deletes its deliveries): one read a second.
       const next = this.#subscribed ? await this.deps.store.nextDeliveryAt() : null;
       const now = this.deps.now();
-      const room = CLAIM_DEPTH * this.deps.concurrency - this.#inFlight.size - this.#queue.length;
+      const room = CLAIM_DEPTH * this.deps.concurrency - this.held();
       if (next !== null && next <= now && room >= this.deps.concurrency) {
-        // An attempt ends by its timeout and is recorded right after; a delivery may wait in the
-        // queue behind CLAIM_DEPTH - 1 rounds of attempts first. A claim held past that belongs to
-        // a sender that is gone (another replica's lost process), and is sent again.
-        const leaseUntil = now + (CLAIM_DEPTH + 1) * this.deps.timeoutMs + 1000;
-        const due = await this.deps.store.claimDeliveries({
-          owner: this.deps.owner,
-          limit: room,
-          now,
-          leaseUntil,
-        });
+        const leaseUntil = now + this.deps.leaseMs;
+        const { owner } = this.deps;
+        const due = await this.deps.store.claimDeliveries({ owner, limit: room, now, leaseUntil });
+        this.#claims.take(owner, due.map(asJob), leaseUntil, now);
         this.#queue.push(...due);
         this.#fill();
         if (due.length === room) nextInMs = WAKE_MS;
       } else if (next !== null && next > now) {
         nextInMs = Math.min(POLL_MS, next - now);
       }
-    } catch (error) {
-      this.deps.log("error", "webhook outbox unavailable", { error: String(error) });
     } finally {
-      this.#pumping = false;
       this.#lastPumpAt = Date.now();
-      this.#schedule(this.#again ? WAKE_MS : nextInMs);
+      this.#schedule(nextInMs);
     }
   }
 
@@ -165,57 +199,42 @@ export class WebhookDeliverer {
       });
       this.#inFlight.add(sent);
     }
-    if (this.#queue.length < this.deps.concurrency && !this.#pumping) this.#schedule(WAKE_MS);
+    if (this.#queue.length < this.deps.concurrency) this.#schedule(WAKE_MS);
   }
 
   async #attempt(delivery: DueDelivery): Promise<void> {
     const { deps } = this;
-    const result = await sendWebhook({
-      url: delivery.url,
-      secret: delivery.secret,
-      // The message id: the same on every attempt and redelivery, so receivers can drop duplicates.
-      id: `msg_${delivery.seq}`,
-      timestamp: new Date(deps.now()),
-      body: webhookPayload(delivery.event),
-      timeoutMs: deps.timeoutMs,
-      policy: deps.policy,
-    });
-    const at = deps.now();
-    const { seq } = delivery;
-    const owner = deps.owner;
-    const attempt = delivery.attempts + 1;
-    const status = result.status ?? null;
-    const error = result.error ?? `HTTP ${status}`;
-    if (result.ok) this.#outcomes.push({ kind: "delivered", seq, owner, at, status: status ?? 200 });
-    else if (attempt >= deps.maxAttempts) {
-      this.#outcomes.push({ kind: "dead", seq, owner, at, error, status });
-      deps.log("warn", "webhook delivery dead", { delivery: seq, webhook: delivery.webhookId, error });
-    } else {
-      const nextAttemptAt = at + retryDelayMs(attempt, deps.retryBaseMs);
-      this.#outcomes.push({ kind: "retry", seq, owner, at, nextAttemptAt, error, status });
+    const result = await deps.send(delivery);
+    const key = String(delivery.seq);
+    const claim = this.#claims.get(deps.owner, key);
+    // Lost while in flight (its lease ran out and another sender may have it): not ours to record.
+    if (!claim || claim.lost) {
+      this.#claims.delete(deps.owner, key);
+      return;
     }
-    // The outcomes of attempts ending together are recorded in one call, one call at a time:
-    // while a call is out, later outcomes wait for the next.
-    this.#flushing ??= this.#recordAll().finally(() => {
-      this.#flushing = undefined;
-    });
+    claim.reported = true;
+    const outcome = decideDelivery(deps.owner, delivery, result, deps.now(), deps);
+    if (outcome.kind === "dead")
+      deps.log("warn", "webhook delivery dead", { delivery: delivery.seq, webhook: delivery.webhookId });
+    // The outcomes of attempts ending together are recorded in one call, one call at a time.
+    this.#outcomes.push(outcome);
+    this.#recorder.request();
   }
 
-  /** Records outcomes, one call at a time, until none is left. */
-  async #recordAll(): Promise<void> {
-    await Promise.resolve();
-    while (this.#outcomes.length > 0) await this.#record();
-  }
-
-  /** Records the outcomes gathered so far in one call. */
+  /**
+   * Records the outcomes gathered so far in one call; their claims end with it. A failed call
+   * keeps them (their leases are still renewed) for another try shortly.
+   */
   async #record(): Promise<void> {
     const outcomes = this.#outcomes.splice(0);
     if (outcomes.length === 0) return;
     try {
       await this.deps.store.settleDeliveries(outcomes);
+      for (const { seq } of outcomes) this.#claims.delete(this.deps.owner, String(seq));
     } catch (error) {
-      // Not recorded: the claims lapse and the deliveries are sent again (at least once).
-      this.deps.log("error", "could not record webhook outcomes", { error: String(error) });
+      this.#outcomes.unshift(...outcomes);
+      if (!this.#stopped) setTimeout(() => this.#recorder.request(), RECORD_AGAIN_MS);
+      throw error;
     }
   }
 }

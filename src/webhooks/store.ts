@@ -45,6 +45,11 @@ export type WebhookStore = {
     now: number;
     leaseUntil: number;
   }): Promise<DueDelivery[]>;
+  /**
+   * Extends to `until` the lease of each listed delivery its owner still holds; returns the seqs it
+   * extended (a missing one was taken up by another sender after its lease ran out, or settled).
+   */
+  renewDeliveryLeases(args: { held: { seq: number; owner: string }[]; until: number }): Promise<number[]>;
   /** Records the outcomes of claimed deliveries; an outcome whose owner lost the claim changes nothing. */
   settleDeliveries(outcomes: DeliveryOutcome[]): Promise<void>;
   /** A dead (or delivered) delivery of this subscription goes back to pending, due now, attempts 0. */

@@ -98,6 +98,21 @@ export const claimDeliveries = statement(
 );
 
 /**
+ * Extends the leases of these deliveries, each while its owner holds it: [seqs, owners, until
+ * (ms)]. Returns the seqs renewed. Locks in seq order, like every statement that locks several.
+ */
+export const renewDeliveryLeases = statement(
+  "renew_delivery_leases",
+  `WITH held AS (
+     SELECT d.seq FROM webhook_deliveries d JOIN unnest($1::bigint[], $2::text[]) AS h(seq, owner)
+       ON d.seq = h.seq AND d.claimed_by = h.owner
+     WHERE d.status = 'pending' ORDER BY d.seq FOR UPDATE OF d)
+   UPDATE webhook_deliveries SET lease_until = ${at("$3")}
+   FROM held WHERE webhook_deliveries.seq = held.seq
+   RETURNING webhook_deliveries.seq::float8 AS "seq"`,
+);
+
+/**
  * Records attempts' outcomes, fenced by the claim: [seqs, owners, kinds ('delivered' | 'retry' |
  * 'dead'), ats (ms), nextAttemptAts (ms, retries), errors, statuses]. Every attempt counts; a retry
  * stays pending, due at its next attempt; a delivered one keeps its last error. All three kinds in

@@ -40,6 +40,15 @@ export function createWebhookStore({ pool, guarded }: Adapter) {
           w.claimDeliveries([args.owner, args.limit, args.now, args.leaseUntil]),
         ),
       ),
+    renewDeliveryLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
+      guarded("webhook lease renewal", async () => {
+        const statement = w.renewDeliveryLeases([
+          args.held.map((h) => h.seq),
+          args.held.map((h) => h.owner),
+          args.until,
+        ]);
+        return (await rows<{ seq: number }>(statement)).map((row) => row.seq);
+      }),
     settleDeliveries: (outcomes: DeliveryOutcome[]) =>
       guarded("webhook settle", async () => {
         if (outcomes.length === 0) return;

@@ -150,6 +150,18 @@ export function createWebhookWrites(db: Db) {
         }
       }
     },
+    /** Extends the lease of each listed delivery its owner still holds; returns the seqs it extended. */
+    renewDeliveryLeases(args: { held: { seq: number; owner: string }[]; until: number }): number[] {
+      return args.held.flatMap(({ seq, owner }) =>
+        db
+          .update(webhookDeliveries)
+          .set({ leaseUntil: args.until })
+          .where(held(seq, owner))
+          .returning({ seq: webhookDeliveries.seq })
+          .all()
+          .map((row) => row.seq),
+      );
+    },
     /** Drops every claim (start-up, under the file lock: their sender died with its process). */
     releaseAllDeliveries(): number {
       return db

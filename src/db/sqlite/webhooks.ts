@@ -18,6 +18,8 @@ export function createWebhookStore({ writer, webhookReads }: Adapter) {
       webhookReads.listDeliveries(query),
     claimDeliveries: (args: Parameters<WriteOps["claimDeliveries"]>[0]) =>
       writer.run("claimDeliveries", args),
+    renewDeliveryLeases: (args: Parameters<WriteOps["renewDeliveryLeases"]>[0]) =>
+      writer.run("renewDeliveryLeases", args),
     settleDeliveries: (outcomes: Parameters<WriteOps["settleDeliveries"]>[0]) =>
       writer.run("settleDeliveries", outcomes),
     redeliver: (args: Parameters<WriteOps["redeliver"]>[0]) => writer.run("redeliver", args),

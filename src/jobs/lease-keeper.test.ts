@@ -1,14 +1,18 @@
 /**
- * The lease keeper's policy, without a database: an in-memory queue port
- * (test/fixtures/memory-queue.ts). Renewals from the claim on, claims lost when not renewed or
+ * The lease keeper's policy, without a database: over the in-memory queue port
+ * (test/fixtures/memory-queue.ts), orders being the jobs. Renewals from the claim on, claims lost when not renewed or
  * expired, one tick at a time, late claims confirmed before they start.
  */
 import { expect, test } from "bun:test";
 import { memoryQueue } from "../../test/fixtures/memory-queue.ts";
+import { leaseExpired } from "../lifecycle.ts";
+import type { Order } from "../order.ts";
+import { ignoreQueue } from "../queue/observer.ts";
+import { claimRequests } from "../queue/policy.ts";
 import { Claims } from "./claims.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
-import { ignoreQueue } from "./observer.ts";
-import { claimRequests } from "./policy.ts";
+
+const asJobs = (orders: Order[]) => orders.map((o) => ({ key: o.orderId, seq: o.seq, attempts: o.attempts }));
 
 /** A keeper over a queue whose orders `o0`, `o1` are claimed by `w0` until 1,000. */
 async function setUp(now: { value: number }) {
@@ -21,11 +25,15 @@ async function setUp(now: { value: number }) {
   });
   const claims = new Claims();
   claims.open("w0");
-  claims.take("w0", claimed, 1000, 0);
+  claims.take("w0", asJobs(claimed), 1000, 0);
   const lost: string[] = [];
   const counted = { skipped: 0, rescued: 0 };
   const keeper = new LeaseKeeper({
-    queue: queue.store,
+    store: {
+      renewLeases: (args) => queue.store.renewLeases(args),
+      rescue: (at) => queue.store.releaseExpiredLeases({ now: at, released: leaseExpired() }),
+    },
+    jobs: "orders",
     claims,
     now: () => now.value,
     leaseMs: 1000,
@@ -102,6 +110,6 @@ test("confirm: late claims still ours are renewed and kept; the others are not",
   const now = { value: 900 };
   const { queue, keeper, claimed } = await setUp(now);
   Object.assign(queue.row("o1"), { claimedBy: "other/w0" });
-  expect([...(await keeper.confirm("w0", claimed))]).toEqual(["o0"]);
+  expect([...(await keeper.confirm("w0", asJobs(claimed)))]).toEqual(["o0"]);
   expect(queue.row("o0").leaseUntil).toBe(1900);
 });

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { MAX_BACKOFF_MS, retryDelayMs } from "./backoff.ts";
+import { MAX_BACKOFF_MS, retryAfter, retryDelayMs } from "./backoff.ts";
 
 test("the ceiling doubles with each attempt from the base", () => {
   const almostOne = () => 0.999_999;
@@ -19,4 +19,14 @@ test("jitter spreads retries below the ceiling", () => {
   const delays = new Set(Array.from({ length: 50 }, () => retryDelayMs(3, 1000)));
   expect(delays.size).toBeGreaterThan(10);
   for (const delay of delays) expect(delay).toBeLessThan(4000);
+});
+
+test("after a failed attempt: again after its backoff, until the last allowed one gives up", () => {
+  const rules = { maxAttempts: 3, retryBaseMs: 100 };
+  const again = retryAfter(2, 1000, rules);
+  expect(again?.runAt).toBe(1000 + (again?.backoffMs ?? -1));
+  expect(again?.backoffMs).toBeGreaterThanOrEqual(0);
+  expect(again?.backoffMs).toBeLessThan(200);
+  expect(retryAfter(3, 1000, rules)).toBeUndefined();
+  expect(retryAfter(4, 1000, rules)).toBeUndefined();
 });

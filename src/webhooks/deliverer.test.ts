@@ -1,0 +1,115 @@
+/**
+ * The webhook sender's policy, without a database or a network: an in-memory outbox
+ * (test/fixtures/memory-outbox.ts) and a stand-in `send` whose answers the test gives. It never
+ * holds more than its slots allow, never records an outcome whose claim it lost, and loses no
+ * outcome when storage fails once.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { memoryOutbox } from "../../test/fixtures/memory-outbox.ts";
+import { waitFor } from "../../test/helpers.ts";
+import { CLAIM_DEPTH, WebhookDeliverer } from "./deliverer.ts";
+import type { DeliveryResult } from "./send.ts";
+import type { DueDelivery } from "./store.ts";
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0)) await stop();
+});
+
+/** Attempts that wait until the test answers them (`answer(seq, result)`, or all at once). */
+function receiver() {
+  const waiting = new Map<number, (result: DeliveryResult) => void>();
+  const sent: number[] = [];
+  const send = (delivery: DueDelivery) =>
+    new Promise<DeliveryResult>((resolve) => {
+      sent.push(delivery.seq);
+      waiting.set(delivery.seq, resolve);
+    });
+  const answer = (seq: number, result: DeliveryResult = { ok: true, status: 200, durationMs: 1 }) => {
+    waiting.get(seq)?.(result);
+    waiting.delete(seq);
+  };
+  const answerAll = () => {
+    for (const seq of [...waiting.keys()]) answer(seq);
+  };
+  return { send, sent, waiting, answer, answerAll };
+}
+
+function start(outbox: ReturnType<typeof memoryOutbox>, send: (d: DueDelivery) => Promise<DeliveryResult>) {
+  const deliverer = new WebhookDeliverer({
+    store: outbox.store,
+    onEvents: () => () => {},
+    now: Date.now,
+    owner: "sender-1",
+    send,
+    maxAttempts: 2,
+    retryBaseMs: 1,
+    concurrency: 2,
+    leaseMs: 60_000,
+    log: () => {},
+  });
+  deliverer.start();
+  stops.push(() => deliverer.stop(0));
+  return deliverer;
+}
+
+test("holds at most CLAIM_DEPTH × concurrency, sends at most concurrency at once, claims more as slots free", async () => {
+  const outbox = memoryOutbox(20);
+  const r = receiver();
+  const deliverer = start(outbox, r.send);
+  await waitFor(() => r.sent.length === 2);
+  await Bun.sleep(30);
+  expect(r.waiting.size).toBe(2);
+  expect(deliverer.held()).toBe(CLAIM_DEPTH * 2);
+  expect(outbox.calls.claimDeliveries.every(({ limit }) => limit <= CLAIM_DEPTH * 2)).toBe(true);
+  while (outbox.rows.some((row) => row.status === "pending")) {
+    expect(r.waiting.size).toBeLessThanOrEqual(2);
+    expect(deliverer.held()).toBeLessThanOrEqual(CLAIM_DEPTH * 2);
+    r.answerAll();
+    await Bun.sleep(5);
+  }
+  expect(r.sent).toHaveLength(20);
+  expect(deliverer.held()).toBe(0);
+});
+
+test("an outcome whose claim was lost is not recorded: the other sender's claim stands", async () => {
+  const outbox = memoryOutbox(1);
+  const r = receiver();
+  const deliverer = start(outbox, r.send);
+  await waitFor(() => r.sent.length === 1);
+  // Its lease ran out and another replica took it up; the next renewal finds it no longer ours.
+  Object.assign(outbox.row(1), { claimedBy: "sender-2" });
+  await deliverer.renewLeases();
+  r.answer(1);
+  await Bun.sleep(20);
+  expect(outbox.calls.settleDeliveries.flat()).toEqual([]);
+  expect(outbox.row(1)).toMatchObject({ status: "pending", claimedBy: "sender-2", attempts: 0 });
+  expect(deliverer.held()).toBe(0);
+});
+
+test("an outcome is not lost when storage fails once: the next call records it", async () => {
+  const outbox = memoryOutbox(1);
+  const r = receiver();
+  start(outbox, r.send);
+  await waitFor(() => r.sent.length === 1);
+  outbox.failNext("settleDeliveries");
+  r.answer(1);
+  await waitFor(() => outbox.row(1).status === "delivered");
+  expect(outbox.calls.settleDeliveries.map((call) => call.map((o) => [o.kind, o.seq]))).toEqual([
+    [["delivered", 1]],
+    [["delivered", 1]],
+  ]);
+  expect(r.sent).toEqual([1]); // recorded, not sent again
+});
+
+test("a failed attempt is sent again after its backoff, then dead at the last allowed attempt", async () => {
+  const outbox = memoryOutbox(1);
+  const r = receiver();
+  start(outbox, async (delivery) => {
+    r.sent.push(delivery.seq);
+    return { ok: false, status: 503, durationMs: 1 };
+  });
+  await waitFor(() => outbox.row(1).status === "dead");
+  expect(r.sent).toEqual([1, 1]);
+  expect(outbox.row(1)).toMatchObject({ attempts: 2, lastError: "HTTP 503" });
+});
