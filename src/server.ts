@@ -1,7 +1,8 @@
 /**
  * Wires one service instance: storage (open-storage.ts picks the adapter), the queue and its
- * worker threads, the event feed, the webhook sender, the dashboard and the HTTP app. `main.ts` boots it from the environment; tests boot it on temp files. It never
- * exits the process: fatal conditions go to `onFatal`, start-up failures are thrown.
+ * worker threads, the event feed, the webhook sender, the dashboard and the HTTP app. `main.ts`
+ * boots it from the environment; tests boot it on temp files. It never exits the process: fatal
+ * conditions go to `onFatal`, start-up failures are thrown.
  */
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
@@ -15,8 +16,9 @@ import { createMetrics, type Metrics } from "./metrics/registry.ts";
 import { describeDatabase, openStorage } from "./open-storage.ts";
 import type { OrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
-import { tellAll } from "./queue/observer.ts";
+import { type QueueObserver, tellAll } from "./queue/observer.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
+import type { Storage } from "./storage.ts";
 import { deliveryAttempts } from "./webhooks/attempt.ts";
 import { WebhookDeliverer } from "./webhooks/deliverer.ts";
 import { urlPolicy } from "./webhooks/url-policy.ts";
@@ -45,12 +47,14 @@ function countingChanges(store: OrderStore, metrics: Metrics): OrderStore {
   };
 }
 
-/** Opens the storage and builds everything; nothing listens or runs until `start`. */
-export async function createServer(config: Config, log: Logger, hooks: ServerHooks) {
-  const now = hooks.now ?? Date.now;
-  const metrics = createMetrics();
-  const storage = await openStorage(config, log, hooks.onFatal, metrics);
-  const activity = new ActivityWindow(now);
+/** The order queue: the worker threads and the dispatcher that feeds them. */
+function createQueue(
+  config: Config,
+  log: Logger,
+  storage: Storage,
+  observer: QueueObserver,
+  now: () => number,
+) {
   const workers = new WorkerPool(
     {
       size: config.workers,
@@ -63,7 +67,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     },
     (message, extra) => log("error", message, extra),
   );
-  const dispatcher = new Dispatcher({
+  return new Dispatcher({
     queue: storage.queue,
     workers,
     now,
@@ -73,28 +77,13 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     leaseMs: config.leaseMs,
     processingTimeoutMs: config.processingTimeoutMs,
     log,
-    observer: tellAll(metrics.queue, activity.observer),
+    observer,
   });
-  const feed = new EventFeed(storage.events, {
-    pollMs: EVENT_POLL_MS,
-    minIntervalMs: EVENT_READ_INTERVAL_MS,
-    maxWatchers: config.maxWatchers,
-    onError: (error) => log("error", "could not read order events", { error: String(error) }),
-  });
-  const slots = () => ({
-    busy: dispatcher.inFlight(),
-    capacity: dispatcher.pool.health().ready * config.workerConcurrency,
-  });
-  const dashboard = new Dashboard({
-    store: storage.dashboard,
-    countOrders: () => storage.system.countOrders(),
-    window: activity,
-    slots,
-    replica: `replica-${crypto.randomUUID()}`,
-    now,
-    log,
-  });
-  const deliverer = new WebhookDeliverer({
+}
+
+/** The webhook sender over the outbox, woken by committed events. */
+function createDeliverer(config: Config, log: Logger, storage: Storage, now: () => number) {
+  return new WebhookDeliverer({
     store: storage.webhooks,
     onEvents: (listener) => storage.events.subscribe(listener),
     now,
@@ -110,11 +99,34 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     leaseMs: config.leaseMs,
     log,
   });
-  metrics.watch({
-    countOrders: () => storage.system.countOrders(),
-    slots,
-  });
-  const app = createApp({
+}
+
+/** The parts the HTTP app is built over. */
+type Parts = {
+  config: Config;
+  log: Logger;
+  now: () => number;
+  storage: Storage;
+  metrics: Metrics;
+  dispatcher: Dispatcher;
+  deliverer: WebhookDeliverer;
+  feed: EventFeed;
+  dashboard: Dashboard;
+};
+
+/** The HTTP app over the parts: each feature's routes given what they need. */
+function createHttpApp({
+  config,
+  log,
+  now,
+  storage,
+  metrics,
+  dispatcher,
+  deliverer,
+  feed,
+  dashboard,
+}: Parts) {
+  return createApp({
     orders: {
       store: countingChanges(storage.orders, metrics),
       now,
@@ -156,16 +168,47 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     },
     log,
   });
+}
+
+/** Opens the storage and builds everything; nothing listens or runs until `start`. */
+export async function createServer(config: Config, log: Logger, hooks: ServerHooks) {
+  const now = hooks.now ?? Date.now;
+  const metrics = createMetrics();
+  const storage = await openStorage(config, log, hooks.onFatal, metrics);
+  const activity = new ActivityWindow(now);
+  const dispatcher = createQueue(config, log, storage, tellAll(metrics.queue, activity.observer), now);
+  const feed = new EventFeed(storage.events, {
+    pollMs: EVENT_POLL_MS,
+    minIntervalMs: EVENT_READ_INTERVAL_MS,
+    maxWatchers: config.maxWatchers,
+    onError: (error) => log("error", "could not read order events", { error: String(error) }),
+  });
+  const slots = () => ({
+    busy: dispatcher.inFlight(),
+    capacity: dispatcher.pool.health().ready * config.workerConcurrency,
+  });
+  const dashboard = new Dashboard({
+    store: storage.dashboard,
+    countOrders: () => storage.system.countOrders(),
+    window: activity,
+    slots,
+    replica: `replica-${crypto.randomUUID()}`,
+    now,
+    log,
+  });
+  const deliverer = createDeliverer(config, log, storage, now);
+  metrics.watch({ countOrders: () => storage.system.countOrders(), slots });
+  const parts = { config, log, now, storage, metrics, dispatcher, deliverer, feed, dashboard };
+  const app = createHttpApp(parts);
   // Requests the routes do not match are labelled `unmatched`, never by their raw path.
   metrics.knowRoutes(app.routes.map((route) => route.path));
+  return { app, storage, dispatcher, ...lifecycleOf(parts, httpServer(app, config, log)) };
+}
 
-  const http = httpServer(app, config, log);
-
+/** Starting and stopping the parts, in order. */
+function lifecycleOf(parts: Parts, http: ReturnType<typeof httpServer>) {
+  const { config, log, dispatcher, deliverer, dashboard, feed, storage } = parts;
   return {
-    app,
-    storage,
-    dispatcher,
-
     /** Listens, takes up orders a dead process left processing, then starts the workers. */
     async start(): Promise<URL> {
       const url = http.listen();

@@ -47,9 +47,8 @@ const CALLS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 
 // Queue wait: from an idle queue (milliseconds) to a backlog of minutes.
 const WAIT = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
 
-/** The order counters and histograms, the dispatcher's observer, and the scrape-time gauges. */
-export function createQueueMetrics(registry: Registry) {
-  const registers = [registry];
+/** The queue's counters and histograms, every series there from the start. */
+function queueInstruments(registers: Registry[]) {
   const created = new Counter({
     name: "orders_created_total",
     help: "Orders created (an identical replay of an order_id creates none)",
@@ -105,7 +104,63 @@ export function createQueueMetrics(registry: Registry) {
   // Every series from the start, so a rate over a fresh process is 0, not absent.
   for (const labels of [CLAIMED, RELEASED, CANCELLED, ...Object.values(SETTLED)]) transitions.inc(labels, 0);
   for (const labels of Object.values(OUTCOMES)) processing.zero(labels);
+  return {
+    created,
+    transitions,
+    retries,
+    failures,
+    processing,
+    queueWait,
+    leaseTicksSkipped,
+    claimsLost,
+    calls,
+  };
+}
 
+/** The gauges that read `sources` at each scrape. */
+function watchQueue(registers: Registry[], sources: QueueSources): void {
+  new Gauge({
+    name: "orders",
+    help: "Orders by status now; pending is the queue depth",
+    labelNames: ["status"],
+    registers,
+    async collect() {
+      const { byStatus } = await sources.countOrders();
+      for (const status of ORDER_STATUSES) this.set({ status }, byStatus[status]);
+    },
+  });
+  new Gauge({
+    name: "worker_slots_busy",
+    help: "Worker slots holding an order now (orders processing in this process)",
+    registers,
+    collect() {
+      this.set(sources.slots().busy);
+    },
+  });
+  new Gauge({
+    name: "worker_slots_capacity",
+    help: "Worker slots of the threads that are up (threads x WORKER_CONCURRENCY)",
+    registers,
+    collect() {
+      this.set(sources.slots().capacity);
+    },
+  });
+}
+
+/** The order counters and histograms, the dispatcher's observer, and the scrape-time gauges. */
+export function createQueueMetrics(registry: Registry) {
+  const registers = [registry];
+  const {
+    created,
+    transitions,
+    retries,
+    failures,
+    processing,
+    queueWait,
+    leaseTicksSkipped,
+    claimsLost,
+    calls,
+  } = queueInstruments(registers);
   const observer: QueueObserver = {
     claimed(order: Order) {
       transitions.inc(CLAIMED);
@@ -133,33 +188,6 @@ export function createQueueMetrics(registry: Registry) {
     /** An order was changed by id (a cancel, an operator's retry). */
     changed: ({ from, to }: Transition) => transitions.inc({ from: from ?? "", to }),
     /** Registers the gauges that read `sources` at each scrape. */
-    watch(sources: QueueSources): void {
-      new Gauge({
-        name: "orders",
-        help: "Orders by status now; pending is the queue depth",
-        labelNames: ["status"],
-        registers,
-        async collect() {
-          const { byStatus } = await sources.countOrders();
-          for (const status of ORDER_STATUSES) this.set({ status }, byStatus[status]);
-        },
-      });
-      new Gauge({
-        name: "worker_slots_busy",
-        help: "Worker slots holding an order now (orders processing in this process)",
-        registers,
-        collect() {
-          this.set(sources.slots().busy);
-        },
-      });
-      new Gauge({
-        name: "worker_slots_capacity",
-        help: "Worker slots of the threads that are up (threads x WORKER_CONCURRENCY)",
-        registers,
-        collect() {
-          this.set(sources.slots().capacity);
-        },
-      });
-    },
+    watch: (sources: QueueSources) => watchQueue(registers, sources),
   };
 }

@@ -50,6 +50,7 @@ function parseWaitFor(value: string): Set<OrderStatus> {
 }
 
 /** The `/orders` routes; a body must arrive within `bodyTimeoutMs` (BODY_TIMEOUT_MS). */
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: a declarative route table, one entry per operation
 export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS } = {}) {
   const listings = new Gate(1);
   return (

@@ -7,7 +7,7 @@
  * claim is also guarded by `claimed_by = <owner>`, so a result from a worker that lost its claim
  * (it died and its orders were released) changes nothing.
  */
-import { and, asc, eq, lt, lte, min, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, lte, min, sql } from "drizzle-orm";
 import type { Order } from "../../order.ts";
 import type { Db } from "./client.ts";
 import { orders, toOrder } from "./schema.ts";
@@ -17,22 +17,22 @@ export type Changed = { seq: number; attempts: number };
 
 const p = sql.placeholder;
 
-/** Prepares the queue statements on `db`. */
-export function createQueueSql(db: Db) {
-  // What a transition reports about each order it changed: enough to record its event.
-  const changed = { seq: orders.seq, attempts: orders.attempts };
-  const fromStatus = eq(orders.status, sql`${p("from")}`);
-  // Ending a hold: back to the given status, due at `now`, no owner, no lease.
-  const releasing = { status: sql`${p("to")}`, runAt: sql`${p("now")}`, claimedBy: null, leaseUntil: null };
+// What a transition reports about each order it changed: enough to record its event.
+const changed = { seq: orders.seq, attempts: orders.attempts };
+const fromStatus = eq(orders.status, sql`${p("from")}`);
 
+/** Where a hold starts or ends: the status it is guarded on, the one it sets, and when. */
+type Hold = { from: string | null; to: string; now: number };
+
+/** The claim's statements: which orders are due, taking one, when the next one falls due. */
+function claimSql(db: Db) {
   // Oldest due first, read in order off orders_queue_idx (status, run_at, seq).
   const due = db
     .select({ seq: orders.seq })
     .from(orders)
     .where(and(fromStatus, lte(orders.runAt, p("now"))))
     .orderBy(asc(orders.runAt), asc(orders.seq))
-    .limit(p("limit"))
-    .prepare();
+    .limit(p("limit"));
   const claim = db
     .update(orders)
     .set({
@@ -42,9 +42,30 @@ export function createQueueSql(db: Db) {
       claimedBy: sql`${p("owner")}`,
       leaseUntil: sql`${p("leaseUntil")}`,
     })
-    .where(and(eq(orders.seq, p("seq")), fromStatus))
+    .where(inArray(orders.seq, due))
     .returning()
     .prepare();
+  const nextDue = db
+    .select({ runAt: min(orders.runAt) })
+    .from(orders)
+    .where(fromStatus)
+    .prepare();
+  return {
+    /** Claims up to `limit` orders in `from` due at `now` for `owner`; returns them, oldest first. */
+    claimOrders(args: Hold & { owner: string; limit: number; leaseUntil: number }): Order[] {
+      // RETURNING gives rows in no promised order; the runAt of a claimed row is not in `Order`.
+      const rows = claim.all(args).sort((a, b) => a.runAt - b.runAt || a.seq - b.seq);
+      return rows.map(toOrder);
+    },
+    /** When the earliest order in `from` becomes due, or null when there is none. */
+    nextDueAt: (from: string | null): number | null => nextDue.get({ from })?.runAt ?? null,
+  };
+}
+
+/** The statements that end a hold (a settlement, a release) or extend it (a renewal). */
+function holdSql(db: Db) {
+  // Ending a hold: back to the given status, due at `now`, no owner, no lease.
+  const releasing = { status: sql`${p("to")}`, runAt: sql`${p("now")}`, claimedBy: null, leaseUntil: null };
   const settle = db
     .update(orders)
     .set({
@@ -78,22 +99,7 @@ export function createQueueSql(db: Db) {
     .where(and(eq(orders.seq, p("seq")), eq(orders.claimedBy, p("owner"))))
     .returning({ seq: orders.seq })
     .prepare();
-  const nextDue = db
-    .select({ runAt: min(orders.runAt) })
-    .from(orders)
-    .where(fromStatus)
-    .prepare();
-
-  type Hold = { from: string | null; to: string; now: number };
   return {
-    /** The seqs of up to `limit` orders in `from` due at `now`, oldest first. */
-    dueOrders: (args: { from: string | null; now: number; limit: number }): number[] =>
-      due.all(args).map((row) => row.seq),
-    /** Claims order `seq` for `owner` if it is still in `from`; the order, if it did. */
-    claimOrder(args: Hold & { seq: number; owner: string; leaseUntil: number }): Order | undefined {
-      const row = claim.get(args);
-      return row && toOrder(row);
-    },
     /** Settles order `seq` if `owner` holds it in `from`; the order, if it changed. */
     settleOrder(
       args: Omit<Hold, "now"> & {
@@ -114,7 +120,10 @@ export function createQueueSql(db: Db) {
     releaseExpiredLeases: (args: Hold): Changed[] => releaseExpired.all(args),
     /** Extends the lease of order `seq` to `until`, if `owner` still holds it; whether it did. */
     renewLease: (args: { seq: number; owner: string; until: number }): boolean => Boolean(renew.get(args)),
-    /** When the earliest order in `from` becomes due, or null when there is none. */
-    nextDueAt: (from: string | null): number | null => nextDue.get({ from })?.runAt ?? null,
   };
+}
+
+/** Prepares the queue statements on `db`. */
+export function createQueueSql(db: Db) {
+  return { ...claimSql(db), ...holdSql(db) };
 }

@@ -26,8 +26,8 @@ export const toEvent = (row: Omit<OrderEvent, "details"> & { details: string | n
   details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
 });
 
-/** Prepares the read statements on `db`. */
-export function createReads(db: Db) {
+/** The reads of orders: one by id, its status, a listing page, recent failures, the counts. */
+function orderReads(db: Db) {
   const byId = db
     .select()
     .from(orders)
@@ -39,17 +39,6 @@ export function createReads(db: Db) {
     .where(eq(orders.orderId, sql.placeholder("orderId")))
     .prepare();
   const counts = db.select().from(orderCounts).prepare();
-  const eventsOf = db
-    .select(eventColumns)
-    .from(orderEvents)
-    .innerJoin(orders, eq(orders.seq, orderEvents.orderSeq))
-    .where(eq(orders.orderId, sql.placeholder("orderId")))
-    .orderBy(asc(orderEvents.seq))
-    .prepare();
-  const latest = db
-    .select({ seq: max(orderEvents.seq) })
-    .from(orderEvents)
-    .prepare();
   const failedNewestFirst = db
     .select()
     .from(orders)
@@ -82,6 +71,41 @@ export function createReads(db: Db) {
         .all()
         .map(toOrder);
     },
+    /** Up to `limit` failed orders, newest first (off the (status, seq) index, read backwards). */
+    listRecentFailures(limit: number): Order[] {
+      return failedNewestFirst.all({ limit }).map(toOrder);
+    },
+    /** The trigger-maintained totals: a handful of rows, whatever the table size. */
+    countOrders() {
+      const byStatus = Object.fromEntries(ORDER_STATUSES.map((status) => [status, 0])) as Record<
+        OrderStatus,
+        number
+      >;
+      let completedProcessingMs = 0;
+      for (const row of counts.all()) {
+        byStatus[row.status] = row.orders;
+        if (row.status === "completed") completedProcessingMs = row.processingMs;
+      }
+      return { byStatus, completedProcessingMs };
+    },
+  };
+}
+
+/** The reads of events: one order's history, a page of the stream, the latest position. */
+function eventReads(db: Db) {
+  const eventsOf = db
+    .select(eventColumns)
+    .from(orderEvents)
+    .innerJoin(orders, eq(orders.seq, orderEvents.orderSeq))
+    .where(eq(orders.orderId, sql.placeholder("orderId")))
+    .orderBy(asc(orderEvents.seq))
+    .prepare();
+  const latest = db
+    .select({ seq: max(orderEvents.seq) })
+    .from(orderEvents)
+    .prepare();
+
+  return {
     /** The order's events, oldest first. */
     listOrderEvents(orderId: string): OrderEvent[] {
       return eventsOf.all({ orderId }).map(toEvent);
@@ -108,26 +132,14 @@ export function createReads(db: Db) {
         .all()
         .map(toEvent);
     },
-    /** Up to `limit` failed orders, newest first (off the (status, seq) index, read backwards). */
-    listRecentFailures(limit: number): Order[] {
-      return failedNewestFirst.all({ limit }).map(toOrder);
-    },
     /** The latest event's seq, 0 when there is none. */
     latestEventSeq(): number {
       return latest.get()?.seq ?? 0;
     },
-    /** The trigger-maintained totals: a handful of rows, whatever the table size. */
-    countOrders() {
-      const byStatus = Object.fromEntries(ORDER_STATUSES.map((status) => [status, 0])) as Record<
-        OrderStatus,
-        number
-      >;
-      let completedProcessingMs = 0;
-      for (const row of counts.all()) {
-        byStatus[row.status] = row.orders;
-        if (row.status === "completed") completedProcessingMs = row.processingMs;
-      }
-      return { byStatus, completedProcessingMs };
-    },
   };
+}
+
+/** Prepares the read statements on `db`. */
+export function createReads(db: Db) {
+  return { ...orderReads(db), ...eventReads(db) };
 }

@@ -36,22 +36,112 @@ const toWebhook = (row: WebhookRow): Webhook => ({
 
 const toDelivery = ({ claimedBy: _c, leaseUntil: _l, ...row }: DeliveryRow): Delivery => row;
 
+/** Deliveries due at `now`: pending, their time come, not held by a live lease. */
+const due = (now: number) =>
+  and(
+    eq(webhookDeliveries.status, "pending"),
+    lte(webhookDeliveries.nextAttemptAt, now),
+    or(isNull(webhookDeliveries.leaseUntil), lt(webhookDeliveries.leaseUntil, now)),
+  );
+/** The delivery `seq`, if `owner` holds it. */
+const held = (seq: number, owner: string) =>
+  and(
+    eq(webhookDeliveries.seq, seq),
+    eq(webhookDeliveries.status, "pending"),
+    eq(webhookDeliveries.claimedBy, owner),
+  );
+const released = { claimedBy: null, leaseUntil: null } as const;
+
+/** Claims up to `limit` due deliveries for `owner`, oldest first, with what sending needs. */
+function claimDue(db: Db, args: { owner: string; limit: number; now: number; leaseUntil: number }) {
+  const picked = db
+    .select({ seq: webhookDeliveries.seq })
+    .from(webhookDeliveries)
+    .where(due(args.now))
+    .orderBy(asc(webhookDeliveries.nextAttemptAt), asc(webhookDeliveries.seq))
+    .limit(args.limit);
+  const claimed = db
+    .update(webhookDeliveries)
+    .set({ claimedBy: args.owner, leaseUntil: args.leaseUntil })
+    .where(inArray(webhookDeliveries.seq, picked))
+    .returning()
+    .all();
+  if (claimed.length === 0) return [];
+  const rows = db
+    .select({
+      ...eventColumns,
+      deliverySeq: webhookDeliveries.seq,
+      url: webhooks.url,
+      secret: webhooks.secret,
+    })
+    .from(webhookDeliveries)
+    .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+    .innerJoin(orderEvents, eq(orderEvents.seq, webhookDeliveries.eventSeq))
+    .innerJoin(orders, eq(orders.seq, orderEvents.orderSeq))
+    .where(
+      inArray(
+        webhookDeliveries.seq,
+        claimed.map((row) => row.seq),
+      ),
+    )
+    .all();
+  const extra = new Map(
+    rows.map(({ deliverySeq, url, secret, ...event }) => [deliverySeq, { url, secret, event }]),
+  );
+  return claimed
+    .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.seq - b.seq)
+    .flatMap((row) => {
+      const found = extra.get(row.seq);
+      if (!found) return [];
+      const event: OrderEvent = toEvent(found.event);
+      return [{ ...toDelivery(row), url: found.url, secret: found.secret, event }];
+    });
+}
+
+/** Records attempts' outcomes, each fenced by its claim. */
+function settleOutcomes(db: Db, outcomes: DeliveryOutcome[]): void {
+  for (const outcome of outcomes) {
+    const attempts = sql`${webhookDeliveries.attempts} + 1`;
+    const where = held(outcome.seq, outcome.owner);
+    if (outcome.kind === "delivered") {
+      db.update(webhookDeliveries)
+        .set({
+          status: "delivered",
+          attempts,
+          deliveredAt: outcome.at,
+          lastStatus: outcome.status,
+          ...released,
+        })
+        .where(where)
+        .run();
+    } else if (outcome.kind === "retry") {
+      db.update(webhookDeliveries)
+        .set({
+          attempts,
+          nextAttemptAt: outcome.nextAttemptAt,
+          lastError: outcome.error,
+          lastStatus: outcome.status,
+          ...released,
+        })
+        .where(where)
+        .run();
+    } else {
+      db.update(webhookDeliveries)
+        .set({
+          status: "dead",
+          attempts,
+          lastError: outcome.error,
+          lastStatus: outcome.status,
+          ...released,
+        })
+        .where(where)
+        .run();
+    }
+  }
+}
+
 /** The webhook writes, prepared on the writer thread's connection. */
 export function createWebhookWrites(db: Db) {
-  const due = (now: number) =>
-    and(
-      eq(webhookDeliveries.status, "pending"),
-      lte(webhookDeliveries.nextAttemptAt, now),
-      or(isNull(webhookDeliveries.leaseUntil), lt(webhookDeliveries.leaseUntil, now)),
-    );
-  const held = (seq: number, owner: string) =>
-    and(
-      eq(webhookDeliveries.seq, seq),
-      eq(webhookDeliveries.status, "pending"),
-      eq(webhookDeliveries.claimedBy, owner),
-    );
-  const released = { claimedBy: null, leaseUntil: null } as const;
-
   return {
     /** Inserts the subscription unless `max` exist (one writer: the count is exact); whether it did. */
     createWebhook(webhook: Webhook, max: number): boolean {
@@ -67,88 +157,10 @@ export function createWebhookWrites(db: Db) {
       return db.delete(webhooks).where(eq(webhooks.id, id)).returning().all().length > 0;
     },
     claimDeliveries(args: { owner: string; limit: number; now: number; leaseUntil: number }) {
-      const picked = db
-        .select({ seq: webhookDeliveries.seq })
-        .from(webhookDeliveries)
-        .where(due(args.now))
-        .orderBy(asc(webhookDeliveries.nextAttemptAt), asc(webhookDeliveries.seq))
-        .limit(args.limit);
-      const claimed = db
-        .update(webhookDeliveries)
-        .set({ claimedBy: args.owner, leaseUntil: args.leaseUntil })
-        .where(inArray(webhookDeliveries.seq, picked))
-        .returning()
-        .all();
-      if (claimed.length === 0) return [];
-      const rows = db
-        .select({
-          ...eventColumns,
-          deliverySeq: webhookDeliveries.seq,
-          url: webhooks.url,
-          secret: webhooks.secret,
-        })
-        .from(webhookDeliveries)
-        .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
-        .innerJoin(orderEvents, eq(orderEvents.seq, webhookDeliveries.eventSeq))
-        .innerJoin(orders, eq(orders.seq, orderEvents.orderSeq))
-        .where(
-          inArray(
-            webhookDeliveries.seq,
-            claimed.map((row) => row.seq),
-          ),
-        )
-        .all();
-      const extra = new Map(
-        rows.map(({ deliverySeq, url, secret, ...event }) => [deliverySeq, { url, secret, event }]),
-      );
-      return claimed
-        .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.seq - b.seq)
-        .flatMap((row) => {
-          const found = extra.get(row.seq);
-          if (!found) return [];
-          const event: OrderEvent = toEvent(found.event);
-          return [{ ...toDelivery(row), url: found.url, secret: found.secret, event }];
-        });
+      return claimDue(db, args);
     },
     settleDeliveries(outcomes: DeliveryOutcome[]): void {
-      for (const outcome of outcomes) {
-        const attempts = sql`${webhookDeliveries.attempts} + 1`;
-        const where = held(outcome.seq, outcome.owner);
-        if (outcome.kind === "delivered") {
-          db.update(webhookDeliveries)
-            .set({
-              status: "delivered",
-              attempts,
-              deliveredAt: outcome.at,
-              lastStatus: outcome.status,
-              ...released,
-            })
-            .where(where)
-            .run();
-        } else if (outcome.kind === "retry") {
-          db.update(webhookDeliveries)
-            .set({
-              attempts,
-              nextAttemptAt: outcome.nextAttemptAt,
-              lastError: outcome.error,
-              lastStatus: outcome.status,
-              ...released,
-            })
-            .where(where)
-            .run();
-        } else {
-          db.update(webhookDeliveries)
-            .set({
-              status: "dead",
-              attempts,
-              lastError: outcome.error,
-              lastStatus: outcome.status,
-              ...released,
-            })
-            .where(where)
-            .run();
-        }
-      }
+      settleOutcomes(db, outcomes);
     },
     /** Extends the lease of each listed delivery its owner still holds; returns the seqs it extended. */
     renewDeliveryLeases(args: { held: { seq: number; owner: string }[]; until: number }): number[] {

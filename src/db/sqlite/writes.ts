@@ -24,9 +24,11 @@ export type NewOrderRow = {
 
 const p = sql.placeholder;
 
-/** Prepares the write operations on the writer thread's connection. */
-export function createWriteOps(db: Db) {
-  const queue = createQueueSql(db);
+/** Records `transition` of the order `changed`, in the transaction that made it. */
+type RecordEvent = (changed: Changed, transition: Transition, at: number) => void;
+
+/** The statement that records each transition's event. */
+function eventRecorder(db: Db): RecordEvent {
   const insertEvent = db
     .insert(orderEvents)
     .values({
@@ -39,8 +41,7 @@ export function createWriteOps(db: Db) {
       details: p("details"),
     })
     .prepare();
-  /** Records `transition` of the order `changed`, in the transaction that made it. */
-  const record = (changed: Changed, transition: Transition, at: number) =>
+  return (changed, transition, at) =>
     insertEvent.run({
       orderSeq: changed.seq,
       type: transition.type,
@@ -50,12 +51,10 @@ export function createWriteOps(db: Db) {
       at,
       details: transition.details && JSON.stringify(transition.details),
     });
-  const recordAll = (rows: Changed[], transition: Transition, now: number) => {
-    for (const row of rows) record(row, transition, now);
-    return rows.length;
-  };
-  /** Where a hold ends: its guard, its new status and time. */
-  const hold = (released: Transition, now: number) => ({ from: released.from, to: released.to, now });
+}
+
+/** The orders port's writes: creates, and changes by order id (cancel, operator retry). */
+function orderWrites(db: Db, record: RecordEvent) {
   const insert = db
     .insert(orders)
     .values({
@@ -96,9 +95,6 @@ export function createWriteOps(db: Db) {
   };
 
   return {
-    // Subscriptions and the outbox's deliveries (webhook-sql.ts).
-    ...createWebhookWrites(db),
-
     /** Inserts a new order in `created.to`, due now; else returns the order that had its order_id. */
     createOrder(
       order: NewOrderRow,
@@ -134,7 +130,20 @@ export function createWriteOps(db: Db) {
       record(row, transition, now);
       return { changed: true, order: toOrder(row) };
     },
+  };
+}
 
+/** The queue port's writes: the pump, the releases and the lease renewals. */
+function queueWrites(db: Db, record: RecordEvent) {
+  const queue = createQueueSql(db);
+  const recordAll = (rows: Changed[], transition: Transition, now: number) => {
+    for (const row of rows) record(row, transition, now);
+    return rows.length;
+  };
+  /** Where a hold ends: its guard, its new status and time. */
+  const hold = (released: Transition, now: number) => ({ from: released.from, to: released.to, now });
+
+  return {
     /**
      * Records the settlements, then claims the oldest due orders, one per request in turn; when
      * fewer were due than asked for, `nextDueAt` says when to look again.
@@ -159,19 +168,24 @@ export function createWriteOps(db: Db) {
         });
         if (row) record(row, transition, now);
       }
-      const first = args.claims[0]?.transition;
-      if (!first) return { claimed: [], nextDueAt: undefined };
-      const seqs = queue.dueOrders({ from: first.from, now, limit: args.claims.length });
+      const { claims } = args;
+      const from = claims[0]?.transition.from ?? null;
+      // One statement per run of requests from one owner (a thread's free slots), in turn; once one
+      // gets fewer than it asked for, no order is left due for the ones after it.
       const claimed: Order[] = [];
-      for (const [i, seq] of seqs.entries()) {
-        const { owner, transition } = args.claims[i] as ClaimRequest;
-        const order = queue.claimOrder({ seq, owner, from: first.from, to: transition.to, now, leaseUntil });
-        if (!order) continue;
-        record(order, transition, now);
-        claimed.push(order);
+      for (let i = 0; i < claims.length; ) {
+        const { owner, transition } = claims[i] as ClaimRequest;
+        let limit = 1;
+        while (claims[i + limit]?.owner === owner) limit++;
+        const orders = queue.claimOrders({ owner, from, to: transition.to, now, leaseUntil, limit });
+        for (const [k, order] of orders.entries())
+          record(order, (claims[i + k] as ClaimRequest).transition, now);
+        claimed.push(...orders);
+        if (orders.length < limit) break;
+        i += limit;
       }
-      const short = claimed.length < args.claims.length;
-      return { claimed, nextDueAt: short ? queue.nextDueAt(first.from) : undefined };
+      const short = claimed.length < claims.length;
+      return { claimed, nextDueAt: short ? queue.nextDueAt(from) : undefined };
     },
 
     /** Ends every hold of `owner` with `released`. */
@@ -196,6 +210,17 @@ export function createWriteOps(db: Db) {
         .filter(({ seq, owner }) => queue.renewLease({ seq, owner, until: args.until }))
         .map((h) => h.seq);
     },
+  };
+}
+
+/** Prepares the write operations on the writer thread's connection. */
+export function createWriteOps(db: Db) {
+  const record = eventRecorder(db);
+  return {
+    ...orderWrites(db, record),
+    ...queueWrites(db, record),
+    // Subscriptions and the outbox's deliveries (webhook-sql.ts).
+    ...createWebhookWrites(db),
 
     /**
      * A committed write that changes nothing: rewriting the header's user_version with its own
