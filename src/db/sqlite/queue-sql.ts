@@ -21,6 +21,10 @@ const p = sql.placeholder;
 const changed = { seq: orders.seq, attempts: orders.attempts };
 const fromStatus = eq(orders.status, sql`${p("from")}`);
 
+/** The columns a settlement may set besides the status. */
+const SETTLE_COLUMNS = ["runAt", "lastError", "completedAt"] as const;
+type SettleColumn = (typeof SETTLE_COLUMNS)[number];
+
 /** Where a hold starts or ends: the status it is guarded on, the one it sets, and when. */
 type Hold = { from: string | null; to: string; now: number };
 
@@ -66,19 +70,27 @@ function claimSql(db: Db) {
 function holdSql(db: Db) {
   // Ending a hold: back to the given status, due at `now`, no owner, no lease.
   const releasing = { status: sql`${p("to")}`, runAt: sql`${p("now")}`, claimedBy: null, leaseUntil: null };
-  const settle = db
-    .update(orders)
-    .set({
-      status: sql`${p("to")}`,
-      runAt: sql`coalesce(${p("runAt")}, ${orders.runAt})`,
-      lastError: sql`coalesce(${p("lastError")}, ${orders.lastError})`,
-      completedAt: sql`coalesce(${p("completedAt")}, ${orders.completedAt})`,
-      claimedBy: null,
-      leaseUntil: null,
-    })
-    .where(and(eq(orders.seq, p("seq")), fromStatus, eq(orders.claimedBy, p("owner"))))
-    .returning(changed)
-    .prepare();
+  // One statement per set of columns a settlement gives (a completion sets completed_at, a retry
+  // run_at and last_error): setting only those keeps the others, and their indexes, untouched.
+  const settleBy = new Map<string, ReturnType<typeof settleStatement>>();
+  const settleStatement = (columns: SettleColumn[]) =>
+    db
+      .update(orders)
+      .set({
+        status: sql`${p("to")}`,
+        claimedBy: null,
+        leaseUntil: null,
+        ...Object.fromEntries(columns.map((column) => [column, sql`${p(column)}`])),
+      })
+      .where(and(eq(orders.seq, p("seq")), fromStatus, eq(orders.claimedBy, p("owner"))))
+      .returning(changed)
+      .prepare();
+  const settle = (columns: SettleColumn[]) => {
+    const key = columns.join();
+    let statement = settleBy.get(key);
+    if (!statement) settleBy.set(key, (statement = settleStatement(columns)));
+    return statement;
+  };
   const release = db
     .update(orders)
     .set(releasing)
@@ -102,15 +114,10 @@ function holdSql(db: Db) {
   return {
     /** Settles order `seq` if `owner` holds it in `from`; the order, if it changed. */
     settleOrder(
-      args: Omit<Hold, "now"> & {
-        seq: number;
-        owner: string;
-        runAt: number | null;
-        lastError: string | null;
-        completedAt: number | null;
-      },
+      args: Omit<Hold, "now"> & { seq: number; owner: string } & Partial<Record<SettleColumn, unknown>>,
     ): Changed | undefined {
-      return settle.get(args);
+      const columns = SETTLE_COLUMNS.filter((column) => args[column] !== undefined);
+      return settle(columns).get(args);
     },
     /** Ends every hold of `owner` in `from`; returns the orders. */
     releaseOrders: (args: Hold & { owner: string }): Changed[] => release.all(args),

@@ -162,9 +162,9 @@ function queueWrites(db: Db, record: RecordEvent) {
           owner: s.owner,
           from: transition.from,
           to: transition.to,
-          runAt: s.runAt ?? null,
-          lastError: s.lastError ?? null,
-          completedAt: s.completedAt ?? null,
+          runAt: s.runAt,
+          lastError: s.lastError,
+          completedAt: s.completedAt,
         });
         if (row) record(row, transition, now);
       }
