@@ -8,7 +8,7 @@
 import { Elysia } from "elysia";
 import { migrateDatabase, openDatabase } from "../src/db/sqlite/client.ts";
 import { createWriteOps } from "../src/db/sqlite/writes.ts";
-import { parseJsonBody } from "../src/json-body.ts";
+import { parseJsonBody } from "../src/kit/json-body.ts";
 import { created as createdTransition } from "../src/lifecycle.ts";
 import { CreateOrderBody } from "../src/orders/model.ts";
 import { toCents } from "../src/orders/money.ts";

@@ -13,7 +13,7 @@ import { loadConfig } from "../src/config.ts";
 import type { Dashboard } from "../src/dashboard/service.ts";
 import type { EventFeed } from "../src/events/feed.ts";
 import type { EventStore } from "../src/events/store.ts";
-import { createLogger } from "../src/logger.ts";
+import { createLogger } from "../src/kit/logger.ts";
 import { cleanDocument } from "../src/openapi-document.ts";
 import type { OrderStore } from "../src/orders/store.ts";
 import type { SystemStore } from "../src/system/store.ts";

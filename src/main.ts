@@ -3,7 +3,7 @@
  * process: start-up failures, fatal conditions and the end of a shutdown all come here.
  */
 import { type Config, loadConfig, StartupError } from "./config.ts";
-import { createLogger, type Logger } from "./logger.ts";
+import { createLogger, type Logger } from "./kit/logger.ts";
 import { createServer, type Server } from "./server.ts";
 
 /** Logs why the service cannot start, as one JSON line naming the setting, and exits 1. */

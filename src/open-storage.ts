@@ -7,8 +7,8 @@ import { type Config, StartupError } from "./config.ts";
 import { redact } from "./db/postgres/client.ts";
 import { openPostgresStorage } from "./db/postgres/storage.ts";
 import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
+import type { Logger } from "./kit/logger.ts";
 import * as lifecycle from "./lifecycle.ts";
-import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics/registry.ts";
 import type { Storage } from "./storage.ts";
 

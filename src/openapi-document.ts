@@ -4,7 +4,7 @@
  * with its own codes, typed `details` and examples built by the error catalogue itself, and the API
  * key schemes when keys are on.
  */
-import { type AppError, rateLimited, unauthorized } from "./errors.ts";
+import { type AppError, rateLimited, unauthorized } from "./kit/errors.ts";
 import { nameSchemas } from "./openapi-components.ts";
 import { errorResponse, OPERATION_ERRORS } from "./openapi-errors.ts";
 import { PRINTABLE } from "./orders/model.ts";

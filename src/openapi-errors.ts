@@ -3,7 +3,7 @@
  * each built by the error catalogue's own constructors (so code, status and message are the ones
  * the service sends), and the envelope of each status with its codes and typed `details`.
  */
-import { toErrorBody } from "./error-envelope.ts";
+import { toErrorBody } from "./kit/error-envelope.ts";
 import {
   type AppError,
   deliveryNotFound,
@@ -24,8 +24,8 @@ import {
   validationFailed,
   webhookLimitReached,
   webhookNotFound,
-} from "./errors.ts";
-import { BODY_TIMEOUT_MS, MAX_BODY_BYTES } from "./json-body.ts";
+} from "./kit/errors.ts";
+import { BODY_TIMEOUT_MS, MAX_BODY_BYTES } from "./kit/json-body.ts";
 import { refTo } from "./openapi-components.ts";
 import { MAX_PAGE } from "./orders/model.ts";
 import { MONEY_RULE } from "./orders/money.ts";

@@ -11,7 +11,7 @@ import { ActivityWindow } from "./dashboard/window.ts";
 import { EventFeed } from "./events/feed.ts";
 import { trackPendingOrders } from "./http/backpressure.ts";
 import { httpServer } from "./http/listen.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "./kit/logger.ts";
 import { createMetrics, type Metrics } from "./metrics/registry.ts";
 import { describeDatabase, openStorage } from "./open-storage.ts";
 import type { OrderStore } from "./orders/store.ts";

@@ -9,7 +9,7 @@ import { openSqliteStorage } from "../src/db/sqlite/storage.ts";
 import { EventFeed } from "../src/events/feed.ts";
 import type { EventStore } from "../src/events/store.ts";
 import { created, restarted } from "../src/lifecycle.ts";
-import type { OrderEvent } from "../src/order.ts";
+import type { OrderEvent } from "../src/records/order.ts";
 import { cleanup, tempDir } from "./helpers.ts";
 
 afterEach(cleanup);

@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { type Config, loadConfig } from "../src/config.ts";
-import { createLogger } from "../src/logger.ts";
-import type { OrderStatus } from "../src/order.ts";
+import { createLogger } from "../src/kit/logger.ts";
+import type { OrderStatus } from "../src/records/order.ts";
 import { createServer, type Server } from "../src/server.ts";
 
 const ROOT = join(import.meta.dir, "..");

@@ -4,7 +4,7 @@
  * unchanged by default, and the counts of requests, orders, workers and writer moving with work.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { ORDER_STATUSES } from "../src/order.ts";
+import { ORDER_STATUSES } from "../src/records/order.ts";
 import { call, cleanup, order, queryDatabase, startService, type TestService, waitFor } from "./helpers.ts";
 
 const TEXT_0_0_4 = "text/plain; version=0.0.4; charset=utf-8";

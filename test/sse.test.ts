@@ -6,7 +6,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import type { Socket } from "bun";
-import type { EventQuery } from "../src/order.ts";
+import type { EventQuery } from "../src/records/order.ts";
 import {
   call,
   cleanup,

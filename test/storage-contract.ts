@@ -5,18 +5,13 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import * as lifecycle from "../src/lifecycle.ts";
-import type { CreateOutcome } from "../src/order.ts";
-import {
-  type ActivityReport,
-  type NewOrder,
-  ORDER_STATUSES,
-  type Order,
-  type OrderStatus,
-} from "../src/order.ts";
 import type { ChangeOutcome } from "../src/orders/store.ts";
 import type { ClaimRequest } from "../src/queue/store.ts";
+import type { ActivityReport } from "../src/records/activity.ts";
+import type { CreateOutcome } from "../src/records/order.ts";
+import { type NewOrder, ORDER_STATUSES, type Order, type OrderStatus } from "../src/records/order.ts";
+import type { Webhook } from "../src/records/webhook.ts";
 import type { Storage } from "../src/storage.ts";
-import type { Webhook } from "../src/webhook.ts";
 import type { DueDelivery } from "../src/webhooks/store.ts";
 import { LEASE_EXPIRED, type Result, settlement, WORKER_STOPPED, wants } from "./fixtures/queue-records.ts";
 

@@ -10,7 +10,7 @@ import { settleAndClaim } from "../src/db/postgres/pump.ts";
 import * as q from "../src/db/postgres/queue-sql.ts";
 import { openPostgresStorage } from "../src/db/postgres/storage.ts";
 import * as lifecycle from "../src/lifecycle.ts";
-import type { NewOrder } from "../src/order.ts";
+import type { NewOrder } from "../src/records/order.ts";
 import type { Storage } from "../src/storage.ts";
 import { wants } from "./fixtures/queue-records.ts";
 import { describeStorageContract } from "./storage-contract.ts";

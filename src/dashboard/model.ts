@@ -1,6 +1,6 @@
 /** The response model of `GET /dashboard/data`, for validation and the OpenAPI document. */
 import { t } from "elysia";
-import { ORDER_STATUSES } from "../order.ts";
+import { ORDER_STATUSES } from "../records/order.ts";
 
 const Percentiles = t.Object(
   {

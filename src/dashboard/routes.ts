@@ -10,8 +10,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Elysia, t } from "elysia";
-import { routeNotFound } from "../errors.ts";
 import { pageSecurityHeaders } from "../http/page-policy.ts";
+import { routeNotFound } from "../kit/errors.ts";
 import { DashboardDataView } from "./model.ts";
 import type { Dashboard } from "./service.ts";
 

@@ -3,8 +3,8 @@
  * by every open dashboard (ten open pages cost what one does), and this replica's publication of
  * its own activity every second so that any replica can serve the whole picture.
  */
-import type { Logger } from "../logger.ts";
-import { ORDER_STATUSES, type OrderStatus } from "../order.ts";
+import type { Logger } from "../kit/logger.ts";
+import { ORDER_STATUSES, type OrderStatus } from "../records/order.ts";
 import type { OrderCounts } from "../system/store.ts";
 import type { DashboardStore } from "./store.ts";
 import { type ActivityWindow, mergeBuckets, quantileMs, WINDOW_S } from "./window.ts";

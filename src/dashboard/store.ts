@@ -3,7 +3,9 @@
  * whichever replica serves a dashboard, so the page shows the whole system; and the latest failed
  * orders. Every adapter under src/db/ implements it; test/storage-contract.ts defines it.
  */
-import type { ActivityReport, Order } from "../order.ts";
+
+import type { ActivityReport } from "../records/activity.ts";
+import type { Order } from "../records/order.ts";
 
 export type { ActivityReport };
 

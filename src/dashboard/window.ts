@@ -4,8 +4,10 @@
  * running totals of retries and failures. Fed by the dispatcher as a QueueObserver; one ring of
  * per-second slots, so recording is an array increment and a snapshot sums 60 small arrays.
  */
-import type { ActivityReport, Order } from "../order.ts";
+
 import { type QueueObserver, queueWaitMs } from "../queue/observer.ts";
+import type { ActivityReport } from "../records/activity.ts";
+import type { Order } from "../records/order.ts";
 
 /** Upper bounds of the latency buckets, in ms (the last bucket is everything above). */
 export const BUCKETS_MS = [

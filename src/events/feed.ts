@@ -6,8 +6,8 @@
  * event to the watchers whose filter it matches. However many clients watch, the database sees one
  * small read per wake-up, at most one every `minIntervalMs`.
  */
-import { tooManyWatchers } from "../errors.ts";
-import type { OrderEvent } from "../order.ts";
+import { tooManyWatchers } from "../kit/errors.ts";
+import type { OrderEvent } from "../records/order.ts";
 import type { EventStore } from "./store.ts";
 
 /** Which events a watcher wants: all of them, one order's or one user's. */

@@ -11,7 +11,7 @@ import {
   type OrderEvent,
   type OrderStatus,
   type Transition,
-} from "../order.ts";
+} from "../records/order.ts";
 
 const DESCRIBED = describeEventTypes();
 

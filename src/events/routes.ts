@@ -7,9 +7,9 @@
  * and reads nothing for `stallMs` is cut off.
  */
 import { Elysia, t } from "elysia";
-import { ErrorBody } from "../error-envelope.ts";
-import { validationFailed } from "../errors.ts";
-import { checkQuery } from "../query-string.ts";
+import { ErrorBody } from "../kit/error-envelope.ts";
+import { validationFailed } from "../kit/errors.ts";
+import { checkQuery } from "../kit/query-string.ts";
 import type { EventFeed, EventFilter } from "./feed.ts";
 import type { EventStore } from "./store.ts";
 import { EventStream } from "./stream.ts";

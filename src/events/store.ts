@@ -3,7 +3,7 @@
  * in the transaction of each transition. Every adapter under src/db/ implements it;
  * test/storage-contract.ts defines its behaviour.
  */
-import type { EventQuery, OrderEvent } from "../order.ts";
+import type { EventQuery, OrderEvent } from "../records/order.ts";
 
 export type { EventQuery };
 

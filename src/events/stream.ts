@@ -1,7 +1,7 @@
 /**
  * One client's SSE stream (`GET /events`, routes.ts), served at the pace the client reads.
  */
-import type { OrderEvent } from "../order.ts";
+import type { OrderEvent } from "../records/order.ts";
 import type { EventFilter, Watch } from "./feed.ts";
 import { toEventView } from "./model.ts";
 import type { EventDeps } from "./routes.ts";

@@ -3,9 +3,9 @@
  * OVERLOADED and nothing is stored, while everything else works as usual: a replay of an existing
  * order (200, or 409 for another payload), reads and cancels.
  */
-import { overloaded } from "../errors.ts";
-import type { NewOrder, Transition } from "../order.ts";
+import { overloaded } from "../kit/errors.ts";
 import type { CreateOutcome, OrderStore } from "../orders/store.ts";
+import type { NewOrder, Transition } from "../records/order.ts";
 
 /** Seconds a refused client is told to wait before it retries. */
 export const OVERLOADED_RETRY_AFTER_S = 1;

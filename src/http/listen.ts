@@ -4,9 +4,9 @@
  */
 import type { AnyElysia } from "elysia";
 import { type Config, StartupError } from "../config.ts";
-import { toAppError, toErrorBody } from "../error-envelope.ts";
-import { MAX_BODY_BYTES } from "../json-body.ts";
-import type { Logger } from "../logger.ts";
+import { toAppError, toErrorBody } from "../kit/error-envelope.ts";
+import { MAX_BODY_BYTES } from "../kit/json-body.ts";
+import type { Logger } from "../kit/logger.ts";
 
 /** Listening and stopping `app` (any Elysia app: the HTTP shell imports nothing above it) as `config` says. */
 export function httpServer(app: AnyElysia, config: Config, log: Logger) {

@@ -13,9 +13,9 @@
  */
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from "elysia";
 import type { Config } from "../config.ts";
-import { toErrorBody } from "../error-envelope.ts";
-import { type AppError, rateLimited, unauthorized } from "../errors.ts";
-import { createAccessLog, type Logger } from "../logger.ts";
+import { toErrorBody } from "../kit/error-envelope.ts";
+import { type AppError, rateLimited, unauthorized } from "../kit/errors.ts";
+import { createAccessLog, type Logger } from "../kit/logger.ts";
 import { createKeyMatcher, presentedKey } from "./api-keys.ts";
 import type { PendingOrders } from "./backpressure.ts";
 import { corsHeaders, preflightHeaders } from "./cors.ts";

@@ -6,9 +6,9 @@
 import { expect, test } from "bun:test";
 import { memoryQueue } from "../../test/fixtures/memory-queue.ts";
 import { leaseExpired } from "../lifecycle.ts";
-import type { Order } from "../order.ts";
 import { ignoreQueue } from "../queue/observer.ts";
 import { claimRequests } from "../queue/policy.ts";
+import type { Order } from "../records/order.ts";
 import { Claims } from "./claims.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 

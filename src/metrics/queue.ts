@@ -5,8 +5,8 @@
  * thread. The levels (orders by status, slots busy) are read at each scrape.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { ORDER_STATUSES, type Order, type OrderStatus, type Transition } from "../order.ts";
 import { type QueueObserver, queueWaitMs } from "../queue/observer.ts";
+import { ORDER_STATUSES, type Order, type OrderStatus, type Transition } from "../records/order.ts";
 
 /** What the gauges read at each scrape. */
 export type QueueSources = {

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { cancelled } from "../lifecycle.ts";
-import type { Order } from "../order.ts";
+import type { Order } from "../records/order.ts";
 import { createMetrics } from "./registry.ts";
 
 const order = (overrides: Partial<Order>): Order => ({

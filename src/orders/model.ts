@@ -4,8 +4,8 @@
  */
 import { FormatRegistry, Kind, TypeRegistry } from "@sinclair/typebox";
 import { t } from "elysia";
-import { ORDER_STATUSES } from "../order.ts";
-import { DEFAULT_PAGE } from "../paging.ts";
+import { DEFAULT_PAGE } from "../kit/paging.ts";
+import { ORDER_STATUSES } from "../records/order.ts";
 import { MAX_AMOUNT, MONEY_RULE, toCents } from "./money.ts";
 
 const ID_PATTERN = "^[A-Za-z0-9._:-]+$";

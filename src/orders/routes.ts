@@ -4,14 +4,14 @@
  */
 import { withHeaders } from "@elysiajs/openapi";
 import { Elysia, t } from "elysia";
-import { ErrorBody } from "../error-envelope.ts";
-import { validationFailed } from "../errors.ts";
 import { OrderEventsView } from "../events/model.ts";
-import { Gate } from "../gate.ts";
-import { BODY_TIMEOUT_MS, parseJsonBody } from "../json-body.ts";
+import { ErrorBody } from "../kit/error-envelope.ts";
+import { validationFailed } from "../kit/errors.ts";
+import { Gate } from "../kit/gate.ts";
+import { BODY_TIMEOUT_MS, parseJsonBody } from "../kit/json-body.ts";
+import { checkQuery } from "../kit/query-string.ts";
 import { retried } from "../lifecycle.ts";
-import { ORDER_STATUSES, type OrderStatus } from "../order.ts";
-import { checkQuery } from "../query-string.ts";
+import { ORDER_STATUSES, type OrderStatus } from "../records/order.ts";
 import {
   CreateOrderBody,
   ListOrdersQuery,

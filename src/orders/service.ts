@@ -3,18 +3,18 @@
  * orders port (store.ts) and the clock, throw `AppError`s, and return plain data for the routes.
  */
 
+import type { EventFeed } from "../events/feed.ts";
+import { type OrderEventsView, toEventView } from "../events/model.ts";
 import {
   orderIdConflict,
   orderNotCancellable,
   orderNotFound,
   orderNotRetryable,
   validationFailed,
-} from "../errors.ts";
-import type { EventFeed } from "../events/feed.ts";
-import { type OrderEventsView, toEventView } from "../events/model.ts";
+} from "../kit/errors.ts";
+import { pageOf, pageRequest } from "../kit/paging.ts";
 import * as lifecycle from "../lifecycle.ts";
-import type { Order, OrderStatus } from "../order.ts";
-import { pageOf, pageRequest } from "../paging.ts";
+import type { Order, OrderStatus } from "../records/order.ts";
 import {
   type CreateOrderBody,
   type ListOrdersQuery,

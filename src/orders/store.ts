@@ -13,7 +13,7 @@ import type {
   OrderEvent,
   OrderStatus,
   Transition,
-} from "../order.ts";
+} from "../records/order.ts";
 
 export type { ChangeOutcome, CreateOutcome, ListFilter, OrderChange };
 

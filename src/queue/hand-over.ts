@@ -7,7 +7,7 @@
 
 import type { Claims, Job } from "../jobs/claims.ts";
 import type { LeaseKeeper } from "../jobs/lease-keeper.ts";
-import type { Order } from "../order.ts";
+import type { Order } from "../records/order.ts";
 import type { QueueObserver } from "./observer.ts";
 import type { WorkOrder } from "./process-order.ts";
 import type { Workers } from "./worker-pool.ts";

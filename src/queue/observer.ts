@@ -4,7 +4,7 @@
  * main thread, once per order or per write, and must stay cheap: no formatting, no allocation.
  */
 import type { Outcome } from "../lifecycle.ts";
-import type { Order } from "../order.ts";
+import type { Order } from "../records/order.ts";
 
 /** Told of every queue transition the dispatcher makes. */
 export type QueueObserver = {

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { Claims } from "../jobs/claims.ts";
 import * as lifecycle from "../lifecycle.ts";
-import type { Order } from "../order.ts";
+import type { Order } from "../records/order.ts";
 import {
   claimRequests,
   decideOutcome,

@@ -7,7 +7,7 @@
 import { type RetryRules, retryAfter } from "../jobs/backoff.ts";
 import type { Claim, Claims } from "../jobs/claims.ts";
 import * as lifecycle from "../lifecycle.ts";
-import type { Order } from "../order.ts";
+import type { Order } from "../records/order.ts";
 import type { AttemptResult, Reported } from "./messages.ts";
 import type { ClaimRequest, Settlement } from "./store.ts";
 

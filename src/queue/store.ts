@@ -3,7 +3,8 @@
  * arrays, so an adapter can run a whole pump in one transaction (and one round trip). Every adapter
  * under src/db/ implements it; test/storage-contract.ts defines its behaviour.
  */
-import type { ClaimRequest, SettleAndClaimResult, Settlement, Transition } from "../order.ts";
+import type { Transition } from "../records/order.ts";
+import type { ClaimRequest, SettleAndClaimResult, Settlement } from "../records/queue.ts";
 
 export type { ClaimRequest, SettleAndClaimResult, Settlement };
 

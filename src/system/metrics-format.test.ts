@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { AppError } from "../errors.ts";
+import { AppError } from "../kit/errors.ts";
 import { metricsFormat, prefersPrometheus } from "./metrics-format.ts";
 
 // What Prometheus' scrapers send: before 2.49, 2.49 and later (scrape_protocols), and 3.x.

@@ -4,7 +4,7 @@
  * Prometheus scraper's does (2.x names OpenMetrics at q=1, `text/plain;version=0.0.4` at q=0.5 and
  * any type at q=0.1; 3.x the same with `escaping=allow-utf-8` and other weights).
  */
-import { validationFailed } from "../errors.ts";
+import { validationFailed } from "../kit/errors.ts";
 
 /** The two formats of `/metrics`. */
 export type MetricsFormat = "json" | "prometheus";

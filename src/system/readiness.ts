@@ -7,7 +7,7 @@
  * would never notice that the disk is fine again. A store that does not track its writes
  * (PostgreSQL: many replicas write) is probed every time.
  */
-import { storageUnavailable } from "../errors.ts";
+import { storageUnavailable } from "../kit/errors.ts";
 import type { SystemStore } from "./store.ts";
 
 // A committed write this recent is proof enough.

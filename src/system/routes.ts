@@ -4,10 +4,10 @@
  */
 
 import { Elysia, t } from "elysia";
-import { ErrorBody } from "../error-envelope.ts";
-import { notReady } from "../errors.ts";
-import { ORDER_STATUSES } from "../order.ts";
-import { checkQuery } from "../query-string.ts";
+import { ErrorBody } from "../kit/error-envelope.ts";
+import { notReady } from "../kit/errors.ts";
+import { checkQuery } from "../kit/query-string.ts";
+import { ORDER_STATUSES } from "../records/order.ts";
 import { metricsFormat } from "./metrics-format.ts";
 import { checkWritable } from "./readiness.ts";
 import type { SystemStore } from "./store.ts";

@@ -2,7 +2,7 @@
  * The system feature's storage port: the counts behind `GET /metrics` and the probe behind
  * `/ready`. Every adapter under src/db/ implements it; test/storage-contract.ts defines it.
  */
-import type { OrderStatus } from "../order.ts";
+import type { OrderStatus } from "../records/order.ts";
 
 /** Orders per status and the summed processing time of the completed ones. */
 export type OrderCounts = { byStatus: Record<OrderStatus, number>; completedProcessingMs: number };

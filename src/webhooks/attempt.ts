@@ -3,7 +3,7 @@
  * Webhooks payload shape), the delivery's message id, signed at the attempt's time (send.ts).
  */
 import { toEventView } from "../events/model.ts";
-import type { OrderEvent } from "../order.ts";
+import type { OrderEvent } from "../records/order.ts";
 import { type DeliveryResult, sendWebhook } from "./send.ts";
 import type { DueDelivery } from "./store.ts";
 import type { UrlPolicy } from "./url-policy.ts";

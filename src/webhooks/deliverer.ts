@@ -21,7 +21,7 @@ import type { RetryRules } from "../jobs/backoff.ts";
 import { Claims, type Job } from "../jobs/claims.ts";
 import { LeaseKeeper, type LeaseObserver } from "../jobs/lease-keeper.ts";
 import { Serial } from "../jobs/serial.ts";
-import type { Logger } from "../logger.ts";
+import type { Logger } from "../kit/logger.ts";
 import { decideDelivery } from "./policy.ts";
 import type { DeliveryResult } from "./send.ts";
 import type { DeliveryOutcome, DueDelivery, WebhookStore } from "./store.ts";

@@ -4,10 +4,10 @@
  */
 import { t } from "elysia";
 import { EventView, exampleOf } from "../events/model.ts";
+import { DEFAULT_PAGE } from "../kit/paging.ts";
 import * as lifecycle from "../lifecycle.ts";
-import { EVENT_TYPES, type EventType } from "../order.ts";
-import { DEFAULT_PAGE } from "../paging.ts";
-import { DELIVERY_STATUSES, type DeliveryStatus } from "../webhook.ts";
+import { EVENT_TYPES, type EventType } from "../records/order.ts";
+import { DELIVERY_STATUSES, type DeliveryStatus } from "../records/webhook.ts";
 
 /** Largest page of deliveries. */
 export const MAX_DELIVERY_PAGE = 500;

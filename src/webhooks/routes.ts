@@ -1,8 +1,8 @@
 /** HTTP routes of the webhooks feature: subscriptions and their deliveries. */
 import { Elysia } from "elysia";
-import { ErrorBody } from "../error-envelope.ts";
-import { parseJsonBody } from "../json-body.ts";
-import { checkQuery } from "../query-string.ts";
+import { ErrorBody } from "../kit/error-envelope.ts";
+import { parseJsonBody } from "../kit/json-body.ts";
+import { checkQuery } from "../kit/query-string.ts";
 import {
   CreatedWebhookView,
   CreateWebhookBody,

@@ -4,9 +4,9 @@
  * functions over the webhooks port; they know nothing of HTTP.
  */
 
-import { deliveryNotFound, validationFailed, webhookLimitReached, webhookNotFound } from "../errors.ts";
-import { pageOf, pageOfRows, pageQuery, pageRequest } from "../paging.ts";
-import type { Delivery, Webhook, WebhookKey } from "../webhook.ts";
+import { deliveryNotFound, validationFailed, webhookLimitReached, webhookNotFound } from "../kit/errors.ts";
+import { pageOf, pageOfRows, pageQuery, pageRequest } from "../kit/paging.ts";
+import type { Delivery, Webhook, WebhookKey } from "../records/webhook.ts";
 import type {
   CreatedWebhookView,
   CreateWebhookBody,

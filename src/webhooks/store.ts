@@ -12,7 +12,7 @@ import type {
   DueDelivery,
   Webhook,
   WebhookKey,
-} from "../webhook.ts";
+} from "../records/webhook.ts";
 
 export type { DeliveryOutcome, DueDelivery, WebhookKey };
 

@@ -9,8 +9,8 @@
  * of an order_id already stored, get the stored order.
  */
 import type pg from "pg";
-import { storageUnavailable } from "../../errors.ts";
-import type { CreateOutcome, NewOrder, Order, Transition } from "../../order.ts";
+import { storageUnavailable } from "../../kit/errors.ts";
+import type { CreateOutcome, NewOrder, Order, Transition } from "../../records/order.ts";
 import * as q from "./queue-sql.ts";
 
 // Enough to keep the round trips overlapped (one commit's fsync while the next batch is built);

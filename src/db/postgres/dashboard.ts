@@ -2,7 +2,9 @@
  * The dashboard port on PostgreSQL: replicas share the database, so each upserts its activity
  * report and any one reads them all (dashboard-sql.ts).
  */
-import type { ActivityReport, Order } from "../../order.ts";
+
+import type { ActivityReport } from "../../records/activity.ts";
+import type { Order } from "../../records/order.ts";
 import type { Adapter } from "./context.ts";
 import * as d from "./dashboard-sql.ts";
 

@@ -17,7 +17,7 @@
  * transaction delays the stream.
  */
 
-import type { EventQuery } from "../../order.ts";
+import type { EventQuery } from "../../records/order.ts";
 import { ms, statement } from "./sql.ts";
 
 /** The columns of an event as the ports speak them, from `order_events e` joined to `orders o`. */

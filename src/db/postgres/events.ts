@@ -2,7 +2,7 @@
  * The events port on PostgreSQL: the stream's reads (events-sql.ts) and its wake-ups, this
  * process's own writes at once and the other replicas' through the EVENTS channel.
  */
-import type { EventQuery, OrderEvent } from "../../order.ts";
+import type { EventQuery, OrderEvent } from "../../records/order.ts";
 import type { Adapter } from "./context.ts";
 import * as ev from "./events-sql.ts";
 import { EVENTS } from "./notify.ts";

@@ -3,7 +3,7 @@
  * by id (a cancel, an operator's retry: one statement each, with its event), and the reads.
  */
 import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
-import type { ListFilter, Order, OrderChange, OrderEvent } from "../../order.ts";
+import type { ListFilter, Order, OrderChange, OrderEvent } from "../../records/order.ts";
 import type { Adapter } from "./context.ts";
 import type { createBatcher } from "./creates.ts";
 import * as ev from "./events-sql.ts";

@@ -5,7 +5,8 @@
  * that statement.
  */
 import type pg from "pg";
-import type { ClaimRequest, Order, SettleAndClaimResult, Settlement } from "../../order.ts";
+import type { Order } from "../../records/order.ts";
+import type { ClaimRequest, SettleAndClaimResult, Settlement } from "../../records/queue.ts";
 import { queryWithDeadline } from "./deadline.ts";
 import * as q from "./queue-sql.ts";
 

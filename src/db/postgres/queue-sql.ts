@@ -13,7 +13,8 @@
  * CTE), so the event commits with the transition and a batch stays one round trip; events-sql.ts
  * explains the stream key `tx_id` that they get by default, and the one exception (the claim).
  */
-import type { ClaimRequest, NewOrder, OrderChange, Settlement, Transition } from "../../order.ts";
+import type { NewOrder, OrderChange, Transition } from "../../records/order.ts";
+import type { ClaimRequest, Settlement } from "../../records/queue.ts";
 import { at, ms, statement } from "./sql.ts";
 
 /** The columns of an order as the ports speak them (times as epoch ms). */

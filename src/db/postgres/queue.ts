@@ -4,7 +4,8 @@
  * wake-ups of other replicas' new orders (LISTEN, notify.ts).
  */
 import type pg from "pg";
-import type { ClaimRequest, Settlement, Transition } from "../../order.ts";
+import type { Transition } from "../../records/order.ts";
+import type { ClaimRequest, Settlement } from "../../records/queue.ts";
 import type { Adapter } from "./context.ts";
 import { queryWithDeadline } from "./deadline.ts";
 import { NEW_ORDERS } from "./notify.ts";

@@ -19,8 +19,9 @@ import {
   timestamp,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
-import { type ActivityReport, EVENT_TYPES, type EventType, ORDER_STATUSES, type Order } from "../../order.ts";
-import { DELIVERY_STATUSES } from "../../webhook.ts";
+import type { ActivityReport } from "../../records/activity.ts";
+import { EVENT_TYPES, type EventType, ORDER_STATUSES, type Order } from "../../records/order.ts";
+import { DELIVERY_STATUSES } from "../../records/webhook.ts";
 
 const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
 const statusList = quoted(ORDER_STATUSES);

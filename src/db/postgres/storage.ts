@@ -6,8 +6,8 @@
  * INSERT (one round trip); a pump's results and claims share one transaction; claims carry a
  * lease that their holder renews and that, once expired, lets any replica rescue the order.
  */
-import { storageUnavailable } from "../../errors.ts";
-import { ORDER_STATUSES } from "../../order.ts";
+import { storageUnavailable } from "../../kit/errors.ts";
+import { ORDER_STATUSES } from "../../records/order.ts";
 import type { Storage } from "../../storage.ts";
 import { drizzleOver, fillPool, migrateDatabase, openPool, redact } from "./client.ts";
 import type { Adapter } from "./context.ts";

@@ -2,7 +2,7 @@
  * The system port on PostgreSQL: the counts behind /metrics (the sum of at most 80 counter rows,
  * whatever the number of orders) and the write probe behind /ready.
  */
-import { ORDER_STATUSES, type OrderStatus } from "../../order.ts";
+import { ORDER_STATUSES, type OrderStatus } from "../../records/order.ts";
 import type { Adapter } from "./context.ts";
 import { statement } from "./sql.ts";
 

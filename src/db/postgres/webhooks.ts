@@ -4,8 +4,14 @@
  * database becomes the adapter's 503 through `guarded`.
  */
 import type pg from "pg";
-import type { OrderEvent } from "../../order.ts";
-import type { Delivery, DeliveryOutcome, DeliveryStatus, Webhook, WebhookKey } from "../../webhook.ts";
+import type { OrderEvent } from "../../records/order.ts";
+import type {
+  Delivery,
+  DeliveryOutcome,
+  DeliveryStatus,
+  Webhook,
+  WebhookKey,
+} from "../../records/webhook.ts";
 import type { Adapter } from "./context.ts";
 import * as w from "./webhook-sql.ts";
 

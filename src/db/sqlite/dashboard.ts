@@ -3,7 +3,7 @@
  * process's own, kept in memory (lost at restart, like the process it describes); the recent
  * failures are read on the read-only connection.
  */
-import type { ActivityReport } from "../../order.ts";
+import type { ActivityReport } from "../../records/activity.ts";
 import type { Adapter } from "./context.ts";
 
 /** The dashboard port over `adapter`, with its own activity map. */

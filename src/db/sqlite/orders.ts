@@ -2,7 +2,7 @@
  * The orders port on SQLite: creates and changes are operations of writes.ts on the writer thread
  * (a change's guard and its event in one write); the reads run on the read-only connection.
  */
-import type { NewOrder, OrderChange, Transition } from "../../order.ts";
+import type { NewOrder, OrderChange, Transition } from "../../records/order.ts";
 import type { Adapter } from "./context.ts";
 
 /** The orders port over `adapter`. */

@@ -8,7 +8,7 @@
  * (it died and its orders were released) changes nothing.
  */
 import { and, asc, eq, inArray, lt, lte, min, sql } from "drizzle-orm";
-import type { Order } from "../../order.ts";
+import type { Order } from "../../records/order.ts";
 import type { Db } from "./client.ts";
 import { orders, toOrder } from "./schema.ts";
 
@@ -87,8 +87,10 @@ function holdSql(db: Db) {
       .prepare();
   const settle = (columns: SettleColumn[]) => {
     const key = columns.join();
-    let statement = settleBy.get(key);
-    if (!statement) settleBy.set(key, (statement = settleStatement(columns)));
+    const known = settleBy.get(key);
+    if (known) return known;
+    const statement = settleStatement(columns);
+    settleBy.set(key, statement);
     return statement;
   };
   const release = db

@@ -3,7 +3,7 @@
  * statement per function, prepared once. WAL lets them run while the writer thread commits.
  */
 import { and, asc, desc, eq, gt, lte, max, type SQL, sql } from "drizzle-orm";
-import { ORDER_STATUSES, type Order, type OrderEvent, type OrderStatus } from "../../order.ts";
+import { ORDER_STATUSES, type Order, type OrderEvent, type OrderStatus } from "../../records/order.ts";
 import type { Db } from "./client.ts";
 import { orderCounts, orderEvents, orders, toOrder } from "./schema.ts";
 

@@ -5,8 +5,8 @@
  */
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { EVENT_TYPES, ORDER_STATUSES, type Order } from "../../order.ts";
-import { DELIVERY_STATUSES } from "../../webhook.ts";
+import { EVENT_TYPES, ORDER_STATUSES, type Order } from "../../records/order.ts";
+import { DELIVERY_STATUSES } from "../../records/webhook.ts";
 
 const statusList = ORDER_STATUSES.map((status) => `'${status}'`).join(", ");
 

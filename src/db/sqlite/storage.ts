@@ -12,7 +12,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SynchronousLevel } from "../../config.ts";
-import type { Transition } from "../../order.ts";
+import type { Transition } from "../../records/order.ts";
 import { migrateDatabase, openDatabase } from "./client.ts";
 import type { Adapter } from "./context.ts";
 import { createDashboardStore } from "./dashboard.ts";

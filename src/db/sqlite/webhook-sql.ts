@@ -20,8 +20,14 @@ import {
   type SQL,
   sql,
 } from "drizzle-orm";
-import type { OrderEvent } from "../../order.ts";
-import type { Delivery, DeliveryOutcome, DeliveryStatus, Webhook, WebhookKey } from "../../webhook.ts";
+import type { OrderEvent } from "../../records/order.ts";
+import type {
+  Delivery,
+  DeliveryOutcome,
+  DeliveryStatus,
+  Webhook,
+  WebhookKey,
+} from "../../records/webhook.ts";
 import type { Db } from "./client.ts";
 import { eventColumns, toEvent } from "./reads.ts";
 import { orderEvents, orders, webhookDeliveries, webhooks } from "./schema.ts";

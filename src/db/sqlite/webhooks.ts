@@ -3,7 +3,7 @@
  * (webhook-sql.ts) on the writer thread, read on the read-only connection. The deliveries a dead
  * process was sending are released at open (storage.ts), not here.
  */
-import type { Webhook, WebhookKey } from "../../webhook.ts";
+import type { Webhook, WebhookKey } from "../../records/webhook.ts";
 import type { Adapter } from "./context.ts";
 import type { WriteOps } from "./writes.ts";
 

@@ -23,7 +23,7 @@
  * `order_id` is safe). A job that throws an `AppError` is a client error decided inside the batch
  * and fails only its own request (jobs check before they write, so it wrote nothing).
  */
-import { AppError, storageUnavailable } from "../../errors.ts";
+import { AppError, storageUnavailable } from "../../kit/errors.ts";
 import type { Db } from "./client.ts";
 
 type Job<T> = { work: () => T; resolve: (value: T) => void; reject: (error: unknown) => void };

@@ -6,7 +6,7 @@
  * each way. See writer.ts for why the writer has a thread of its own.
  */
 import type { SynchronousLevel } from "../../config.ts";
-import { storageUnavailable, toWireError } from "../../errors.ts";
+import { storageUnavailable, toWireError } from "../../kit/errors.ts";
 import { closeDatabase, type Db, openDatabase, openWalSync } from "./client.ts";
 import { type BatchStats, WriteBatcher } from "./write-batcher.ts";
 import type { FromWriter, Reply, ToWriter } from "./writer.ts";

@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AppError } from "../../errors.ts";
+import { AppError } from "../../kit/errors.ts";
 import { cancelled, created } from "../../lifecycle.ts";
 import { closeDatabase, type Db, migrateDatabase, openDatabase } from "./client.ts";
 import type { BatchStats } from "./write-batcher.ts";

@@ -15,7 +15,7 @@
  * turn too, so every call of a turn shares the cost of one message (figures: docs/PERFORMANCE.md).
  */
 import type { SynchronousLevel } from "../../config.ts";
-import { fromWireError, storageUnavailable, type WireError } from "../../errors.ts";
+import { fromWireError, storageUnavailable, type WireError } from "../../kit/errors.ts";
 import type { BatchStats } from "./write-batcher.ts";
 
 /** Main thread -> writer thread. */

@@ -7,7 +7,8 @@
  * here: every change arrives as a transition (src/lifecycle.ts), applied as given with its event.
  */
 import { eq, sql } from "drizzle-orm";
-import type { ClaimRequest, Order, OrderChange, Settlement, Transition } from "../../order.ts";
+import type { Order, OrderChange, Transition } from "../../records/order.ts";
+import type { ClaimRequest, Settlement } from "../../records/queue.ts";
 import type { Db } from "./client.ts";
 import { type Changed, createQueueSql } from "./queue-sql.ts";
 import { orderEvents, orders, toOrder } from "./schema.ts";

@@ -3,7 +3,7 @@
  * buffered and written once per event-loop turn; every other line flushes them first, so stdout
  * stays in order.
  */
-import type { LogLevel } from "./config.ts";
+import type { LogLevel } from "../config.ts";
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 

@@ -1,10 +1,12 @@
 /**
- * The order vocabulary shared by the features and the storage adapters: the statuses and the plain
- * records that cross the storage ports. It imports nothing, so any adapter can use it without
- * depending on a feature (see docs/ARCHITECTURE.md, "Storage behind ports").
+ * The order records shared by the features and the storage adapters: an order, its events, and
+ * the requests and results of the orders and events ports (the statuses and event types come from
+ * src/lifecycle.ts). It imports no feature, so any adapter can use it without depending on one
+ * (see docs/ARCHITECTURE.md, "Storage behind ports"). The queue's records are in queue.ts beside
+ * it, the dashboard's in activity.ts, the webhooks' in webhook.ts.
  */
 
-import type { EventType, OrderStatus, Transition } from "./lifecycle.ts";
+import type { EventType, OrderStatus, Transition } from "../lifecycle.ts";
 
 export {
   EVENT_TYPES,
@@ -12,7 +14,7 @@ export {
   ORDER_STATUSES,
   type OrderStatus,
   type Transition,
-} from "./lifecycle.ts";
+} from "../lifecycle.ts";
 
 /**
  * An order as storage returns it. `seq` is the insertion order (listing keyset and FIFO
@@ -52,10 +54,9 @@ export type OrderEvent = {
   details: Record<string, unknown> | null;
 };
 
-/**
- * The records that cross the storage ports with the ones above: requests and results of the
- * ports' operations (the ports themselves live with their features: orders/store.ts,
- * queue/store.ts, events/store.ts). Here so that adapters use them without importing a feature.
+/*
+ * The requests and results of the orders and events ports' operations (the ports themselves live
+ * with their features: orders/store.ts, events/store.ts).
  */
 
 /** A create either inserted the order or found the one that already had its `order_id`. */
@@ -74,37 +75,6 @@ export type ChangeOutcome = { changed: true; order: Order } | { changed: false; 
 /** Filters and page position of a listing; `afterSeq` is the decoded cursor (0: from the start). */
 export type ListFilter = { status?: OrderStatus; userId?: string; afterSeq: number; limit: number };
 
-/**
- * What to record for an order a worker slot held, as the queue decided it (src/queue/policy.ts):
- * its transition, and the columns it sets besides the status (unset ones keep their value). Each
- * is fenced by the claim: it changes the order only while it is in `transition.from` and held by
- * `owner`, so a result from a slot that lost its claim (its thread died and the order was
- * released) changes nothing. Settling ends the hold (no owner, no lease).
- */
-export type Settlement = {
-  seq: number;
-  owner: string;
-  transition: Transition;
-  runAt?: number;
-  lastError?: string;
-  completedAt?: number;
-};
-
-/**
- * One order wanted by a worker slot (`owner`), taken with `transition` (every request of one call
- * has the same `from` and `to`). A claimed order gets `attempts` + 1, `startedAt` = now, and is
- * held by its owner until the lease ends.
- */
-export type ClaimRequest = { owner: string; transition: Transition };
-
-/**
- * `claimed[i]` answers `claims[i]`: the due orders, oldest first (by `runAt`, then `seq`), one per
- * request until none is left. `nextDueAt` is when the earliest pending order becomes due (null:
- * none pending) when fewer orders than requests were claimed, and undefined when every request got
- * one (call again as slots free up).
- */
-export type SettleAndClaimResult = { claimed: Order[]; nextDueAt: number | null | undefined };
-
 /** Which events to read: after position `after` (an event's `seq`; 0 is the start). */
 export type EventQuery = {
   after: number;
@@ -113,20 +83,4 @@ export type EventQuery = {
   limit: number;
   orderId?: string;
   userId?: string;
-};
-
-/**
- * One replica's recent queue activity, as it publishes it for the dashboard every second
- * (src/dashboard/window.ts): latency counts per bucket over the last minute, which add up across
- * replicas, and running totals since the replica started.
- */
-export type ActivityReport = {
-  replica: string;
-  at: number;
-  waitBuckets: number[];
-  processingBuckets: number[];
-  retriesTotal: number;
-  failuresTotal: number;
-  slotsBusy: number;
-  slotsCapacity: number;
 };

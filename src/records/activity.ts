@@ -1,0 +1,17 @@
+/** The records of the dashboard's activity port (src/dashboard/store.ts). */
+
+/**
+ * One replica's recent queue activity, as it publishes it for the dashboard every second
+ * (src/dashboard/window.ts): latency counts per bucket over the last minute, which add up across
+ * replicas, and running totals since the replica started.
+ */
+export type ActivityReport = {
+  replica: string;
+  at: number;
+  waitBuckets: number[];
+  processingBuckets: number[];
+  retriesTotal: number;
+  failuresTotal: number;
+  slotsBusy: number;
+  slotsCapacity: number;
+};
