@@ -8,7 +8,8 @@ import type { Dashboard } from "./dashboard/service.ts";
 import { apiDocs } from "./docs.ts";
 import { type EventDeps, eventRoutes } from "./events/routes.ts";
 import { boundPendingOrders, OVERLOADED_RETRY_AFTER_S } from "./http/backpressure.ts";
-import { type HttpPolicyDeps, httpPolicy, openPaths, type PolicyHost, PROBE_PATHS } from "./http/policy.ts";
+import { type HttpPolicyDeps, httpPolicy, type PolicyHost } from "./http/policy.ts";
+import { routeTable } from "./http/route-table.ts";
 import { toAppError, toErrorBody } from "./kit/error-envelope.ts";
 import { type AppError, methodNotAllowed, routeNotFound } from "./kit/errors.ts";
 import type { Logger } from "./kit/logger.ts";
@@ -54,27 +55,28 @@ export function createApp(deps: AppDeps) {
     ...deps.orders,
     store: boundPendingOrders(deps.orders.store, deps.http.pendingOrders, config.maxPendingOrders),
   };
-  // Filled in once the app exists: the policy labels early refusals and reads client addresses.
-  const host: PolicyHost = {
-    routeOf: (method, path) => routeOf(method, path),
-    methodsOf: (path) => allowedMethods(path),
-    server: () => null,
-  };
+  // Read once the app has its routes: the policy labels early refusals, names a path's methods,
+  // reads each route's declared access, and reads client addresses from the server.
+  const routes = routeTable(() => app.routes);
+  const host: PolicyHost = { ...routes, server: () => null };
   const policy = httpPolicy(deps.http, host);
   const app = new Elysia({ normalize: false }) // normalize: false: unknown fields are an error, not dropped
     .use(policy.plugin)
     .use(
       apiDocs({
         apiKeysOn: config.apiKeys.length > 0,
-        openPaths: openPaths(config),
+        publicSwitches: {
+          metricsPublic: config.metricsPublic,
+          dashboardPublic: config.dashboardPublic,
+          docsPublic: config.docsPublic,
+        },
         rateLimitPerS: config.rateLimitPerS,
-        unlimitedPaths: PROBE_PATHS,
       }),
     )
     .onError(({ code, error, set, request, route, requestId, requestStartedAt }) => {
       let appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log, requestId);
       if (code === "NOT_FOUND") {
-        const allowed = allowedMethods(new URL(request.url).pathname);
+        const allowed = routes.methodsOf(new URL(request.url).pathname);
         if (allowed.length > 0) {
           appError = methodNotAllowed(request.method, allowed);
           set.headers.allow = allowed.join(", ");
@@ -100,34 +102,6 @@ export function createApp(deps: AppDeps) {
     .use(dashboardRoutes(deps.dashboard));
 
   host.server = () => app.server;
-
-  // Each route's method, template and pattern (`:param` is one path segment), built on first use.
-  let routes: { pattern: RegExp; method: string; path: string }[] | undefined;
-  function routeTable() {
-    routes ??= app.routes
-      .filter((route) => !route.path.includes("*"))
-      .map((route) => ({
-        method: route.method,
-        path: route.path,
-        pattern: new RegExp(
-          `^${route.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+")}/?$`,
-        ),
-      }));
-    return routes;
-  }
-  /** The methods a path answers. */
-  function allowedMethods(path: string): string[] {
-    const methods = routeTable()
-      .filter((route) => route.pattern.test(path))
-      .map((route) => route.method);
-    return [...new Set(methods)].sort();
-  }
-  /** The template of the route a request would reach, for requests refused before routing. */
-  function routeOf(method: string, path: string): string {
-    return (
-      routeTable().find((route) => route.method === method && route.pattern.test(path))?.path ?? "unmatched"
-    );
-  }
 
   return app;
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { pageSecurityHeaders } from "./http/page-policy.ts";
+import { undocumented } from "./kit/route-contract.ts";
 import { cleanDocument, type DocumentOptions } from "./openapi-document.ts";
 
 /** Where swagger-ui-dist is installed: found by module resolution, so /app/node_modules in the image too. */
@@ -81,7 +82,10 @@ const PAGE_HTML = `<!doctype html>
 </html>
 `;
 
-/** Serves the page, our two files, and the Swagger UI assets (each read from disk once, on its first request). */
+/**
+ * Serves the page, our two files, and the Swagger UI assets (each read from disk once, on its first
+ * request). Left out of the document, and open as DOCS_PUBLIC says, like every route of `apiDocs`.
+ */
 function swaggerUiPage() {
   const app = new Elysia({ name: "swagger-ui-page" }).get(
     "/swagger",
@@ -89,37 +93,31 @@ function swaggerUiPage() {
       new Response(PAGE_HTML, {
         headers: { "content-type": "text/html; charset=utf-8", ...PAGE_SECURITY_HEADERS },
       }),
-    { detail: { hide: true } },
   );
   for (const [name, { type, text }] of Object.entries(OWN_ASSETS)) {
     app.get(
       `/swagger/assets/${name}`,
       () => new Response(text, { headers: { "content-type": type, "cache-control": "no-cache" } }),
-      { detail: { hide: true } },
     );
   }
   for (const [name, contentType] of Object.entries(ASSETS)) {
     const file = Bun.file(join(SWAGGER_UI_DIR, name));
     let bytes: Promise<Uint8Array> | undefined;
-    app.get(
-      `${ASSET_BASE}/${name}`,
-      async () => {
-        bytes ??= file.bytes();
-        return new Response(await bytes, {
-          headers: { "content-type": contentType, "cache-control": "public, max-age=31536000, immutable" },
-        });
-      },
-      { detail: { hide: true } },
-    );
+    app.get(`${ASSET_BASE}/${name}`, async () => {
+      bytes ??= file.bytes();
+      return new Response(await bytes, {
+        headers: { "content-type": contentType, "cache-control": "public, max-age=31536000, immutable" },
+      });
+    });
   }
   return app;
 }
 
 /**
  * The docs plugin: `/swagger` (Swagger UI), `/swagger/json` (the document),
- * `/swagger/assets/<swagger-ui version>/...` and our `/swagger/assets/init.js` and `dark.css`. With `apiKeysOn`, the document declares the API key
- * schemes and requires one on every operation but those under `openPaths` (OpenAPI paths, e.g.
- * "/health").
+ * `/swagger/assets/<swagger-ui version>/...` and our `/swagger/assets/init.js` and `dark.css`. With
+ * `apiKeysOn`, the document declares the API key schemes and requires one on every operation whose
+ * declared access needs one (src/kit/route-contract.ts).
  */
 export function apiDocs(options: DocumentOptions = { apiKeysOn: false }) {
   // The generated document is rewritten by an after-handle hook on this plugin's own routes: it must
@@ -128,7 +126,9 @@ export function apiDocs(options: DocumentOptions = { apiKeysOn: false }) {
   // not change, so the cleaned copy is kept for as long.
   let generated: unknown;
   let cleaned: unknown;
-  return new Elysia({ name: "api-docs", seed: options })
+  // Declared on the plugin, not per route: its routes include the OpenAPI plugin's /swagger/json,
+  // whose options are not ours to give (Elysia hands a plugin's `detail` to every route under it).
+  return new Elysia({ name: "api-docs", seed: options, detail: undocumented("docs") })
     .onAfterHandle(({ route, responseValue }) => {
       if (route !== "/swagger/json") return;
       if (responseValue !== generated) {

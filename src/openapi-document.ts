@@ -5,22 +5,31 @@
  * key schemes when keys are on.
  */
 import { type AppError, rateLimited, unauthorized } from "./kit/errors.ts";
+import {
+  answersWithoutKey,
+  type ErrorExample,
+  type PublicSwitches,
+  takeDeclarations,
+} from "./kit/route-contract.ts";
 import { nameSchemas } from "./openapi-components.ts";
-import { errorResponse, OPERATION_ERRORS } from "./openapi-errors.ts";
+import { errorResponse } from "./openapi-errors.ts";
 import { PRINTABLE } from "./orders/model.ts";
 import { webhookDocuments } from "./webhooks/model.ts";
 
-/** What the document declares about API keys. */
+/**
+ * What the document declares about API keys and rate limits; which operations they apply to is
+ * each route's declared access (src/kit/route-contract.ts).
+ */
 export type DocumentOptions = {
   /** Whether requests need an API key; the document then declares the schemes and requires one. */
   apiKeysOn: boolean;
-  /** OpenAPI paths ("/health") that need no key even when keys are on. */
-  openPaths?: readonly string[];
-  /** RATE_LIMIT_PER_S: above 0, every operation but those under `unlimitedPaths` may answer 429. */
+  /** METRICS_PUBLIC, DASHBOARD_PUBLIC, DOCS_PUBLIC: the accesses that need no key (none if absent). */
+  publicSwitches?: PublicSwitches;
+  /** RATE_LIMIT_PER_S: above 0, every operation but the probes may answer 429. */
   rateLimitPerS?: number;
-  /** OpenAPI paths the rate limit never applies to (the probes). */
-  unlimitedPaths?: readonly string[];
 };
+
+const NO_SWITCH: PublicSwitches = { metricsPublic: false, dashboardPublic: false, docsPublic: false };
 
 type Node = Record<string, unknown>;
 
@@ -128,15 +137,17 @@ const SUCCESS_CONTENT: Record<string, { replace: boolean; content: Node }> = {
   },
 };
 
-/** Cleans one operation's parameters, body and responses; error responses come from OPERATION_ERRORS. */
-function cleanOperation(operation: Node, key: string): void {
+/**
+ * Cleans one operation's parameters, body and responses; each error status's response is built
+ * from the errors the route declares at that status.
+ */
+function cleanOperation(operation: Node, key: string, errors: readonly ErrorExample[]): void {
   if (Array.isArray(operation.parameters)) {
     for (const parameter of operation.parameters)
       if (isNode(parameter)) parameter.schema = cleanSchema(parameter.schema);
   }
   if (isNode(operation.requestBody)) cleanContent(operation.requestBody.content);
   const responses = isNode(operation.responses) ? operation.responses : {};
-  const errors = OPERATION_ERRORS[key] ?? [];
   for (const [status, response] of Object.entries(responses)) {
     const atStatus = errors.filter((error) => String(error.status) === status);
     if (atStatus.length > 0) {
@@ -187,9 +198,13 @@ export function cleanDocument(generated: unknown, options: DocumentOptions): Nod
     if (!isNode(item)) continue;
     for (const [method, operation] of Object.entries(item)) {
       if (!isNode(operation)) continue;
-      cleanOperation(operation, `${method.toUpperCase()} ${path}`);
-      if (options.apiKeysOn) requireKey(operation, !options.openPaths?.includes(path));
-      if ((options.rateLimitPerS ?? 0) > 0 && !options.unlimitedPaths?.includes(path))
+      // An operation of a document already cleaned declares nothing: its errors are in place, and
+      // it needs a key like any route that declares no access.
+      const { errors, access = "key" } = takeDeclarations(operation);
+      cleanOperation(operation, `${method.toUpperCase()} ${path}`, errors);
+      if (options.apiKeysOn)
+        requireKey(operation, !answersWithoutKey(access, options.publicSwitches ?? NO_SWITCH));
+      if ((options.rateLimitPerS ?? 0) > 0 && access !== "probe")
         addPolicyError(operation, rateLimited(options.rateLimitPerS ?? 0));
     }
   }

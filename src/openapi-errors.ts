@@ -1,140 +1,14 @@
 /**
- * The error side of the OpenAPI document: which errors each operation answers, with an example of
- * each built by the error catalogue's own constructors (so code, status and message are the ones
- * the service sends), and the envelope of each status with its codes and typed `details`.
+ * The error side of the OpenAPI document: the envelope of each error status an operation declares,
+ * with its codes, typed `details` and an example of each error (the routes declare their errors,
+ * built by the error catalogue's own constructors: src/kit/route-contract.ts).
  */
 import { toErrorBody } from "./kit/error-envelope.ts";
-import {
-  type AppError,
-  deliveryNotFound,
-  type ErrorCode,
-  invalidJson,
-  invalidQuery,
-  notReady,
-  orderIdConflict,
-  orderNotCancellable,
-  orderNotFound,
-  orderNotRetryable,
-  overloaded,
-  payloadTooLarge,
-  requestTimeout,
-  storageUnavailable,
-  tooManyWatchers,
-  unsupportedMediaType,
-  validationFailed,
-  webhookLimitReached,
-  webhookNotFound,
-} from "./kit/errors.ts";
-import { BODY_TIMEOUT_MS, MAX_BODY_BYTES } from "./kit/json-body.ts";
+import type { ErrorCode } from "./kit/errors.ts";
+import type { ErrorExample } from "./kit/route-contract.ts";
 import { refTo } from "./openapi-components.ts";
-import { MAX_PAGE } from "./orders/model.ts";
-import { MONEY_RULE } from "./orders/money.ts";
-import { MAX_DELIVERY_PAGE, MAX_WEBHOOK_PAGE } from "./webhooks/model.ts";
 
 type Node = Record<string, unknown>;
-
-const ORDER_ID = "order_456";
-const WEBHOOK_ID = "3f6b0c1e-2d4a-4c8e-9a57-1b2c3d4e5f60";
-const WRITER_DOWN = "The database writer is not running; nothing was saved.";
-
-/**
- * Every error each operation answers, by "METHOD /openapi/path". test/swagger.test.ts checks that
- * these are exactly the error statuses each route declares, and provokes them to check the examples
- * are what the service answers. Errors of the HTTP policy that depend on configuration (401 with
- * API keys, 429 with a rate limit) are added by `cleanDocument`.
- */
-export const OPERATION_ERRORS: Record<string, AppError[]> = {
-  "POST /orders": [
-    invalidJson("JSON Parse error: Expected '}'"),
-    requestTimeout(BODY_TIMEOUT_MS),
-    orderIdConflict(ORDER_ID),
-    payloadTooLarge(MAX_BODY_BYTES),
-    unsupportedMediaType("text/plain"),
-    validationFailed([{ field: "total_amount", message: MONEY_RULE }], "body"),
-    overloaded(),
-    storageUnavailable(WRITER_DOWN),
-  ],
-  "GET /orders": [
-    invalidQuery("user_id=%FF"),
-    validationFailed([{ field: "limit", message: `must be a whole number from 1 to ${MAX_PAGE}` }], "query"),
-  ],
-  "GET /orders/{order_id}": [orderNotFound(ORDER_ID)],
-  "GET /orders/{order_id}/status": [
-    orderNotFound(ORDER_ID),
-    tooManyWatchers(10_000),
-    invalidQuery("wait_for=%FF"),
-    validationFailed(
-      [
-        {
-          field: "wait_for",
-          message: "must be a comma-separated list of pending, processing, completed, failed, cancelled",
-        },
-      ],
-      "query",
-    ),
-  ],
-  "GET /orders/{order_id}/events": [orderNotFound(ORDER_ID)],
-  "GET /events": [
-    invalidQuery("user_id=%FF"),
-    validationFailed([{ field: "last_event_id", message: "must be the seq of an event" }], "request"),
-    tooManyWatchers(10_000),
-  ],
-  "POST /orders/{order_id}/retry": [
-    orderNotFound(ORDER_ID),
-    orderNotRetryable(ORDER_ID, "completed"),
-    storageUnavailable(WRITER_DOWN),
-  ],
-  "POST /orders/{order_id}/cancel": [
-    orderNotFound(ORDER_ID),
-    orderNotCancellable(ORDER_ID, "completed"),
-    storageUnavailable(WRITER_DOWN),
-  ],
-  "POST /webhooks": [
-    invalidJson("JSON Parse error: Expected '}'"),
-    requestTimeout(BODY_TIMEOUT_MS),
-    payloadTooLarge(MAX_BODY_BYTES),
-    unsupportedMediaType("text/plain"),
-    validationFailed(
-      [
-        {
-          field: "url",
-          message: "the host 127.0.0.1 is a loopback address; list it in WEBHOOK_ALLOWED_HOSTS to allow it",
-        },
-      ],
-      "body",
-    ),
-    webhookLimitReached(100),
-    storageUnavailable(WRITER_DOWN),
-  ],
-  "GET /webhooks": [
-    invalidQuery("cursor=%FF"),
-    validationFailed(
-      [{ field: "limit", message: `must be a whole number from 1 to ${MAX_WEBHOOK_PAGE}` }],
-      "query",
-    ),
-  ],
-  "DELETE /webhooks/{id}": [webhookNotFound(WEBHOOK_ID), storageUnavailable(WRITER_DOWN)],
-  "GET /webhooks/{id}/deliveries": [
-    invalidQuery("cursor=%FF"),
-    webhookNotFound(WEBHOOK_ID),
-    validationFailed(
-      [{ field: "limit", message: `must be a whole number from 1 to ${MAX_DELIVERY_PAGE}` }],
-      "query",
-    ),
-  ],
-  "POST /webhooks/{id}/deliveries/{seq}/redeliver": [
-    webhookNotFound(WEBHOOK_ID),
-    deliveryNotFound(WEBHOOK_ID, "42"),
-    storageUnavailable(WRITER_DOWN),
-  ],
-  "GET /metrics": [
-    invalidQuery("format=%FF"),
-    validationFailed([{ field: "format", message: "must be json or prometheus" }], "query"),
-  ],
-  "GET /ready": [
-    notReady(["1 of 4 worker threads are up"], { database: "writable", workers: { ready: 1, expected: 4 } }),
-  ],
-};
 
 /** The shape of `details` for each code that carries them; the other codes have none. */
 const DETAILS: Partial<Record<ErrorCode, Node>> = {
@@ -208,7 +82,7 @@ function errorSchema(codes: ErrorCode[]): Node {
 }
 
 /** The response of one error status: its envelope, headers, and an example of every error it carries. */
-export function errorResponse(errors: AppError[]): Node {
+export function errorResponse(errors: readonly ErrorExample[]): Node {
   const codes = [...new Set(errors.map((error) => error.code))];
   const headers = Object.assign({}, ...codes.map((code) => HEADERS[code] ?? {}));
   return {

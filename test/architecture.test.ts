@@ -33,6 +33,12 @@ function importsOf(file: string): string[] {
 
 const graph = sourceFiles().map((file) => ({ file, imports: importsOf(file) }));
 
+/** A source file's code without its comments. */
+const code = (file: string) =>
+  readFileSync(join(SRC, file), "utf8")
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/(^|[^:])\/\/.*$/gm, "$1");
+
 test("the import graph is read: it sees the adapter's imports and the features' ports", () => {
   const storage = graph.find((node) => node.file === "db/sqlite/storage.ts");
   expect(storage?.imports).toContain("db/sqlite/writer.ts");
@@ -128,10 +134,6 @@ test("the lifecycle is spelled once: event types, release reasons and detail key
   ];
   const keys = ["claimed_by", "backoff_ms", "previous_attempts"];
   const names = [...literals, ...keys];
-  const code = (file: string) =>
-    readFileSync(join(SRC, file), "utf8")
-      .replace(/\/\*[\s\S]*?\*\//g, "")
-      .replace(/(^|[^:])\/\/.*$/gm, "$1");
   const texts = graph
     .filter(({ file }) => !file.endsWith(".test.ts"))
     .map(({ file }) => ({ file, text: code(file) }));
@@ -144,4 +146,42 @@ test("the lifecycle is spelled once: event types, release reasons and detail key
     }),
   );
   expect(spelledIn).toEqual(Object.fromEntries(names.map((name) => [name, ["lifecycle.ts"]])));
+});
+
+// The error catalogue's constructors (`export function notFound(...): AppError`).
+const ERROR_CONSTRUCTORS = [
+  ...readFileSync(join(SRC, "kit/errors.ts"), "utf8").matchAll(/export function (\w+)\([^)]*\): AppError/g),
+].map(([, name]) => name as string);
+
+/**
+ * The `"METHOD /path"` keys of `text` whose value holds errors: a call of a constructor of the
+ * catalogue, or an `AppError`.
+ */
+function errorKeysIn(text: string): string[] {
+  const errors = new RegExp(`\\b(?:${ERROR_CONSTRUCTORS.join("|")}|AppError)\\b`);
+  const keys = /["'`]((?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) \/[^"'`]*)["'`]\s*:/g;
+  return [...text.matchAll(keys)].flatMap((match) => {
+    // The value: up to the bracket that closes the one it opens, or to the end of its line.
+    const start = (match.index ?? 0) + match[0].length;
+    let depth = 0;
+    let end = start;
+    for (; end < text.length; end++) {
+      const char = text[end] as string;
+      if ("[{(".includes(char)) depth++;
+      else if ("]})".includes(char) && --depth <= 0) break;
+      else if (depth === 0 && (char === "," || char === "\n") && text.slice(start, end).trim() !== "") break;
+    }
+    return errors.test(text.slice(start, end + 1)) ? [match[1] as string] : [];
+  });
+}
+
+test('each route declares its errors where it is defined: no other file keys errors by "METHOD /path"', () => {
+  expect(ERROR_CONSTRUCTORS).toContain("orderNotFound");
+  // The scan finds such a table when there is one.
+  const table = `const ERRORS = {\n  "GET /orders/{order_id}": [orderNotFound("x")],\n  "GET /health": [],\n};`;
+  expect(errorKeysIn(table)).toEqual(["GET /orders/{order_id}"]);
+  const offending = graph
+    .filter(({ file }) => !file.endsWith(".test.ts") && !file.endsWith("/routes.ts"))
+    .flatMap(({ file }) => errorKeysIn(code(file)).map((key) => `${file}: ${key}`));
+  expect(offending).toEqual([]);
 });

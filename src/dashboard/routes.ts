@@ -3,8 +3,9 @@
  * its scripts (native ES modules) and stylesheets are files in ./page; the chart library is the
  * installed uPlot package (pinned in the lockfile), served from node_modules under a path naming its
  * version, so it can be cached for good. The page polls `/dashboard/data` once a second (see
- * page/dashboard.js for why). The page and assets hold no data and answer without a key;
- * `/dashboard/data` follows API_KEYS (DASHBOARD_PUBLIC, see http/policy.ts).
+ * page/dashboard.js for why). The page and assets hold no data and answer without a key (a browser
+ * loads them without one, and the page asks for one when `/dashboard/data` needs it); the data
+ * follows DASHBOARD_PUBLIC.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
@@ -12,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { Elysia, t } from "elysia";
 import { pageSecurityHeaders } from "../http/page-policy.ts";
 import { routeNotFound } from "../kit/errors.ts";
+import { contract, undocumented } from "../kit/route-contract.ts";
 import { DashboardDataView } from "./model.ts";
 import type { Dashboard } from "./service.ts";
 
@@ -66,7 +68,7 @@ export function dashboardRoutes(dashboard: Dashboard) {
             ...PAGE_SECURITY_HEADERS,
           },
         }),
-      { detail: { hide: true } },
+      { detail: undocumented("public") },
     )
     .get(
       "/assets/:name",
@@ -86,13 +88,18 @@ export function dashboardRoutes(dashboard: Dashboard) {
           headers: { "content-type": asset.type, "cache-control": cache },
         });
       },
-      { params: t.Object({ name: t.String() }), detail: { hide: true } },
+      { params: t.Object({ name: t.String() }), detail: undocumented("public") },
     )
-    .get("/data", () => dashboard.data(), {
-      response: { 200: DashboardDataView },
-      detail: {
-        operationId: "dashboardData",
-        summary: "What the dashboard shows: the whole system, recomputed at most once a second",
-      },
-    });
+    .get(
+      "/data",
+      () => dashboard.data(),
+      contract({
+        access: "dashboard",
+        response: { 200: DashboardDataView },
+        detail: {
+          operationId: "dashboardData",
+          summary: "What the dashboard shows: the whole system, recomputed at most once a second",
+        },
+      }),
+    );
 }

@@ -7,9 +7,9 @@
  * and reads nothing for `stallMs` is cut off.
  */
 import { Elysia, t } from "elysia";
-import { ErrorBody } from "../kit/error-envelope.ts";
-import { validationFailed } from "../kit/errors.ts";
+import { type AppError, invalidQuery, tooManyWatchers, validationFailed } from "../kit/errors.ts";
 import { checkQuery } from "../kit/query-string.ts";
+import { contract } from "../kit/route-contract.ts";
 import type { EventFeed, EventFilter } from "./feed.ts";
 import type { EventStore } from "./store.ts";
 import { EventStream } from "./stream.ts";
@@ -38,13 +38,15 @@ const EventsQuery = t.Object(
   { additionalProperties: false, error: "allowed query parameters: order_id, user_id, last_event_id" },
 );
 
+/** 422: Last-Event-ID (or last_event_id) is not the seq of an event. */
+const badLastEventId = (): AppError =>
+  validationFailed([{ field: "last_event_id", message: "must be the seq of an event" }], "request");
+
 /** The seq to resume after, from Last-Event-ID (or the query); undefined: live only. */
 function resumeAfter(value: string | null | undefined): number | undefined {
   if (value === null || value === undefined || value === "") return undefined;
   const seq = Number(value);
-  if (!/^[0-9]{1,15}$/.test(value) || !Number.isSafeInteger(seq)) {
-    throw validationFailed([{ field: "last_event_id", message: "must be the seq of an event" }], "request");
-  }
+  if (!/^[0-9]{1,15}$/.test(value) || !Number.isSafeInteger(seq)) throw badLastEventId();
   return seq;
 }
 
@@ -74,25 +76,26 @@ export function eventRoutes(deps: EventDeps) {
     {
       transform: ({ request }) => checkQuery(request.url),
       query: EventsQuery,
-      response: {
-        200: t.String({
+      ...contract({
+        // MAX_WATCHERS at its default.
+        errors: [invalidQuery("user_id=%FF"), badLastEventId(), tooManyWatchers(10_000)],
+        response: {
+          200: t.String({
+            description:
+              "text/event-stream: each message has `id: <seq>` and `data: <event as JSON>` (the schema " +
+              "OrderEvent, as in GET /orders/{order_id}/events); comments are heartbeats",
+          }),
+        },
+        detail: {
+          operationId: "streamEvents",
+          summary: "Live order events (Server-Sent Events)",
           description:
-            "text/event-stream: each message has `id: <seq>` and `data: <event as JSON>` (the schema " +
-            "OrderEvent, as in GET /orders/{order_id}/events); comments are heartbeats",
-        }),
-        400: ErrorBody,
-        422: ErrorBody,
-        503: ErrorBody,
-      },
-      detail: {
-        operationId: "streamEvents",
-        summary: "Live order events (Server-Sent Events)",
-        description:
-          "Every order event as it is committed, optionally only one order's or one user's. Reconnect " +
-          "with Last-Event-ID (EventSource does) to get exactly the events missed, then live ones, at " +
-          "the pace the client reads. A client that leaves its stream waiting (SSE_MAX_QUEUED_EVENTS " +
-          "events unread, or a replay pending) and reads nothing for SSE_STALL_MS is disconnected.",
-      },
+            "Every order event as it is committed, optionally only one order's or one user's. Reconnect " +
+            "with Last-Event-ID (EventSource does) to get exactly the events missed, then live ones, at " +
+            "the pace the client reads. A client that leaves its stream waiting (SSE_MAX_QUEUED_EVENTS " +
+            "events unread, or a replay pending) and reads nothing for SSE_STALL_MS is disconnected.",
+        },
+      }),
     },
   );
 }

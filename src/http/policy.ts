@@ -1,7 +1,7 @@
 /**
  * The HTTP policy every request goes through before its route: request ids and access logs,
- * security headers and CORS, API keys and rate limits. (Backpressure on new orders wraps the
- * orders port: backpressure.ts.)
+ * security headers and CORS, API keys and rate limits (those checks: admission.ts, as each route's
+ * declared access says). (Backpressure on new orders wraps the orders port: backpressure.ts.)
  *
  * Cost: one pair of lifecycle hooks does all of it, `onRequest` and `onAfterHandle` (errors are
  * recorded by the app's one error handler), and with the defaults (no keys, no rate limit, no
@@ -13,14 +13,14 @@
  */
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from "elysia";
 import type { Config } from "../config.ts";
-import { toErrorBody } from "../kit/error-envelope.ts";
-import { type AppError, rateLimited, unauthorized } from "../kit/errors.ts";
 import { createAccessLog, type Logger } from "../kit/logger.ts";
-import { createKeyMatcher, presentedKey } from "./api-keys.ts";
+import { admission, type Finish, type PolicyHost } from "./admission.ts";
 import type { PendingOrders } from "./backpressure.ts";
-import { corsHeaders, preflightHeaders } from "./cors.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { corsHeaders } from "./cors.ts";
 import { requestIdOf } from "./request-id.ts";
+import { trimSlash } from "./route-table.ts";
+
+export type { PolicyHost } from "./admission.ts";
 
 /** What the policy needs. */
 export type HttpPolicyDeps = {
@@ -41,16 +41,6 @@ export type ResponseInfo = {
   requestId: string;
 };
 
-/** What the policy asks of the app it guards. */
-export type PolicyHost = {
-  /** The route template a method and path would reach, or `unmatched`: for requests refused early. */
-  routeOf: (method: string, path: string) => string;
-  /** The methods a path answers (a CORS preflight names them). */
-  methodsOf: (path: string) => string[];
-  /** The listening server, to read a client's address (rate limits without an API key). */
-  server: () => { requestIP(request: Request): { address: string } | null } | null;
-};
-
 /** Headers of every answer: no MIME sniffing, no caching of answers that change with every order. */
 const SECURITY_HEADERS = { "x-content-type-options": "nosniff", "cache-control": "no-store" };
 
@@ -62,35 +52,25 @@ function pathOf(url: string): string {
   return url.slice(start, query === -1 ? undefined : query);
 }
 
-/** A path without its one trailing slash: Elysia routes `/health/` to `/health`. */
-const trimSlash = (path: string) => (path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path);
-
-/** A ready answer in the envelope: an `AppError` with extra headers, its body built once. */
-function cannedAnswer(error: AppError, headers: Record<string, string> = {}) {
-  const body = JSON.stringify(toErrorBody(error));
-  const init = {
-    status: error.status,
-    headers: { "content-type": "application/json;charset=utf-8", ...headers },
-  };
-  return () => new Response(body, init);
-}
-
-/** The probes: never rate-limited, never behind a key. */
-export const PROBE_PATHS: readonly string[] = ["/health", "/ready"];
+const standalone: PolicyHost = {
+  routeOf: () => "unmatched",
+  methodsOf: () => [],
+  accessOf: () => "key",
+  server: () => null,
+};
 
 /**
- * The API paths that answer without a key when keys are on: the probes always, /metrics unless
- * METRICS_PUBLIC=false. (/swagger and everything under it follow DOCS_PUBLIC.)
+ * What to say once the service listens (so a service that cannot start says only why) about the
+ * routes that answer without a key, if anything.
  */
-export function openPaths(config: Pick<Config, "metricsPublic" | "dashboardPublic">): string[] {
-  return [
-    ...PROBE_PATHS,
-    ...(config.metricsPublic ? ["/metrics"] : []),
-    ...(config.dashboardPublic ? ["/dashboard/data"] : []),
-  ];
+function accessWarning(config: Config): string | undefined {
+  if (config.apiKeys.length === 0) return "API_KEYS is not set: every route answers without an API key";
+  // As the issue asked, the dashboard's data follows /metrics by default; unlike /metrics it
+  // names orders and users (the latest failures), so say so where operators look.
+  if (config.dashboardPublic)
+    return "GET /dashboard/data answers without an API key (DASHBOARD_PUBLIC): it lists the latest failed orders with their order and user ids and errors; set DASHBOARD_PUBLIC=false to require a key";
+  return undefined;
 }
-
-const standalone: PolicyHost = { routeOf: () => "unmatched", methodsOf: () => [], server: () => null };
 
 /**
  * The policy: a global Elysia plugin, and how the app's error handler records the requests it
@@ -99,31 +79,16 @@ const standalone: PolicyHost = { routeOf: () => "unmatched", methodsOf: () => []
 export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) {
   const { config, log, onResponse } = deps;
   const accessLog = createAccessLog(config.logLevel);
-  const matchKey = config.apiKeys.length > 0 ? createKeyMatcher(config.apiKeys) : undefined;
-  const limiter = config.rateLimitPerS > 0 ? new RateLimiter(config.rateLimitPerS) : undefined;
   const corsOrigins = new Set(config.corsOrigins);
-  const checks = matchKey !== undefined || limiter !== undefined || corsOrigins.size > 0;
-
-  const answerUnauthorized = cannedAnswer(unauthorized(), { "www-authenticate": "Bearer" });
-  const answerRateLimited = cannedAnswer(rateLimited(config.rateLimitPerS), { "retry-after": "1" });
-  const limitText = String(config.rateLimitPerS);
-
-  /** Whether `path` answers without a key. */
-  const open = new Set(openPaths(config));
-  // The dashboard's page and assets hold no data: a browser loads them without a key, and the page
-  // asks for one when /dashboard/data needs it.
-  const isOpen = (path: string) =>
-    open.has(path) ||
-    path === "/dashboard" ||
-    path.startsWith("/dashboard/assets/") ||
-    (config.docsPublic && (path === "/swagger" || path.startsWith("/swagger/")));
+  const checks = config.apiKeys.length > 0 || config.rateLimitPerS > 0 || corsOrigins.size > 0;
 
   /** Records one answered request: the access log line and the request metrics. */
-  function finish(method: string, route: string, status: number, startedAt: number, requestId: string) {
+  const finish: Finish = (method, route, status, startedAt, requestId) => {
     const info = { method, route, status, durationMs: performance.now() - startedAt, requestId };
     accessLog?.(info);
     onResponse(info);
-  }
+  };
+  const admit = admission(config, host, finish);
 
   const plugin = new Elysia({ name: "http-policy" }).headers(SECURITY_HEADERS).decorate({
     /** This request's id: the client's X-Request-Id if sane, else a new one. */
@@ -134,19 +99,8 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
   // CORS first, so its headers are on every answer, our early 401 and 429 included. Preflights
   // are answered below, and only for the configured origins (the plugin would answer any origin).
   if (corsOrigins.size > 0) plugin.use(corsHeaders(corsOrigins));
-  // Said once the service listens, so a service that cannot start says only why.
-  if (!matchKey) {
-    plugin.onStart(() => log("warn", "API_KEYS is not set: every route answers without an API key"));
-  } else if (config.dashboardPublic) {
-    // As the issue asked, the dashboard's data follows /metrics by default; unlike /metrics it
-    // names orders and users (the latest failures), so say so where operators look.
-    plugin.onStart(() =>
-      log(
-        "warn",
-        "GET /dashboard/data answers without an API key (DASHBOARD_PUBLIC): it lists the latest failed orders with their order and user ids and errors; set DASHBOARD_PUBLIC=false to require a key",
-      ),
-    );
-  }
+  const warning = accessWarning(config);
+  if (warning) plugin.onStart(() => log("warn", warning));
   plugin
     .onRequest(function applyPolicy(context) {
       context.requestStartedAt = performance.now();
@@ -154,44 +108,19 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
       context.requestId = requestId;
       context.set.headers["x-request-id"] = requestId;
       if (!checks) return;
-
-      const request = context.request;
-      const method = request.method;
-      // The path Elysia routes by and the path in the URL differ for some Host headers (Elysia
-      // looks for the path from the 11th character on): a path is open only if both say so.
-      const path = trimSlash(pathOf(request.url));
+      // Elysia looks for the path from the 11th character of the URL on, so for some Host headers
+      // it routes by another path than the URL's: the checks look at both.
+      const path = trimSlash(pathOf(context.request.url));
       // `path` is on the context at run time (and read by sucrose), not in onRequest's type.
       const routedPath = trimSlash((context as unknown as { path?: string }).path ?? path);
-      const early = (status: number, answer: () => Response) => {
-        finish(method, host.routeOf(method, routedPath), status, context.requestStartedAt, requestId);
-        return answer();
-      };
-      // A preflight of a listed origin is answered before the key check (browsers send no key
-      // with it), but counts against the rate limit like any request of that client.
-      const preflight =
-        method === "OPTIONS" &&
-        context.set.headers["access-control-allow-origin"] !== undefined &&
-        request.headers.get("access-control-request-method") !== null;
-      const probe = PROBE_PATHS.includes(path) && PROBE_PATHS.includes(routedPath);
-      if (probe && !preflight) return;
-      const keyIndex = matchKey ? matchKey(presentedKey(request.headers)) : -1;
-      if (limiter && !probe) {
-        // Keyed by the index of the API key, never the key; without one, by the client's address.
-        const client =
-          keyIndex >= 0 ? `key:${keyIndex}` : (host.server()?.requestIP(request)?.address ?? "unknown");
-        const verdict = limiter.take(client, Date.now());
-        context.set.headers["ratelimit-limit"] = limitText;
-        context.set.headers["ratelimit-remaining"] = String(verdict.remaining);
-        context.set.headers["ratelimit-reset"] = String(verdict.resetS);
-        if (!verdict.allowed) return early(429, answerRateLimited);
-      }
-      if (preflight) {
-        const headers = preflightHeaders(host.methodsOf(routedPath));
-        return early(204, () => new Response(null, { status: 204, headers }));
-      }
-      if (matchKey && keyIndex === -1 && !(isOpen(path) && isOpen(routedPath))) {
-        return early(401, answerUnauthorized);
-      }
+      return admit({
+        request: context.request,
+        path,
+        routedPath,
+        headers: context.set.headers,
+        startedAt: context.requestStartedAt,
+        requestId,
+      });
     })
     // Not onAfterResponse: Elysia runs that through a setImmediate of an async function for every
     // request, a cost of its own on every answer (figures: docs/PERFORMANCE.md). After the handler

@@ -20,7 +20,7 @@ export const ErrorBody = t.Object(
 export type ErrorBody = typeof ErrorBody.static;
 
 /** Builds the envelope of an `AppError`. */
-export function toErrorBody(error: AppError): ErrorBody {
+export function toErrorBody(error: Pick<AppError, "code" | "message" | "details">): ErrorBody {
   const { code, message, details } = error;
   return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
 }

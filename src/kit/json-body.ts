@@ -136,3 +136,14 @@ export async function parseJsonBody(request: Request, timeoutMs = BODY_TIMEOUT_M
   checkDepth(body);
   return body;
 }
+
+/**
+ * What `parseJsonBody` answers, as examples: the errors a route that takes a JSON body declares
+ * (src/kit/route-contract.ts) beside its own.
+ */
+export const JSON_BODY_ERRORS: readonly AppError[] = [
+  invalidJson("JSON Parse error: Expected '}'"),
+  requestTimeout(BODY_TIMEOUT_MS),
+  payloadTooLarge(MAX_BODY_BYTES),
+  unsupportedMediaType("text/plain"),
+];

@@ -5,16 +5,27 @@
 import { withHeaders } from "@elysiajs/openapi";
 import { Elysia, t } from "elysia";
 import { OrderEventsView } from "../events/model.ts";
-import { ErrorBody } from "../kit/error-envelope.ts";
-import { validationFailed } from "../kit/errors.ts";
+import {
+  type AppError,
+  invalidQuery,
+  orderIdConflict,
+  orderNotCancellable,
+  orderNotFound,
+  orderNotRetryable,
+  overloaded,
+  tooManyWatchers,
+  validationFailed,
+} from "../kit/errors.ts";
 import { Gate } from "../kit/gate.ts";
-import { BODY_TIMEOUT_MS, parseJsonBody } from "../kit/json-body.ts";
+import { BODY_TIMEOUT_MS, JSON_BODY_ERRORS, parseJsonBody } from "../kit/json-body.ts";
 import { checkQuery } from "../kit/query-string.ts";
+import { contract, WRITER_DOWN } from "../kit/route-contract.ts";
 import { retried } from "../lifecycle.ts";
 import { ORDER_STATUSES, type OrderStatus } from "../records/order.ts";
 import {
   CreateOrderBody,
   ListOrdersQuery,
+  MAX_PAGE,
   MAX_WAIT_S,
   OrderIdParams,
   OrderPage,
@@ -22,6 +33,7 @@ import {
   OrderView,
   StatusQuery,
 } from "./model.ts";
+import { MONEY_RULE } from "./money.ts";
 import {
   cancelOrder,
   createOrder,
@@ -36,16 +48,22 @@ import {
 
 const DEFAULT_WAIT_S = 30;
 
-/** The statuses of a `wait_for` list; 422 naming `wait_for` if one is not a status. */
+// The order and the limits the documented errors name (MAX_WATCHERS at its default).
+const ORDER_ID = "order_456";
+const MAX_WATCHERS = 10_000;
+
+/** 422 naming `wait_for`: one of its names is not a status. */
+const badWaitFor = (): AppError =>
+  validationFailed(
+    [{ field: "wait_for", message: `must be a comma-separated list of ${ORDER_STATUSES.join(", ")}` }],
+    "query",
+  );
+
+/** The statuses of a `wait_for` list. */
 function parseWaitFor(value: string): Set<OrderStatus> {
   const names = value.split(",").map((name) => name.trim());
   const known = new Set<string>(ORDER_STATUSES);
-  if (names.some((name) => !known.has(name))) {
-    throw validationFailed(
-      [{ field: "wait_for", message: `must be a comma-separated list of ${ORDER_STATUSES.join(", ")}` }],
-      "query",
-    );
-  }
+  if (names.some((name) => !known.has(name))) throw badWaitFor();
   return new Set(names as OrderStatus[]);
 }
 
@@ -68,27 +86,29 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
           // never runs and is there so the OpenAPI document lists the JSON request body.
           parse: [({ request }) => parseJsonBody(request, bodyTimeoutMs), "application/json"],
           body: CreateOrderBody,
-          response: {
-            200: OrderStatusView,
-            201: withHeaders(OrderStatusView, {
-              Location: t.String({ description: "Path of the new order: /orders/{order_id}" }),
-            }),
-            400: ErrorBody,
-            408: ErrorBody,
-            409: ErrorBody,
-            413: ErrorBody,
-            415: ErrorBody,
-            422: ErrorBody,
-            503: ErrorBody,
-          },
-          detail: {
-            operationId: "createOrder",
-            summary: "Submit an order",
-            description:
-              "Stores the order as pending (committed before the answer) and queues it for processing. " +
-              "order_id is the idempotency key: the same payload again answers 200 with the current " +
-              "status; a different payload under the same order_id answers 409 ORDER_ID_CONFLICT.",
-          },
+          ...contract({
+            errors: [
+              ...JSON_BODY_ERRORS,
+              orderIdConflict(ORDER_ID),
+              validationFailed([{ field: "total_amount", message: MONEY_RULE }], "body"),
+              overloaded(),
+              WRITER_DOWN,
+            ],
+            response: {
+              200: OrderStatusView,
+              201: withHeaders(OrderStatusView, {
+                Location: t.String({ description: "Path of the new order: /orders/{order_id}" }),
+              }),
+            },
+            detail: {
+              operationId: "createOrder",
+              summary: "Submit an order",
+              description:
+                "Stores the order as pending (committed before the answer) and queues it for processing. " +
+                "order_id is the idempotency key: the same payload again answers 200 with the current " +
+                "status; a different payload under the same order_id answers 409 ORDER_ID_CONFLICT.",
+            },
+          }),
         },
       )
       // Listings are the one expensive read: through the gate, one at a time, serialised here (a
@@ -98,13 +118,25 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
         // digits (1e2 and 0x10 are refused, not read as numbers).
         transform: ({ request }) => checkQuery(request.url, ["limit"]),
         query: ListOrdersQuery,
-        response: { 200: OrderPage, 400: ErrorBody, 422: ErrorBody },
-        detail: { operationId: "listOrders", summary: "List orders in creation order (keyset pagination)" },
+        ...contract({
+          errors: [
+            invalidQuery("user_id=%FF"),
+            validationFailed(
+              [{ field: "limit", message: `must be a whole number from 1 to ${MAX_PAGE}` }],
+              "query",
+            ),
+          ],
+          response: { 200: OrderPage },
+          detail: { operationId: "listOrders", summary: "List orders in creation order (keyset pagination)" },
+        }),
       })
       .get("/:order_id", ({ params }) => getOrder(deps.store, params.order_id), {
         params: OrderIdParams,
-        response: { 200: OrderView, 404: ErrorBody },
-        detail: { operationId: "getOrder", summary: "Get the whole order" },
+        ...contract({
+          errors: [orderNotFound(ORDER_ID)],
+          response: { 200: OrderView },
+          detail: { operationId: "getOrder", summary: "Get the whole order" },
+        }),
       })
       .get(
         "/:order_id/status",
@@ -131,50 +163,64 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
           transform: ({ request }) => checkQuery(request.url, ["timeout_s"]),
           params: OrderIdParams,
           query: StatusQuery,
-          response: { 200: OrderStatusView, 400: ErrorBody, 404: ErrorBody, 422: ErrorBody, 503: ErrorBody },
-          detail: {
-            operationId: "getOrderStatus",
-            summary: "Get an order's status, or wait for it (long-poll)",
-            description:
-              "Without wait_for: the status now. With wait_for=completed,failed (any statuses) and " +
-              `timeout_s (0 to ${MAX_WAIT_S}, default ${DEFAULT_WAIT_S}): answers as soon as the order ` +
-              "is in one of them, or after timeout_s with its status then; 200 either way.",
-          },
+          ...contract({
+            errors: [
+              orderNotFound(ORDER_ID),
+              tooManyWatchers(MAX_WATCHERS),
+              invalidQuery("wait_for=%FF"),
+              badWaitFor(),
+            ],
+            response: { 200: OrderStatusView },
+            detail: {
+              operationId: "getOrderStatus",
+              summary: "Get an order's status, or wait for it (long-poll)",
+              description:
+                "Without wait_for: the status now. With wait_for=completed,failed (any statuses) and " +
+                `timeout_s (0 to ${MAX_WAIT_S}, default ${DEFAULT_WAIT_S}): answers as soon as the order ` +
+                "is in one of them, or after timeout_s with its status then; 200 either way.",
+            },
+          }),
         },
       )
       .get("/:order_id/events", ({ params }) => listOrderEvents(deps.store, params.order_id), {
         params: OrderIdParams,
-        response: {
-          200: OrderEventsView,
-          404: ErrorBody,
-        },
-        detail: {
-          operationId: "listOrderEvents",
-          summary: "An order's history: every transition, oldest first",
-        },
+        ...contract({
+          errors: [orderNotFound(ORDER_ID)],
+          response: { 200: OrderEventsView },
+          detail: {
+            operationId: "listOrderEvents",
+            summary: "An order's history: every transition, oldest first",
+          },
+        }),
       })
       .post("/:order_id/retry", ({ params }) => retryOrder(deps, params.order_id), {
         params: OrderIdParams,
-        response: { 200: OrderView, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
-        detail: {
-          operationId: "retryOrder",
-          summary: "Retry a failed order (operator action)",
-          description:
-            "A failed order goes back to pending with a fresh attempt budget (attempts back to 0) and " +
-            `is processed again; recorded as a \`${retried(0).type}\` event. Any other status answers 409 ` +
-            "ORDER_NOT_RETRYABLE.",
-        },
+        ...contract({
+          errors: [orderNotFound(ORDER_ID), orderNotRetryable(ORDER_ID, "completed"), WRITER_DOWN],
+          response: { 200: OrderView },
+          detail: {
+            operationId: "retryOrder",
+            summary: "Retry a failed order (operator action)",
+            description:
+              "A failed order goes back to pending with a fresh attempt budget (attempts back to 0) and " +
+              `is processed again; recorded as a \`${retried(0).type}\` event. Any other status answers 409 ` +
+              "ORDER_NOT_RETRYABLE.",
+          },
+        }),
       })
       .post("/:order_id/cancel", ({ params }) => cancelOrder(deps, params.order_id), {
         params: OrderIdParams,
-        response: { 200: OrderView, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody },
-        detail: {
-          operationId: "cancelOrder",
-          summary: "Cancel a pending order",
-          description:
-            "A pending order becomes cancelled; cancelling a cancelled order again is a no-op. " +
-            "An order already processing, completed or failed answers 409 ORDER_NOT_CANCELLABLE.",
-        },
+        ...contract({
+          errors: [orderNotFound(ORDER_ID), orderNotCancellable(ORDER_ID, "completed"), WRITER_DOWN],
+          response: { 200: OrderView },
+          detail: {
+            operationId: "cancelOrder",
+            summary: "Cancel a pending order",
+            description:
+              "A pending order becomes cancelled; cancelling a cancelled order again is a no-op. " +
+              "An order already processing, completed or failed answers 409 ORDER_NOT_CANCELLABLE.",
+          },
+        }),
       })
   );
 }

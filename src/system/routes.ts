@@ -4,9 +4,9 @@
  */
 
 import { Elysia, t } from "elysia";
-import { ErrorBody } from "../kit/error-envelope.ts";
-import { notReady } from "../kit/errors.ts";
+import { invalidQuery, notReady, validationFailed } from "../kit/errors.ts";
 import { checkQuery } from "../kit/query-string.ts";
+import { contract } from "../kit/route-contract.ts";
 import { ORDER_STATUSES } from "../records/order.ts";
 import { metricsFormat } from "./metrics-format.ts";
 import { checkWritable } from "./readiness.ts";
@@ -90,41 +90,63 @@ export function systemRoutes(deps: SystemDeps) {
       {
         // Decodable, and `format` at most once (a repeated one took the last value).
         transform: ({ request }) => checkQuery(request.url),
-        response: { 200: MetricsView, 400: ErrorBody, 422: ErrorBody },
-        detail: {
-          summary: "Order totals by status and mean processing time",
-          description:
-            "JSON by default. Prometheus' text format (version 0.0.4) with ?format=prometheus, or when " +
-            "the Accept header prefers text/plain or application/openmetrics-text to JSON, as " +
-            "Prometheus' scraper does: request durations, orders created and their transitions, " +
-            "retries and failures, queue wait and processing times, worker slots, the database " +
-            "writer's batches, commits and fsyncs, process memory and event-loop lag.",
-          // Documented, not a query schema: with one, any other parameter would become a 422.
-          parameters: [
-            {
-              name: "format",
-              in: "query",
-              required: false,
-              description: "json (the default) or prometheus (the text format 0.0.4, whatever Accept says)",
-              schema: { type: "string", enum: ["json", "prometheus"] },
-            },
+        ...contract({
+          access: "metrics",
+          errors: [
+            invalidQuery("format=%FF"),
+            validationFailed([{ field: "format", message: "must be json or prometheus" }], "query"),
           ],
-        },
+          response: { 200: MetricsView },
+          detail: {
+            summary: "Order totals by status and mean processing time",
+            description:
+              "JSON by default. Prometheus' text format (version 0.0.4) with ?format=prometheus, or when " +
+              "the Accept header prefers text/plain or application/openmetrics-text to JSON, as " +
+              "Prometheus' scraper does: request durations, orders created and their transitions, " +
+              "retries and failures, queue wait and processing times, worker slots, the database " +
+              "writer's batches, commits and fsyncs, process memory and event-loop lag.",
+            // Documented, not a query schema: with one, any other parameter would become a 422.
+            parameters: [
+              {
+                name: "format",
+                in: "query",
+                required: false,
+                description: "json (the default) or prometheus (the text format 0.0.4, whatever Accept says)",
+                schema: { type: "string", enum: ["json", "prometheus"] },
+              },
+            ],
+          },
+        }),
       },
     )
-    .get("/health", () => ({ status: "ok" as const }), {
-      response: { 200: t.Object({ status: t.Literal("ok") }) },
-      detail: { summary: "Liveness: 200 while the process is alive" },
-    })
-    .get("/ready", () => checkReadiness(deps), {
-      response: {
-        200: t.Object({
-          status: t.Literal("ready"),
-          database: t.String(),
-          workers: t.Object({ ready: t.Integer(), expected: t.Integer() }),
-        }),
-        503: ErrorBody,
-      },
-      detail: { summary: "Readiness: the database is writable and every worker thread is up" },
-    });
+    .get(
+      "/health",
+      () => ({ status: "ok" as const }),
+      contract({
+        access: "probe",
+        response: { 200: t.Object({ status: t.Literal("ok") }) },
+        detail: { summary: "Liveness: 200 while the process is alive" },
+      }),
+    )
+    .get(
+      "/ready",
+      () => checkReadiness(deps),
+      contract({
+        access: "probe",
+        errors: [
+          notReady(["1 of 4 worker threads are up"], {
+            database: "writable",
+            workers: { ready: 1, expected: 4 },
+          }),
+        ],
+        response: {
+          200: t.Object({
+            status: t.Literal("ready"),
+            database: t.String(),
+            workers: t.Object({ ready: t.Integer(), expected: t.Integer() }),
+          }),
+        },
+        detail: { summary: "Readiness: the database is writable and every worker thread is up" },
+      }),
+    );
 }

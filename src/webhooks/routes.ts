@@ -1,8 +1,15 @@
 /** HTTP routes of the webhooks feature: subscriptions and their deliveries. */
 import { Elysia } from "elysia";
-import { ErrorBody } from "../kit/error-envelope.ts";
-import { parseJsonBody } from "../kit/json-body.ts";
+import {
+  deliveryNotFound,
+  invalidQuery,
+  validationFailed,
+  webhookLimitReached,
+  webhookNotFound,
+} from "../kit/errors.ts";
+import { JSON_BODY_ERRORS, parseJsonBody } from "../kit/json-body.ts";
 import { checkQuery } from "../kit/query-string.ts";
+import { contract, WRITER_DOWN } from "../kit/route-contract.ts";
 import {
   CreatedWebhookView,
   CreateWebhookBody,
@@ -10,6 +17,8 @@ import {
   DeliveryPage,
   DeliveryParams,
   DeliveryView,
+  MAX_DELIVERY_PAGE,
+  MAX_WEBHOOK_PAGE,
   WebhookIdParams,
   WebhookList,
   WebhooksQuery,
@@ -23,7 +32,11 @@ import {
   type WebhookDeps,
 } from "./service.ts";
 
+// The subscription the documented errors name.
+const WEBHOOK_ID = "3f6b0c1e-2d4a-4c8e-9a57-1b2c3d4e5f60";
+
 /** The `/webhooks` routes. */
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: a declarative route table, one entry per operation
 export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeoutMs: number }) {
   return new Elysia({ name: "webhooks", prefix: "/webhooks", detail: { tags: ["Webhooks"] } })
     .post(
@@ -36,33 +49,52 @@ export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeou
       {
         parse: [({ request }) => parseJsonBody(request, bodyTimeoutMs), "application/json"],
         body: CreateWebhookBody,
-        response: {
-          201: CreatedWebhookView,
-          400: ErrorBody,
-          408: ErrorBody,
-          413: ErrorBody,
-          415: ErrorBody,
-          422: ErrorBody,
-          503: ErrorBody,
-        },
-        detail: {
-          operationId: "createWebhook",
-          summary: "Subscribe a URL to order events",
-          description:
-            "Every event committed from now on (of event_types, or all) is POSTed to url as JSON, signed " +
-            "per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), retried with " +
-            "backoff until WEBHOOK_MAX_ATTEMPTS, then dead. The secret is in this answer only.",
-        },
+        ...contract({
+          errors: [
+            ...JSON_BODY_ERRORS,
+            validationFailed(
+              [
+                {
+                  field: "url",
+                  message:
+                    "the host 127.0.0.1 is a loopback address; list it in WEBHOOK_ALLOWED_HOSTS to allow it",
+                },
+              ],
+              "body",
+            ),
+            // MAX_WEBHOOKS at its default.
+            webhookLimitReached(100),
+            WRITER_DOWN,
+          ],
+          response: { 201: CreatedWebhookView },
+          detail: {
+            operationId: "createWebhook",
+            summary: "Subscribe a URL to order events",
+            description:
+              "Every event committed from now on (of event_types, or all) is POSTed to url as JSON, signed " +
+              "per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), retried with " +
+              "backoff until WEBHOOK_MAX_ATTEMPTS, then dead. The secret is in this answer only.",
+          },
+        }),
       },
     )
     .get("", ({ query }) => listWebhooks(deps.store, query), {
       transform: ({ request }) => checkQuery(request.url, ["limit"]),
       query: WebhooksQuery,
-      response: { 200: WebhookList, 400: ErrorBody, 422: ErrorBody },
-      detail: {
-        operationId: "listWebhooks",
-        summary: "List subscriptions, oldest first, a page at a time (without secrets)",
-      },
+      ...contract({
+        errors: [
+          invalidQuery("cursor=%FF"),
+          validationFailed(
+            [{ field: "limit", message: `must be a whole number from 1 to ${MAX_WEBHOOK_PAGE}` }],
+            "query",
+          ),
+        ],
+        response: { 200: WebhookList },
+        detail: {
+          operationId: "listWebhooks",
+          summary: "List subscriptions, oldest first, a page at a time (without secrets)",
+        },
+      }),
     })
     .delete(
       "/:id",
@@ -72,29 +104,45 @@ export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeou
       },
       {
         params: WebhookIdParams,
-        response: { 404: ErrorBody, 503: ErrorBody },
-        detail: {
-          operationId: "deleteWebhook",
-          summary: "Unsubscribe (204); its deliveries, history included, go with it",
-        },
+        ...contract({
+          errors: [webhookNotFound(WEBHOOK_ID), WRITER_DOWN],
+          response: {},
+          detail: {
+            operationId: "deleteWebhook",
+            summary: "Unsubscribe (204); its deliveries, history included, go with it",
+          },
+        }),
       },
     )
     .get("/:id/deliveries", ({ params, query }) => listDeliveries(deps.store, params.id, query), {
       transform: ({ request }) => checkQuery(request.url, ["limit"]),
       params: WebhookIdParams,
       query: DeliveriesQuery,
-      response: { 200: DeliveryPage, 400: ErrorBody, 404: ErrorBody, 422: ErrorBody },
-      detail: {
-        operationId: "listDeliveries",
-        summary: "A subscription's deliveries, oldest first (status=dead for the dead ones)",
-      },
+      ...contract({
+        errors: [
+          invalidQuery("cursor=%FF"),
+          webhookNotFound(WEBHOOK_ID),
+          validationFailed(
+            [{ field: "limit", message: `must be a whole number from 1 to ${MAX_DELIVERY_PAGE}` }],
+            "query",
+          ),
+        ],
+        response: { 200: DeliveryPage },
+        detail: {
+          operationId: "listDeliveries",
+          summary: "A subscription's deliveries, oldest first (status=dead for the dead ones)",
+        },
+      }),
     })
     .post("/:id/deliveries/:seq/redeliver", ({ params }) => redeliver(deps, params.id, params.seq), {
       params: DeliveryParams,
-      response: { 200: DeliveryView, 404: ErrorBody, 503: ErrorBody },
-      detail: {
-        operationId: "redeliver",
-        summary: "Send a delivery again (pending, due now, attempts back to 0)",
-      },
+      ...contract({
+        errors: [webhookNotFound(WEBHOOK_ID), deliveryNotFound(WEBHOOK_ID, "42"), WRITER_DOWN],
+        response: { 200: DeliveryView },
+        detail: {
+          operationId: "redeliver",
+          summary: "Send a delivery again (pending, due now, attempts back to 0)",
+        },
+      }),
     });
 }
