@@ -33,8 +33,9 @@ function commandOf(pid: string): string {
   }
 }
 
-function sample(servicePids: number[]): Sample {
+function sample(servicePids: number[], named: Record<string, number>): Sample {
   const parts: Sample = { service: 0, postgres: 0, wrk: 0 };
+  for (const [part, pid] of Object.entries(named)) parts[part] = processSeconds(String(pid));
   const service = new Set(servicePids.map(String));
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
@@ -55,14 +56,20 @@ function sample(servicePids: number[]): Sample {
 /** Cores used by each part over a window, and the window's length. */
 export type CpuUse = { seconds: number; cores: Record<string, number> };
 
-/** Starts a window now; `end()` closes it. Undefined where there is no /proc (not Linux). */
-export function cpuWindow(servicePids: number[]): { end: () => CpuUse } | undefined {
+/**
+ * Starts a window now; `end()` closes it. `named` adds parts of their own (a receiver, a load
+ * generator: part name -> pid). Undefined where there is no /proc (not Linux).
+ */
+export function cpuWindow(
+  servicePids: number[],
+  named: Record<string, number> = {},
+): { end: () => CpuUse } | undefined {
   if (process.platform !== "linux") return undefined;
   const started = performance.now();
-  const before = sample(servicePids);
+  const before = sample(servicePids, named);
   return {
     end() {
-      const after = sample(servicePids);
+      const after = sample(servicePids, named);
       const seconds = (performance.now() - started) / 1000;
       const cores: Record<string, number> = {};
       for (const [part, value] of Object.entries(after))

@@ -19,8 +19,8 @@ import { Dispatcher } from "./queue/dispatcher.ts";
 import { type QueueObserver, tellAll } from "./queue/observer.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
 import type { Storage } from "./storage.ts";
-import { deliveryAttempts } from "./webhooks/attempt.ts";
 import { WebhookDeliverer } from "./webhooks/deliverer.ts";
+import { SenderThread } from "./webhooks/sender.ts";
 import { urlPolicy } from "./webhooks/url-policy.ts";
 
 // The event feed reads at least this often while someone watches (the fallback when a wake-up is
@@ -81,24 +81,23 @@ function createQueue(
   });
 }
 
-/** The webhook sender over the outbox, woken by committed events. */
+/** The webhook sender over the outbox, woken by committed events; its attempts run on a thread of their own. */
 function createDeliverer(config: Config, log: Logger, storage: Storage, now: () => number) {
-  return new WebhookDeliverer({
+  const policy = urlPolicy(config.webhookAllowedHosts);
+  const sender = new SenderThread({ timeoutMs: config.webhookTimeoutMs, policy }, log);
+  const deliverer = new WebhookDeliverer({
     store: storage.webhooks,
     onEvents: (listener) => storage.events.subscribe(listener),
     now,
     owner: `webhooks-${crypto.randomUUID()}`,
-    send: deliveryAttempts({
-      timeoutMs: config.webhookTimeoutMs,
-      policy: urlPolicy(config.webhookAllowedHosts),
-      now,
-    }),
+    send: sender.send,
     maxAttempts: config.webhookMaxAttempts,
     retryBaseMs: config.webhookRetryBaseMs,
     concurrency: config.webhookConcurrency,
     leaseMs: config.leaseMs,
     log,
   });
+  return { deliverer, sender };
 }
 
 /** The parts the HTTP app is built over. */
@@ -110,6 +109,7 @@ type Parts = {
   metrics: Metrics;
   dispatcher: Dispatcher;
   deliverer: WebhookDeliverer;
+  sender: SenderThread;
   feed: EventFeed;
   dashboard: Dashboard;
 };
@@ -196,9 +196,9 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     now,
     log,
   });
-  const deliverer = createDeliverer(config, log, storage, now);
+  const { deliverer, sender } = createDeliverer(config, log, storage, now);
   metrics.watch({ countOrders: () => storage.system.countOrders(), slots });
-  const parts = { config, log, now, storage, metrics, dispatcher, deliverer, feed, dashboard };
+  const parts = { config, log, now, storage, metrics, dispatcher, deliverer, sender, feed, dashboard };
   const app = createHttpApp(parts);
   // Requests the routes do not match are labelled `unmatched`, never by their raw path.
   metrics.knowRoutes(app.routes.map((route) => route.path));
@@ -207,7 +207,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
 
 /** Starting and stopping the parts, in order. */
 function lifecycleOf(parts: Parts, http: ReturnType<typeof httpServer>) {
-  const { config, log, dispatcher, deliverer, dashboard, feed, storage } = parts;
+  const { config, log, dispatcher, deliverer, sender, dashboard, feed, storage } = parts;
   return {
     /** Listens, takes up orders a dead process left processing, then starts the workers. */
     async start(): Promise<URL> {
@@ -233,7 +233,7 @@ function lifecycleOf(parts: Parts, http: ReturnType<typeof httpServer>) {
       await Promise.all([
         http.stop(config.shutdownTimeoutMs),
         dispatcher.stop(config.shutdownTimeoutMs),
-        deliverer.stop(config.shutdownTimeoutMs),
+        deliverer.stop(config.shutdownTimeoutMs).then(() => sender.stop()),
       ]);
       dashboard.stop();
       await storage.close();

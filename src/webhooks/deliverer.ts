@@ -85,6 +85,7 @@ export class WebhookDeliverer {
   #unsubscribe: (() => void) | undefined;
   // Whether any subscription exists (read at each pass): without one, committed events wake nothing.
   #subscribed = false;
+  #subscribedReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly deps: DelivererDeps) {
     const logFailure = (what: string) => (error: unknown) =>
@@ -167,7 +168,11 @@ export class WebhookDeliverer {
     if (this.#stopped) return;
     let nextInMs = POLL_MS;
     try {
-      this.#subscribed = (await this.deps.store.listWebhooks({ limit: 1 })).length > 0;
+      // Read again once per POLL_MS, not at every pass: under load passes come every WAKE_MS.
+      if (Date.now() - this.#subscribedReadAt >= POLL_MS) {
+        this.#subscribed = (await this.deps.store.listWebhooks({ limit: 1 })).length > 0;
+        this.#subscribedReadAt = Date.now();
+      }
       // No subscription, no delivery (deleting one deletes its deliveries): one read a second.
       const next = this.#subscribed ? await this.deps.store.nextDeliveryAt() : null;
       const now = this.deps.now();

@@ -4,7 +4,7 @@
  * process's event subscribers, whom the writer wakes after each commit.
  */
 import type { createReads } from "./reads.ts";
-import type { createWebhookReads } from "./webhook-sql.ts";
+import type { createWebhookReads } from "./webhook-reads.ts";
 import type { DatabaseWriter } from "./writer.ts";
 import type { WriteOps } from "./writes.ts";
 

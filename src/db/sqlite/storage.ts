@@ -22,7 +22,7 @@ import { createOrderStore } from "./orders.ts";
 import { createQueueStore } from "./queue.ts";
 import { createReads } from "./reads.ts";
 import { createSystemStore } from "./system.ts";
-import { createWebhookReads } from "./webhook-sql.ts";
+import { createWebhookReads } from "./webhook-reads.ts";
 import { createWebhookStore } from "./webhooks.ts";
 import { DatabaseWriter, type WriterHooks } from "./writer.ts";
 import type { WriteOps } from "./writes.ts";

@@ -4,43 +4,14 @@
  * writes.ts), reads on the read-only connection. As with orders, every write after a claim is
  * fenced by `claimed_by`, so an attempt whose claim lapsed changes nothing.
  */
-import {
-  and,
-  asc,
-  count,
-  eq,
-  gt,
-  inArray,
-  isNotNull,
-  isNull,
-  lt,
-  lte,
-  min,
-  or,
-  type SQL,
-  sql,
-} from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
 import type { OrderEvent } from "../../records/order.ts";
-import type {
-  Delivery,
-  DeliveryOutcome,
-  DeliveryStatus,
-  Webhook,
-  WebhookKey,
-} from "../../records/webhook.ts";
+import type { Delivery, DeliveryOutcome, Webhook } from "../../records/webhook.ts";
 import type { Db } from "./client.ts";
 import { eventColumns, toEvent } from "./reads.ts";
 import { orderEvents, orders, webhookDeliveries, webhooks } from "./schema.ts";
 
-type WebhookRow = typeof webhooks.$inferSelect;
-type DeliveryRow = typeof webhookDeliveries.$inferSelect;
-
-const toWebhook = (row: WebhookRow): Webhook => ({
-  ...row,
-  eventTypes: row.eventTypes === null ? null : JSON.parse(row.eventTypes),
-});
-
-const toDelivery = ({ claimedBy: _c, leaseUntil: _l, ...row }: DeliveryRow): Delivery => row;
+import { toDelivery } from "./webhook-reads.ts";
 
 /** Deliveries due at `now`: pending, their time come, not held by a live lease. */
 const due = (now: number) =>
@@ -199,55 +170,6 @@ export function createWebhookWrites(db: Db) {
         .get();
       const found = row ?? db.select().from(webhookDeliveries).where(mine).get();
       return found && toDelivery(found);
-    },
-  };
-}
-
-/** The webhook reads, prepared on the read-only connection. */
-export function createWebhookReads(db: Db) {
-  const next = db
-    .select({ at: min(webhookDeliveries.nextAttemptAt) })
-    .from(webhookDeliveries)
-    .where(eq(webhookDeliveries.status, "pending"))
-    .prepare();
-  return {
-    listWebhooks({ after, limit }: { after?: WebhookKey; limit: number }): Webhook[] {
-      return db
-        .select()
-        .from(webhooks)
-        .where(
-          after &&
-            or(
-              gt(webhooks.createdAt, after.createdAt),
-              and(eq(webhooks.createdAt, after.createdAt), gt(webhooks.id, after.id)),
-            ),
-        )
-        .orderBy(asc(webhooks.createdAt), asc(webhooks.id))
-        .limit(limit)
-        .all()
-        .map(toWebhook);
-    },
-    findWebhook(id: string): Webhook | undefined {
-      const row = db.select().from(webhooks).where(eq(webhooks.id, id)).get();
-      return row && toWebhook(row);
-    },
-    listDeliveries(query: { webhookId: string; afterSeq: number; limit: number; status?: DeliveryStatus }) {
-      const conditions: SQL[] = [
-        eq(webhookDeliveries.webhookId, query.webhookId),
-        gt(webhookDeliveries.seq, query.afterSeq),
-      ];
-      if (query.status) conditions.push(eq(webhookDeliveries.status, query.status));
-      return db
-        .select()
-        .from(webhookDeliveries)
-        .where(and(...conditions))
-        .orderBy(asc(webhookDeliveries.seq))
-        .limit(query.limit)
-        .all()
-        .map(toDelivery);
-    },
-    nextDeliveryAt(): number | null {
-      return next.get()?.at ?? null;
     },
   };
 }

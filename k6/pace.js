@@ -1,0 +1,36 @@
+// @ts-check
+/*
+ * k6 at a constant arrival rate of POST /orders, nothing else (bench/webhook-pace.ts runs it):
+ * RATE orders per second for DURATION. BASE_URL as in k6/orders.js.
+ */
+
+import exec from "k6/execution";
+import http from "k6/http";
+
+const BASE_URL = __ENV.BASE_URL || "http://localhost:3000";
+const RUN = String(Date.now());
+
+export const options = {
+  discardResponseBodies: true,
+  scenarios: {
+    pace: {
+      executor: "constant-arrival-rate",
+      rate: Number(__ENV.RATE || 1000),
+      timeUnit: "1s",
+      duration: __ENV.DURATION || "60s",
+      preAllocatedVUs: 200,
+      maxVUs: 2000,
+    },
+  },
+};
+
+export default function () {
+  const id = `${RUN}-${exec.scenario.iterationInTest}`;
+  const body = JSON.stringify({
+    order_id: id,
+    user_id: "user_1",
+    item_ids: ["item_1", "item_2"],
+    total_amount: 150.99,
+  });
+  http.post(`${BASE_URL}/orders`, body, { headers: { "content-type": "application/json" } });
+}
