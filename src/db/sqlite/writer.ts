@@ -91,7 +91,7 @@ export class DatabaseWriter<Ops extends OpTable> {
     private readonly worker: Worker,
     private readonly hooks: WriterHooks,
   ) {
-    worker.onmessage = (event: MessageEvent<FromWriter>) => this.receive(event.data);
+    worker.onmessage = (event: MessageEvent<string>) => this.receive(JSON.parse(event.data) as FromWriter);
     worker.onerror = (event) => {
       hooks.log("database writer thread crashed", event.message);
       worker.terminate();
@@ -137,7 +137,8 @@ export class DatabaseWriter<Ops extends OpTable> {
     const calls = this.outbox;
     this.outbox = [];
     this.unanswered += calls.length;
-    this.worker.postMessage({ type: "calls", calls } as ToWriter);
+    // As JSON text: see writer-thread.ts.
+    this.worker.postMessage(JSON.stringify({ type: "calls", calls } satisfies ToWriter));
   }
 
   private receive(message: FromWriter): void {
