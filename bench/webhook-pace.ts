@@ -1,11 +1,11 @@
 /**
- * `bun bench/webhook-pace.ts [seconds]`: do webhook deliveries keep pace with intake (issue 21)?
+ * `bun bench/webhook-pace.ts [seconds] [rate]`: do webhook deliveries keep pace with intake (issue 21)?
  * On SQLite, with one subscription to every event type and a fast receiver in a process of its
  * own (bench/receiver.ts), every figure from this one run:
  *   1. the delivery reference: a Bun client POSTing signed payloads of the real size to that
  *      receiver, 64 at a time, with no database: the ceiling of deliveries per second;
  *   2. intake at full speed (wrk) without a subscription, and with one;
- *   3. k6 at a constant arrival rate of half the bare intake for `seconds` (default 60), with the
+ *   3. k6 at a constant arrival rate (`rate`, else half the bare intake) for `seconds` (default 60), with the
  *      subscription: deliveries owed and made, the outbox backlog every 5 s, delivery lag (event
  *      committed to received) p50/p99, and CPU per delivery by process (service, receiver, k6).
  * Needs wrk and k6 (K6 or ../shared/tools/k6/k6).
@@ -21,6 +21,8 @@ import { metrics, ROOT, requireWrk, serviceEnv, startServer, stop, wrk } from ".
 
 requireWrk();
 const SECONDS = Number(process.argv[2] ?? 60);
+// The k6 rate; unset: half the bare intake measured in this run. A fixed rate compares two checkouts.
+const RATE = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
 const K6 = process.env.K6 ?? join(ROOT, "..", "shared", "tools", "k6", "k6");
 if (!existsSync(K6)) throw new Error(`k6 not found at ${K6} (set K6)`);
 const TMP = mkdtempSync(join(tmpdir(), "webhook-pace-"));
@@ -80,7 +82,13 @@ async function service(port: number, name: string, subscribe: boolean) {
   const db = join(TMP, `${name}.db`);
   const proc = await startServer(
     ["src/main.ts"],
-    serviceEnv(port, db, { WEBHOOK_ALLOWED_HOSTS: "127.0.0.1" }),
+    serviceEnv(port, db, {
+      WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
+      // BENCH_WEBHOOK_CONCURRENCY sets WEBHOOK_CONCURRENCY (default: the service's own).
+      ...(process.env.BENCH_WEBHOOK_CONCURRENCY
+        ? { WEBHOOK_CONCURRENCY: process.env.BENCH_WEBHOOK_CONCURRENCY }
+        : {}),
+    }),
     port,
   );
   const url = `http://127.0.0.1:${port}`;
@@ -170,7 +178,7 @@ try {
   console.log(
     `intake with one all-events subscription: ${fmt(hooked.rps)} orders/s (${(hooked.rps / bare.rps).toFixed(2)}x), ${fmt(hooked.deliveredPerS)} deliveries/s meanwhile`,
   );
-  const run = await paced(Math.round(bare.rps / 2));
+  const run = await paced(RATE ?? Math.round(bare.rps / 2));
   console.log(
     `k6 at ${fmt(run.rate)} orders/s for ${SECONDS} s: ${fmt(run.orders)} orders, ${fmt(run.owed)} deliveries owed, ${fmt(run.delivered)} made in its first ${SECONDS - 2} s`,
   );
