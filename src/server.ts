@@ -198,6 +198,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   });
   const { deliverer, sender } = createDeliverer(config, log, storage, now);
   metrics.watch({ countOrders: () => storage.system.countOrders(), slots });
+  metrics.watchWebhooks({ backlogs: () => storage.webhooks.backlogs(), now });
   const parts = { config, log, now, storage, metrics, dispatcher, deliverer, sender, feed, dashboard };
   const app = createHttpApp(parts);
   // Requests the routes do not match are labelled `unmatched`, never by their raw path.

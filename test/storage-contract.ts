@@ -852,6 +852,41 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(late).toEqual([]);
       });
 
+      test("backlogs: each subscription's pending deliveries and when the oldest fell due", async () => {
+        await storage.webhooks.createWebhook(hook("all"), 100);
+        await storage.webhooks.createWebhook(hook("created", ["created"]), 100);
+        expect(await storage.webhooks.backlogs()).toEqual([]);
+        await create(newOrder("a", { createdAt: T0 }), newOrder("b", { createdAt: T0 + 50 }));
+        const byId = async () =>
+          Object.fromEntries((await storage.webhooks.backlogs()).map((b) => [b.webhookId, b]));
+        expect(await byId()).toEqual({
+          all: { webhookId: "all", pending: 2, oldestDueAt: T0 },
+          created: { webhookId: "created", pending: 2, oldestDueAt: T0 },
+        });
+        // Delivered ones leave the backlog; one sent again later keeps its new due time.
+        const [first, second] = await storage.webhooks.claimDeliveries({
+          owner: "s",
+          limit: 2,
+          now: T0 + 100,
+          leaseUntil: T0 + 1_000,
+        });
+        await storage.webhooks.settleDeliveries([
+          { kind: "delivered", seq: first?.seq ?? 0, owner: "s", at: T0 + 110, status: 200 },
+          {
+            kind: "retry",
+            seq: second?.seq ?? 0,
+            owner: "s",
+            at: T0 + 110,
+            nextAttemptAt: T0 + 5_000,
+            error: "HTTP 503",
+            status: 503,
+          },
+        ]);
+        // Four were pending: one delivered, one waiting for its retry.
+        const after = await byId();
+        expect(Object.values(after).reduce((sum, b) => sum + b.pending, 0)).toBe(3);
+      });
+
       test("a delivery's seq is never used again, even after its subscription is deleted", async () => {
         await storage.webhooks.createWebhook(hook("a"), 100);
         await create(newOrder("o1"));

@@ -274,3 +274,30 @@ test("GET /webhooks/:id/deliveries?limit= takes decimal digits only, as GET /ord
     expect(answer.body.error.details[0].field).toBe("limit");
   }
 });
+
+test("a receiver that cannot keep up shows in /metrics: its backlog and the age of its oldest delivery", async () => {
+  let up = false;
+  const slow = receiver(() => new Response(up ? "ok" : "down", { status: up ? 200 : 503 }));
+  const fast = receiver();
+  const { url } = await startService({ ...ALLOW_LOCAL, WEBHOOK_RETRY_BASE_MS: "60000" });
+  const lagging = await subscribe(url, slow.url, ["created"]);
+  const keeping = await subscribe(url, fast.url, ["created"]);
+  for (const id of ["m1", "m2", "m3"]) await call(url, "POST", "/orders", order(id));
+  await waitFor(() => slow.received.length >= 3 && fast.received.length >= 3);
+  /** The value of `name` for subscription `id` in the Prometheus text. */
+  const gauge = async (name: string, id: string) => {
+    const text = (await (await fetch(new URL("/metrics?format=prometheus", url))).text()) as string;
+    const line = text.split("\n").find((l) => l.startsWith(`${name}{webhook_id="${id}"}`));
+    return line === undefined ? undefined : Number(line.split(" ").pop());
+  };
+  // Each failed and waits up to a minute for its retry: three pending.
+  await waitFor(async () => (await gauge("webhook_backlog", lagging.id)) === 3);
+  // The fast one's are delivered: once their outcomes are recorded, it has no series.
+  await waitFor(async () => (await gauge("webhook_backlog", keeping.id)) === undefined);
+  const age = await gauge("webhook_backlog_oldest_seconds", lagging.id);
+  expect(age).toBeGreaterThanOrEqual(0);
+  expect(age).toBeLessThan(60);
+  up = true;
+  slow.stop();
+  fast.stop();
+});

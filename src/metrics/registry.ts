@@ -12,6 +12,7 @@ import { Registry } from "prom-client";
 import { createHttpMetrics } from "./http.ts";
 import { collectProcessMetrics } from "./process.ts";
 import { createQueueMetrics } from "./queue.ts";
+import { type WebhookSources, watchWebhooks } from "./webhooks.ts";
 import { createWriteMetrics } from "./writes.ts";
 
 /** Every metric of the service, and what records into them. */
@@ -36,6 +37,8 @@ export function createMetrics() {
     orderCreated: queue.created,
     orderChanged: queue.changed,
     watch: queue.watch,
+    /** Registers the webhooks' backlog gauges over `sources` (metrics/webhooks.ts). */
+    watchWebhooks: (sources: WebhookSources) => watchWebhooks(registry, sources),
     /** The storage writer's committed batches. */
     observeBatches: createWriteMetrics(registry),
   };

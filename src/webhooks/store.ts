@@ -16,6 +16,9 @@ import type {
 
 export type { DeliveryOutcome, DueDelivery, WebhookKey };
 
+/** One subscription's pending deliveries. */
+export type Backlog = { webhookId: string; pending: number; oldestDueAt: number };
+
 /** What the webhooks feature needs from storage. */
 export type WebhookStore = {
   /**
@@ -56,4 +59,9 @@ export type WebhookStore = {
   redeliver(args: { webhookId: string; seq: number; now: number }): Promise<Delivery | undefined>;
   /** When the earliest pending delivery falls due (null: none pending). */
   nextDeliveryAt(): Promise<number | null>;
+  /**
+   * Each subscription's outbox: how many of its deliveries are pending and when the oldest of them
+   * fell due. Subscriptions with none pending are left out.
+   */
+  backlogs(): Promise<Backlog[]>;
 };

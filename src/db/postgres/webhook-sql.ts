@@ -151,6 +151,13 @@ export const redeliver = statement(
    WHERE d.webhook_id = $1 AND d.seq = $2 AND NOT EXISTS (SELECT FROM redelivered)`,
 );
 
+/** Each subscription's pending deliveries: how many, and since when the oldest is due (ms). */
+export const backlogs = statement(
+  "webhook_backlogs",
+  `SELECT webhook_id AS "webhookId", count(*)::float8 AS "pending", ${ms("min(next_attempt_at)")} AS "oldestDueAt"
+   FROM webhook_deliveries WHERE status = 'pending' GROUP BY webhook_id`,
+);
+
 /** When the earliest pending delivery falls due (ms), or null; read off the partial index. */
 export const nextDeliveryAt = statement(
   "next_delivery_at",

@@ -2,7 +2,7 @@
  * The webhook reads of the SQLite adapter, on the read-only connection: subscriptions, a
  * subscription's deliveries, when the next one falls due; and the row mappers the writes share.
  */
-import { and, asc, eq, gt, min, or, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, gt, min, or, type SQL } from "drizzle-orm";
 import type { Delivery, DeliveryStatus, Webhook, WebhookKey } from "../../records/webhook.ts";
 import type { Db } from "./client.ts";
 import { webhookDeliveries, webhooks } from "./schema.ts";
@@ -23,6 +23,17 @@ export function createWebhookReads(db: Db) {
     .select({ at: min(webhookDeliveries.nextAttemptAt) })
     .from(webhookDeliveries)
     .where(eq(webhookDeliveries.status, "pending"))
+    .prepare();
+  // At scrape time only: one pass over the pending rows, off the due index (status first).
+  const backlog = db
+    .select({
+      webhookId: webhookDeliveries.webhookId,
+      pending: count(),
+      oldestDueAt: min(webhookDeliveries.nextAttemptAt),
+    })
+    .from(webhookDeliveries)
+    .where(eq(webhookDeliveries.status, "pending"))
+    .groupBy(webhookDeliveries.webhookId)
     .prepare();
   return {
     listWebhooks({ after, limit }: { after?: WebhookKey; limit: number }): Webhook[] {
@@ -59,6 +70,10 @@ export function createWebhookReads(db: Db) {
         .limit(query.limit)
         .all()
         .map(toDelivery);
+    },
+    /** Each subscription's pending deliveries: how many, and since when the oldest is due. */
+    backlogs(): { webhookId: string; pending: number; oldestDueAt: number }[] {
+      return backlog.all().map((row) => ({ ...row, oldestDueAt: row.oldestDueAt ?? 0 }));
     },
     nextDeliveryAt(): number | null {
       return next.get()?.at ?? null;

@@ -24,5 +24,6 @@ export function createWebhookStore({ writer, webhookReads }: Adapter) {
       writer.run("settleDeliveries", outcomes),
     redeliver: (args: Parameters<WriteOps["redeliver"]>[0]) => writer.run("redeliver", args),
     nextDeliveryAt: async () => webhookReads.nextDeliveryAt(),
+    backlogs: async () => webhookReads.backlogs(),
   };
 }

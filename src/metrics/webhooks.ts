@@ -1,0 +1,47 @@
+/**
+ * The webhooks' gauges, read at scrape time: each subscription's outbox backlog (deliveries
+ * pending) and how long its oldest pending delivery has been due. A receiver that cannot keep up
+ * shows as a backlog that grows and an age that climbs; one subscription is one series (at most
+ * MAX_WEBHOOKS), and a subscription with nothing pending has none.
+ */
+import { Gauge, type Registry } from "prom-client";
+import type { Backlog } from "../webhooks/store.ts";
+
+/** What the gauges read: the backlogs and the clock. */
+export type WebhookSources = {
+  backlogs: () => Promise<Backlog[]>;
+  now: () => number;
+};
+
+/** Registers the webhooks' gauges over `sources`. */
+export function watchWebhooks(registry: Registry, sources: WebhookSources): void {
+  const registers = [registry];
+  // One read per scrape for both gauges: the first to collect reads, the second uses it.
+  let pending: Promise<Backlog[]> | undefined;
+  const read = () => {
+    pending ??= sources.backlogs().finally(() => setTimeout(() => (pending = undefined), 0));
+    return pending;
+  };
+  new Gauge({
+    name: "webhook_backlog",
+    help: "Deliveries pending in each subscription's outbox (due, waiting for a retry, or being sent)",
+    labelNames: ["webhook_id"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const { webhookId, pending: count } of await read()) this.set({ webhook_id: webhookId }, count);
+    },
+  });
+  new Gauge({
+    name: "webhook_backlog_oldest_seconds",
+    help: "How long each subscription's oldest pending delivery has been due (0: none due yet)",
+    labelNames: ["webhook_id"],
+    registers,
+    async collect() {
+      this.reset();
+      const now = sources.now();
+      for (const { webhookId, oldestDueAt } of await read())
+        this.set({ webhook_id: webhookId }, Math.max(0, (now - oldestDueAt) / 1000));
+    },
+  });
+}
