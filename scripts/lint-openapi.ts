@@ -52,6 +52,7 @@ async function servedDocument(env: Record<string, string> = {}): Promise<unknown
       store: unusedPort<WebhookStore>("WebhookStore"),
       policy: { allowedHosts: [] },
       maxWebhooks: 100,
+      laggingAfterMs: 60_000,
       now: Date.now,
       onSubscribed: () => {},
     },

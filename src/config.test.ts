@@ -39,6 +39,7 @@ test("defaults match the documented table", () => {
     webhookConcurrency: 16,
     webhookAllowedHosts: [],
     maxWebhooks: 100,
+    webhookLaggingAfterMs: 60_000,
     corsOrigins: [],
   });
 });

@@ -78,6 +78,8 @@ export type Config = {
   webhookAllowedHosts: string[];
   /** Webhook subscriptions the whole service may hold; past it, 422 WEBHOOK_LIMIT_REACHED. */
   maxWebhooks: number;
+  /** A subscription whose oldest undelivered event is older than this is listed as lagging. */
+  webhookLaggingAfterMs: number;
 };
 
 export { ConfigError, StartupError } from "./config-read.ts";
@@ -120,5 +122,6 @@ export function loadConfig(env: Env = process.env): Config {
     // Normalized by the webhooks feature (url-policy.ts), which owns what a host entry means.
     webhookAllowedHosts: readList(env, "WEBHOOK_ALLOWED_HOSTS"),
     maxWebhooks: readInt(env, "MAX_WEBHOOKS", 100, 1, 100_000),
+    webhookLaggingAfterMs: readInt(env, "WEBHOOK_LAGGING_AFTER_MS", 60_000, 1, 86_400_000),
   };
 }

@@ -148,6 +148,7 @@ function createHttpApp({
       store: storage.webhooks,
       policy: urlPolicy(config.webhookAllowedHosts),
       maxWebhooks: config.maxWebhooks,
+      laggingAfterMs: config.webhookLaggingAfterMs,
       now,
       onSubscribed: () => deliverer.subscriptionsChanged(),
     },

@@ -852,7 +852,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(late).toEqual([]);
       });
 
-      test("backlogs: each subscription's pending deliveries and when the oldest fell due", async () => {
+      test("backlogs: each subscription's pending deliveries and when the oldest one's event was committed", async () => {
         await storage.webhooks.createWebhook(hook("all"), 100);
         await storage.webhooks.createWebhook(hook("created", ["created"]), 100);
         expect(await storage.webhooks.backlogs()).toEqual([]);
@@ -860,8 +860,8 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         const byId = async () =>
           Object.fromEntries((await storage.webhooks.backlogs()).map((b) => [b.webhookId, b]));
         expect(await byId()).toEqual({
-          all: { webhookId: "all", pending: 2, oldestDueAt: T0 },
-          created: { webhookId: "created", pending: 2, oldestDueAt: T0 },
+          all: { webhookId: "all", pending: 2, oldestAt: T0 },
+          created: { webhookId: "created", pending: 2, oldestAt: T0 },
         });
         // Delivered ones leave the backlog; one sent again later keeps its new due time.
         const [first, second] = await storage.webhooks.claimDeliveries({

@@ -56,7 +56,14 @@ test("a subscriber gets every event of an order, signed with its secret", async 
   expect(sub.event_types).toBeNull();
   const listed = await call(url, "GET", "/webhooks");
   expect(listed.body.webhooks).toEqual([
-    { id: sub.id, url: hook.url, event_types: null, created_at: expect.any(String) },
+    {
+      id: sub.id,
+      url: hook.url,
+      event_types: null,
+      created_at: expect.any(String),
+      backlog: 0,
+      lagging: false,
+    },
   ]);
 
   await call(url, "POST", "/orders", order("w1"));
@@ -275,11 +282,15 @@ test("GET /webhooks/:id/deliveries?limit= takes decimal digits only, as GET /ord
   }
 });
 
-test("a receiver that cannot keep up shows in /metrics: its backlog and the age of its oldest delivery", async () => {
+test("a receiver that cannot keep up shows in /metrics and GET /webhooks: its backlog, lagging", async () => {
   let up = false;
   const slow = receiver(() => new Response(up ? "ok" : "down", { status: up ? 200 : 503 }));
   const fast = receiver();
-  const { url } = await startService({ ...ALLOW_LOCAL, WEBHOOK_RETRY_BASE_MS: "60000" });
+  const { url } = await startService({
+    ...ALLOW_LOCAL,
+    WEBHOOK_RETRY_BASE_MS: "60000",
+    WEBHOOK_LAGGING_AFTER_MS: "300",
+  });
   const lagging = await subscribe(url, slow.url, ["created"]);
   const keeping = await subscribe(url, fast.url, ["created"]);
   for (const id of ["m1", "m2", "m3"]) await call(url, "POST", "/orders", order(id));
@@ -297,6 +308,13 @@ test("a receiver that cannot keep up shows in /metrics: its backlog and the age 
   const age = await gauge("webhook_backlog_oldest_seconds", lagging.id);
   expect(age).toBeGreaterThanOrEqual(0);
   expect(age).toBeLessThan(60);
+  // Past WEBHOOK_LAGGING_AFTER_MS the listing says it lags; the fast one does not.
+  const listed = async () =>
+    Object.fromEntries(((await call(url, "GET", "/webhooks")).body.webhooks as any[]).map((w) => [w.id, w]));
+  await waitFor(async () => (await listed())[lagging.id]?.lagging === true);
+  const now = await listed();
+  expect(now[lagging.id]).toMatchObject({ backlog: 3, lagging: true });
+  expect(now[keeping.id]).toMatchObject({ backlog: 0, lagging: false });
   up = true;
   slow.stop();
   fast.stop();

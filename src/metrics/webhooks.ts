@@ -1,6 +1,6 @@
 /**
  * The webhooks' gauges, read at scrape time: each subscription's outbox backlog (deliveries
- * pending) and how long its oldest pending delivery has been due. A receiver that cannot keep up
+ * pending) and the age of its oldest undelivered event. A receiver that cannot keep up
  * shows as a backlog that grows and an age that climbs; one subscription is one series (at most
  * MAX_WEBHOOKS), and a subscription with nothing pending has none.
  */
@@ -34,14 +34,14 @@ export function watchWebhooks(registry: Registry, sources: WebhookSources): void
   });
   new Gauge({
     name: "webhook_backlog_oldest_seconds",
-    help: "How long each subscription's oldest pending delivery has been due (0: none due yet)",
+    help: "Age of each subscription's oldest undelivered event: how late its deliveries run",
     labelNames: ["webhook_id"],
     registers,
     async collect() {
       this.reset();
       const now = sources.now();
-      for (const { webhookId, oldestDueAt } of await read())
-        this.set({ webhook_id: webhookId }, Math.max(0, (now - oldestDueAt) / 1000));
+      for (const { webhookId, oldestAt } of await read())
+        this.set({ webhook_id: webhookId }, Math.max(0, (now - oldestAt) / 1000));
     },
   });
 }

@@ -101,8 +101,22 @@ export const WebhooksQuery = t.Object(
 );
 export type WebhooksQuery = typeof WebhooksQuery.static;
 
+/** A subscription as the listing shows it: with how far behind its deliveries are. */
+export const ListedWebhookView = t.Object({
+  ...WebhookView.properties,
+  backlog: t.Integer({
+    description: "Deliveries pending in its outbox (due, waiting for a retry, or being sent)",
+  }),
+  lagging: t.Boolean({
+    description:
+      "Its oldest undelivered event is older than WEBHOOK_LAGGING_AFTER_MS: its receiver fails or is " +
+      "slower than the events (nothing is lost: every delivery is kept and sent)",
+  }),
+});
+export type ListedWebhookView = typeof ListedWebhookView.static;
+
 export const WebhookList = t.Object({
-  webhooks: t.Array(WebhookView),
+  webhooks: t.Array(ListedWebhookView),
   next_cursor: t.Nullable(t.String({ description: "Pass as cursor for the next page; null on the last" })),
 });
 export type WebhookList = typeof WebhookList.static;

@@ -78,7 +78,7 @@ export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeou
         }),
       },
     )
-    .get("", ({ query }) => listWebhooks(deps.store, query), {
+    .get("", ({ query }) => listWebhooks(deps, query), {
       transform: ({ request }) => checkQuery(request.url, ["limit"]),
       query: WebhooksQuery,
       ...contract({

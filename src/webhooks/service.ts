@@ -28,6 +28,8 @@ export type WebhookDeps = {
   policy: UrlPolicy;
   /** Subscriptions the whole service may hold (MAX_WEBHOOKS). */
   maxWebhooks: number;
+  /** A subscription whose oldest undelivered event is older than this is lagging (WEBHOOK_LAGGING_AFTER_MS). */
+  laggingAfterMs: number;
   now: () => number;
   /** Called after a subscription was created, so the sender starts watching the outbox. */
   onSubscribed: () => void;
@@ -72,12 +74,22 @@ export async function createWebhook(deps: WebhookDeps, body: CreateWebhookBody):
   return { ...toWebhookView(webhook), secret: webhook.secret };
 }
 
-/** One page of subscriptions, oldest first, without secrets. */
-export async function listWebhooks(store: WebhookStore, query: WebhooksQuery): Promise<WebhookList> {
+/**
+ * One page of subscriptions, oldest first, without secrets, each with its backlog and whether it
+ * is lagging (its oldest undelivered event older than `laggingAfterMs`).
+ */
+export async function listWebhooks(deps: WebhookDeps, query: WebhooksQuery): Promise<WebhookList> {
   const { limit, after, fetch } = pageQuery(query, MAX_WEBHOOK_PAGE, decodeWebhookCursor);
-  const rows = await store.listWebhooks({ after, limit: fetch });
+  const rows = await deps.store.listWebhooks({ after, limit: fetch });
   const { page, nextCursor } = pageOfRows(rows, limit, encodeWebhookCursor);
-  return { webhooks: page.map(toWebhookView), next_cursor: nextCursor };
+  const backlogs = new Map((await deps.store.backlogs()).map((backlog) => [backlog.webhookId, backlog]));
+  const now = deps.now();
+  const webhooks = page.map((webhook) => {
+    const backlog = backlogs.get(webhook.id);
+    const lagging = backlog !== undefined && now - backlog.oldestAt > deps.laggingAfterMs;
+    return { ...toWebhookView(webhook), backlog: backlog?.pending ?? 0, lagging };
+  });
+  return { webhooks, next_cursor: nextCursor };
 }
 
 /** A subscription's place in the listing, as an opaque cursor (base64url of `created_at.id`). */

@@ -16,8 +16,8 @@ import type {
 
 export type { DeliveryOutcome, DueDelivery, WebhookKey };
 
-/** One subscription's pending deliveries. */
-export type Backlog = { webhookId: string; pending: number; oldestDueAt: number };
+/** One subscription's pending deliveries: how many, and when the oldest one's event was committed. */
+export type Backlog = { webhookId: string; pending: number; oldestAt: number };
 
 /** What the webhooks feature needs from storage. */
 export type WebhookStore = {
@@ -60,8 +60,8 @@ export type WebhookStore = {
   /** When the earliest pending delivery falls due (null: none pending). */
   nextDeliveryAt(): Promise<number | null>;
   /**
-   * Each subscription's outbox: how many of its deliveries are pending and when the oldest of them
-   * fell due. Subscriptions with none pending are left out.
+   * Each subscription's outbox: how many of its deliveries are pending and when the event of the
+   * oldest of them was committed. Subscriptions with none pending are left out.
    */
   backlogs(): Promise<Backlog[]>;
 };

@@ -151,10 +151,10 @@ export const redeliver = statement(
    WHERE d.webhook_id = $1 AND d.seq = $2 AND NOT EXISTS (SELECT FROM redelivered)`,
 );
 
-/** Each subscription's pending deliveries: how many, and since when the oldest is due (ms). */
+/** Each subscription's pending deliveries: how many, and when the oldest one's event was committed (ms). */
 export const backlogs = statement(
   "webhook_backlogs",
-  `SELECT webhook_id AS "webhookId", count(*)::float8 AS "pending", ${ms("min(next_attempt_at)")} AS "oldestDueAt"
+  `SELECT webhook_id AS "webhookId", count(*)::float8 AS "pending", ${ms("min(created_at)")} AS "oldestAt"
    FROM webhook_deliveries WHERE status = 'pending' GROUP BY webhook_id`,
 );
 

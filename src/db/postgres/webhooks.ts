@@ -76,9 +76,7 @@ export function createWebhookStore({ pool, guarded }: Adapter) {
         async () => (await rows<Delivery>(w.redeliver([args.webhookId, args.seq, args.now])))[0],
       ),
     backlogs: () =>
-      guarded("read", () =>
-        rows<{ webhookId: string; pending: number; oldestDueAt: number }>(w.backlogs([])),
-      ),
+      guarded("read", () => rows<{ webhookId: string; pending: number; oldestAt: number }>(w.backlogs([]))),
     nextDeliveryAt: () =>
       guarded("read", async () => (await rows<{ at: number | null }>(w.nextDeliveryAt([])))[0]?.at ?? null),
   };

@@ -29,7 +29,7 @@ export function createWebhookReads(db: Db) {
     .select({
       webhookId: webhookDeliveries.webhookId,
       pending: count(),
-      oldestDueAt: min(webhookDeliveries.nextAttemptAt),
+      oldestAt: min(webhookDeliveries.createdAt),
     })
     .from(webhookDeliveries)
     .where(eq(webhookDeliveries.status, "pending"))
@@ -71,9 +71,9 @@ export function createWebhookReads(db: Db) {
         .all()
         .map(toDelivery);
     },
-    /** Each subscription's pending deliveries: how many, and since when the oldest is due. */
-    backlogs(): { webhookId: string; pending: number; oldestDueAt: number }[] {
-      return backlog.all().map((row) => ({ ...row, oldestDueAt: row.oldestDueAt ?? 0 }));
+    /** Each subscription's pending deliveries: how many, and when the oldest one's event was committed. */
+    backlogs(): { webhookId: string; pending: number; oldestAt: number }[] {
+      return backlog.all().map((row) => ({ ...row, oldestAt: row.oldestAt ?? 0 }));
     },
     nextDeliveryAt(): number | null {
       return next.get()?.at ?? null;
