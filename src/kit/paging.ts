@@ -17,6 +17,13 @@ function decodeCursor(cursor: string): number | undefined {
   return /^\d+$/.test(decoded) && Number.isSafeInteger(seq) ? seq : undefined;
 }
 
+/** What a page's `limit` must be, in the schema's error and in the service's own 422. */
+export const limitRule = (max: number) => `must be a whole number from 1 to ${max}`;
+
+/** The 422 of a `limit` outside 1 to `max` (the routes declare it as their example). */
+export const limitInvalid = (max: number) =>
+  validationFailed([{ field: "limit", message: limitRule(max) }], "query");
+
 /**
  * The page `query` asks for: `limit` rows (1 to `max`, 50 when absent) after the row its cursor
  * names, decoded by `decode` (undefined: not a cursor this API returned; no cursor: from the
@@ -32,7 +39,7 @@ export function pageQuery<K>(
   const problems = [
     ...(Number.isInteger(limit) && limit >= 1 && limit <= max
       ? []
-      : [{ field: "limit", message: `must be a whole number from 1 to ${max}` }]),
+      : [{ field: "limit", message: limitRule(max) }]),
     ...(query.cursor !== undefined && after === undefined
       ? [{ field: "cursor", message: "is not a cursor this API returned" }]
       : []),

@@ -5,6 +5,7 @@
  * thread. The levels (orders by status, slots busy) are read at each scrape.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import * as lifecycle from "../lifecycle.ts";
 import { type QueueObserver, queueWaitMs } from "../queue/observer.ts";
 import { ORDER_STATUSES, type Order, type OrderStatus, type Transition } from "../records/order.ts";
 
@@ -19,14 +20,16 @@ export type QueueSources = {
 type Outcome = Parameters<QueueObserver["settled"]>[0];
 const CALL_LABELS = { pump: { call: "pump" }, renewal: { call: "renewal" }, rescue: { call: "rescue" } };
 
+/** A transition's `from`/`to` labels, read off the lifecycle's table (src/lifecycle.ts). */
+const labelsOf = ({ from, to }: Transition) => ({ from: from ?? "", to });
 // Label sets made once: an observation on the hot path allocates nothing.
-const CLAIMED = { from: "pending", to: "processing" };
-const RELEASED = { from: "processing", to: "pending" };
-const CANCELLED = { from: "pending", to: "cancelled" };
+const CLAIMED = labelsOf(lifecycle.claimed(""));
+const RELEASED = labelsOf(lifecycle.workerStopped());
+const CANCELLED = labelsOf(lifecycle.cancelled());
 const SETTLED: Record<Outcome, { from: string; to: OrderStatus }> = {
-  completed: { from: "processing", to: "completed" },
-  retry: { from: "processing", to: "pending" },
-  failed: { from: "processing", to: "failed" },
+  completed: labelsOf(lifecycle.completed()),
+  retry: labelsOf(lifecycle.attemptFailed("", 0)),
+  failed: labelsOf(lifecycle.failed("")),
 };
 const OUTCOMES: Record<Outcome, { outcome: Outcome }> = {
   completed: { outcome: "completed" },
@@ -150,43 +153,33 @@ function watchQueue(registers: Registry[], sources: QueueSources): void {
 /** The order counters and histograms, the dispatcher's observer, and the scrape-time gauges. */
 export function createQueueMetrics(registry: Registry) {
   const registers = [registry];
-  const {
-    created,
-    transitions,
-    retries,
-    failures,
-    processing,
-    queueWait,
-    leaseTicksSkipped,
-    claimsLost,
-    calls,
-  } = queueInstruments(registers);
+  const m = queueInstruments(registers);
   const observer: QueueObserver = {
     claimed(order: Order) {
-      transitions.inc(CLAIMED);
+      m.transitions.inc(CLAIMED);
       const waitedMs = queueWaitMs(order);
-      if (waitedMs !== undefined) queueWait.observe(waitedMs / 1000);
+      if (waitedMs !== undefined) m.queueWait.observe(waitedMs / 1000);
     },
     settled(outcome, tookMs) {
-      transitions.inc(SETTLED[outcome]);
-      processing.observe(OUTCOMES[outcome], tookMs / 1000);
-      if (outcome === "retry") retries.inc();
-      else if (outcome === "failed") failures.inc();
+      m.transitions.inc(SETTLED[outcome]);
+      m.processing.observe(OUTCOMES[outcome], tookMs / 1000);
+      if (outcome === "retry") m.retries.inc();
+      else if (outcome === "failed") m.failures.inc();
     },
     released(count) {
-      if (count > 0) transitions.inc(RELEASED, count);
+      if (count > 0) m.transitions.inc(RELEASED, count);
     },
-    leaseTickSkipped: () => leaseTicksSkipped.inc(),
-    claimLost: () => claimsLost.inc(),
-    timed: (call, ms) => calls.observe(CALL_LABELS[call], ms / 1000),
+    leaseTickSkipped: () => m.leaseTicksSkipped.inc(),
+    claimLost: () => m.claimsLost.inc(),
+    timed: (call, ms) => m.calls.observe(CALL_LABELS[call], ms / 1000),
   };
 
   return {
     observer,
     /** A new order was committed (pending). */
-    created: () => created.inc(),
+    created: () => m.created.inc(),
     /** An order was changed by id (a cancel, an operator's retry). */
-    changed: ({ from, to }: Transition) => transitions.inc({ from: from ?? "", to }),
+    changed: (transition: Transition) => m.transitions.inc(labelsOf(transition)),
     /** Registers the gauges that read `sources` at each scrape. */
     watch: (sources: QueueSources) => watchQueue(registers, sources),
   };

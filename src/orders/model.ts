@@ -4,7 +4,7 @@
  */
 import { FormatRegistry, Kind, TypeRegistry } from "@sinclair/typebox";
 import { t } from "elysia";
-import { DEFAULT_PAGE } from "../kit/paging.ts";
+import { DEFAULT_PAGE, limitRule } from "../kit/paging.ts";
 import { ORDER_STATUSES } from "../records/order.ts";
 import { MAX_AMOUNT, MONEY_RULE, toCents } from "./money.ts";
 
@@ -140,7 +140,7 @@ export const ListOrdersQuery = t.Object(
     limit: t.Optional(
       t.Integer({
         description: `1 to ${MAX_PAGE}; ${DEFAULT_PAGE} when absent`,
-        error: `must be a whole number from 1 to ${MAX_PAGE}`,
+        error: limitRule(MAX_PAGE),
       }),
     ),
     cursor: t.Optional(

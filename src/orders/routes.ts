@@ -18,6 +18,7 @@ import {
 } from "../kit/errors.ts";
 import { Gate } from "../kit/gate.ts";
 import { BODY_TIMEOUT_MS, JSON_BODY_ERRORS, parseJsonBody } from "../kit/json-body.ts";
+import { limitInvalid } from "../kit/paging.ts";
 import { checkQuery } from "../kit/query-string.ts";
 import { contract, WRITER_DOWN } from "../kit/route-contract.ts";
 import { retried } from "../lifecycle.ts";
@@ -119,13 +120,7 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
         transform: ({ request }) => checkQuery(request.url, ["limit"]),
         query: ListOrdersQuery,
         ...contract({
-          errors: [
-            invalidQuery("user_id=%FF"),
-            validationFailed(
-              [{ field: "limit", message: `must be a whole number from 1 to ${MAX_PAGE}` }],
-              "query",
-            ),
-          ],
+          errors: [invalidQuery("user_id=%FF"), limitInvalid(MAX_PAGE)],
           response: { 200: OrderPage },
           detail: { operationId: "listOrders", summary: "List orders in creation order (keyset pagination)" },
         }),

@@ -4,7 +4,7 @@
  */
 import { t } from "elysia";
 import { EventView, exampleOf } from "../events/model.ts";
-import { DEFAULT_PAGE } from "../kit/paging.ts";
+import { DEFAULT_PAGE, limitRule } from "../kit/paging.ts";
 import * as lifecycle from "../lifecycle.ts";
 import { EVENT_TYPES, type EventType } from "../records/order.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "../records/webhook.ts";
@@ -92,7 +92,7 @@ export const WebhooksQuery = t.Object(
     limit: t.Optional(
       t.Integer({
         description: `1 to ${MAX_WEBHOOK_PAGE}; ${DEFAULT_PAGE} when absent`,
-        error: `must be a whole number from 1 to ${MAX_WEBHOOK_PAGE}`,
+        error: limitRule(MAX_WEBHOOK_PAGE),
       }),
     ),
     cursor: t.Optional(t.String({ description: "next_cursor of the previous page" })),
@@ -147,7 +147,7 @@ export const DeliveriesQuery = t.Object(
     limit: t.Optional(
       t.Integer({
         description: `1 to ${MAX_DELIVERY_PAGE}; ${DEFAULT_PAGE} when absent`,
-        error: `must be a whole number from 1 to ${MAX_DELIVERY_PAGE}`,
+        error: limitRule(MAX_DELIVERY_PAGE),
       }),
     ),
     cursor: t.Optional(t.String({ description: "next_cursor of the previous page" })),

@@ -8,6 +8,7 @@ import {
   webhookNotFound,
 } from "../kit/errors.ts";
 import { JSON_BODY_ERRORS, parseJsonBody } from "../kit/json-body.ts";
+import { limitInvalid } from "../kit/paging.ts";
 import { checkQuery } from "../kit/query-string.ts";
 import { contract, WRITER_DOWN } from "../kit/route-contract.ts";
 import {
@@ -36,7 +37,6 @@ import {
 const WEBHOOK_ID = "3f6b0c1e-2d4a-4c8e-9a57-1b2c3d4e5f60";
 
 /** The `/webhooks` routes. */
-// biome-ignore lint/complexity/noExcessiveLinesPerFunction: a declarative route table, one entry per operation
 export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeoutMs: number }) {
   return new Elysia({ name: "webhooks", prefix: "/webhooks", detail: { tags: ["Webhooks"] } })
     .post(
@@ -82,13 +82,7 @@ export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeou
       transform: ({ request }) => checkQuery(request.url, ["limit"]),
       query: WebhooksQuery,
       ...contract({
-        errors: [
-          invalidQuery("cursor=%FF"),
-          validationFailed(
-            [{ field: "limit", message: `must be a whole number from 1 to ${MAX_WEBHOOK_PAGE}` }],
-            "query",
-          ),
-        ],
+        errors: [invalidQuery("cursor=%FF"), limitInvalid(MAX_WEBHOOK_PAGE)],
         response: { 200: WebhookList },
         detail: {
           operationId: "listWebhooks",
@@ -119,14 +113,7 @@ export function webhookRoutes(deps: WebhookDeps, { bodyTimeoutMs }: { bodyTimeou
       params: WebhookIdParams,
       query: DeliveriesQuery,
       ...contract({
-        errors: [
-          invalidQuery("cursor=%FF"),
-          webhookNotFound(WEBHOOK_ID),
-          validationFailed(
-            [{ field: "limit", message: `must be a whole number from 1 to ${MAX_DELIVERY_PAGE}` }],
-            "query",
-          ),
-        ],
+        errors: [invalidQuery("cursor=%FF"), webhookNotFound(WEBHOOK_ID), limitInvalid(MAX_DELIVERY_PAGE)],
         response: { 200: DeliveryPage },
         detail: {
           operationId: "listDeliveries",
