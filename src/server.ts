@@ -19,7 +19,6 @@ import { Dispatcher } from "./queue/dispatcher.ts";
 import { type QueueObserver, tellAll } from "./queue/observer.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
 import type { Storage } from "./storage.ts";
-import { WebhookDeliverer } from "./webhooks/deliverer.ts";
 import { SenderThread } from "./webhooks/sender.ts";
 import { urlPolicy } from "./webhooks/url-policy.ts";
 
@@ -81,23 +80,22 @@ function createQueue(
   });
 }
 
-/** The webhook sender over the outbox, woken by committed events; its attempts run on a thread of their own. */
-function createDeliverer(config: Config, log: Logger, storage: Storage, now: () => number) {
-  const policy = urlPolicy(config.webhookAllowedHosts);
-  const sender = new SenderThread({ timeoutMs: config.webhookTimeoutMs, policy }, log);
-  const deliverer = new WebhookDeliverer({
-    store: storage.webhooks,
+/** The webhook sender over the outbox, on a thread of its own, woken by committed events. */
+function createSender(config: Config, log: Logger, storage: Storage) {
+  return new SenderThread({
+    settings: {
+      concurrency: config.webhookConcurrency,
+      perSubscription: config.webhookSubscriptionConcurrency,
+      maxAttempts: config.webhookMaxAttempts,
+      retryBaseMs: config.webhookRetryBaseMs,
+      leaseMs: config.leaseMs,
+      timeoutMs: config.webhookTimeoutMs,
+      policy: urlPolicy(config.webhookAllowedHosts),
+    },
+    openStore: () => storage.webhooksForThread(),
     onEvents: (listener) => storage.events.subscribe(listener),
-    now,
-    owner: `webhooks-${crypto.randomUUID()}`,
-    send: sender.send,
-    maxAttempts: config.webhookMaxAttempts,
-    retryBaseMs: config.webhookRetryBaseMs,
-    concurrency: config.webhookConcurrency,
-    leaseMs: config.leaseMs,
     log,
   });
-  return { deliverer, sender };
 }
 
 /** The parts the HTTP app is built over. */
@@ -108,24 +106,13 @@ type Parts = {
   storage: Storage;
   metrics: Metrics;
   dispatcher: Dispatcher;
-  deliverer: WebhookDeliverer;
   sender: SenderThread;
   feed: EventFeed;
   dashboard: Dashboard;
 };
 
 /** The HTTP app over the parts: each feature's routes given what they need. */
-function createHttpApp({
-  config,
-  log,
-  now,
-  storage,
-  metrics,
-  dispatcher,
-  deliverer,
-  feed,
-  dashboard,
-}: Parts) {
+function createHttpApp({ config, log, now, storage, metrics, dispatcher, sender, feed, dashboard }: Parts) {
   return createApp({
     orders: {
       store: countingChanges(storage.orders, metrics),
@@ -150,7 +137,7 @@ function createHttpApp({
       maxWebhooks: config.maxWebhooks,
       laggingAfterMs: config.webhookLaggingAfterMs,
       now,
-      onSubscribed: () => deliverer.subscriptionsChanged(),
+      onSubscribed: () => sender.subscriptionsChanged(),
     },
     dashboard,
     system: {
@@ -193,29 +180,30 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     countOrders: () => storage.system.countOrders(),
     window: activity,
     slots,
+    webhooks: { store: storage.webhooks, laggingAfterMs: config.webhookLaggingAfterMs },
     replica: `replica-${crypto.randomUUID()}`,
     now,
     log,
   });
-  const { deliverer, sender } = createDeliverer(config, log, storage, now);
+  const sender = createSender(config, log, storage);
   metrics.watch({ countOrders: () => storage.system.countOrders(), slots });
   metrics.watchWebhooks({ backlogs: () => storage.webhooks.backlogs(), now });
-  const parts = { config, log, now, storage, metrics, dispatcher, deliverer, sender, feed, dashboard };
+  const parts = { config, log, now, storage, metrics, dispatcher, sender, feed, dashboard };
   const app = createHttpApp(parts);
   // Requests the routes do not match are labelled `unmatched`, never by their raw path.
   metrics.knowRoutes(app.routes.map((route) => route.path));
-  return { app, storage, dispatcher, ...lifecycleOf(parts, httpServer(app, config, log)) };
+  return { app, storage, dispatcher, sender, ...lifecycleOf(parts, httpServer(app, config, log)) };
 }
 
 /** Starting and stopping the parts, in order. */
 function lifecycleOf(parts: Parts, http: ReturnType<typeof httpServer>) {
-  const { config, log, dispatcher, deliverer, sender, dashboard, feed, storage } = parts;
+  const { config, log, dispatcher, sender, dashboard, feed, storage } = parts;
   return {
     /** Listens, takes up orders a dead process left processing, then starts the workers. */
     async start(): Promise<URL> {
       const url = http.listen();
       dispatcher.start();
-      deliverer.start();
+      sender.start();
       dashboard.start();
       log("info", "order service listening", {
         url: url.href,
@@ -235,7 +223,7 @@ function lifecycleOf(parts: Parts, http: ReturnType<typeof httpServer>) {
       await Promise.all([
         http.stop(config.shutdownTimeoutMs),
         dispatcher.stop(config.shutdownTimeoutMs),
-        deliverer.stop(config.shutdownTimeoutMs).then(() => sender.stop()),
+        sender.stop(config.shutdownTimeoutMs),
       ]);
       dashboard.stop();
       await storage.close();

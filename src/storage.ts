@@ -8,7 +8,7 @@ import type { EventStore } from "./events/store.ts";
 import type { OrderStore } from "./orders/store.ts";
 import type { QueueStore } from "./queue/store.ts";
 import type { SystemStore } from "./system/store.ts";
-import type { WebhookStore } from "./webhooks/store.ts";
+import type { ThreadStoreOpener, WebhookStore } from "./webhooks/store.ts";
 
 /** One open database behind the ports. */
 export type Storage = {
@@ -18,6 +18,8 @@ export type Storage = {
   events: EventStore;
   webhooks: WebhookStore;
   dashboard: DashboardStore;
+  /** How the webhook sender's thread opens a webhooks port of its own (one call per thread started). */
+  webhooksForThread(): ThreadStoreOpener;
   /** Makes every write so far durable, then closes; safe to call twice. */
   close(): Promise<void>;
 };

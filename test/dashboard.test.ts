@@ -247,6 +247,99 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
   );
 
   test(
+    "a webhook receiver that is down shows as lagging in /dashboard/data and on the page, as GET /webhooks says; one that keeps pace does not",
+    async () => {
+      const service = await startService({
+        WORKERS: "2",
+        WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
+        WEBHOOK_RETRY_BASE_MS: "60000",
+        WEBHOOK_LAGGING_AFTER_MS: "1000",
+      });
+      // One receiver answers; the other's port is closed (a server started, then stopped, after
+      // everything else listens), so its delivery fails and waits a minute for its retry: pending,
+      // and lagging after 1 s.
+      const up = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("ok") });
+      const gone = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("ok") });
+      const downOrigin = `http://127.0.0.1:${gone.port}`;
+      gone.stop(true);
+      const { page, foreign, errors, refused, close } = await openDashboard(service);
+      try {
+        // Nothing pending: one calm line, no table, no alert.
+        const card = page.locator("#webhooks");
+        await page.waitForSelector("#webhooks-summary:has-text('no delivery pending')", { timeout: STEP_MS });
+        expect(await card.getAttribute("class")).not.toContain("alert");
+        expect(await page.isVisible("#webhooks-table")).toBe(false);
+
+        const subscribe = async (url: string) => {
+          const res = await call(service.url, "POST", "/webhooks", { url, event_types: ["created"] });
+          expect(res.status).toBe(201);
+          return res.body.id as string;
+        };
+        const down = await subscribe(`${downOrigin}/hook?token=secret-of-the-receiver`);
+        const keeping = await subscribe(`http://127.0.0.1:${up.port}/hook`);
+        expect((await call(service.url, "POST", "/orders", order("hooked-1"))).status).toBe(201);
+
+        // The data: the one that is down is behind and lags; the other's delivery went out.
+        const data = async () => (await call(service.url, "GET", "/dashboard/data")).body.webhooks;
+        const webhooks = await waitFor(
+          async () => {
+            const now = await data();
+            return now.subscriptions_lagging === 1 && now.subscriptions_behind === 1 && now;
+          },
+          { what: "the subscription that is down to lag, alone" },
+        );
+        expect(webhooks).toEqual({
+          lagging_after_ms: 1000,
+          pending: 1,
+          subscriptions_behind: 1,
+          subscriptions_lagging: 1,
+          behind: [
+            { id: down, origin: downOrigin, pending: 1, oldest_age_ms: expect.any(Number), lagging: true },
+          ],
+        });
+        expect(webhooks.behind[0].oldest_age_ms).toBeGreaterThan(1000);
+        // The same rule as GET /webhooks.
+        const listed = (await call(service.url, "GET", "/webhooks")).body.webhooks as any[];
+        expect(Object.fromEntries(listed.map((w) => [w.id, [w.backlog, w.lagging]]))).toEqual({
+          [down]: [1, true],
+          [keeping]: [0, false],
+        });
+
+        // The page: the card warns, the row is highlighted and says so; the token is not shown.
+        const row = page.locator(`#webhooks-behind tr[data-webhook-id="${down}"]`);
+        await row.filter({ hasText: "Lagging" }).waitFor({ timeout: STEP_MS });
+        expect(await row.getAttribute("class")).toContain("lagging");
+        expect(await row.locator(".col-origin").textContent()).toBe(downOrigin);
+        expect(await row.locator(".col-pending").textContent()).toBe("1");
+        expect(await card.getAttribute("data-lagging")).toBe("1");
+        expect(await card.getAttribute("class")).toContain("alert");
+        expect(await page.textContent("#webhooks-summary")).toContain("1 subscription lagging");
+        expect(await page.locator(`tr[data-webhook-id="${keeping}"]`).count()).toBe(0);
+        expect(await page.textContent("body")).not.toContain("secret-of-the-receiver");
+        expect(
+          await page.evaluate(
+            () => (globalThis as any).document.documentElement.scrollWidth <= (globalThis as any).innerWidth,
+          ),
+        ).toBe(true);
+
+        // Unsubscribed, its deliveries go with it: the card is calm again.
+        expect((await call(service.url, "DELETE", `/webhooks/${down}`)).status).toBe(204);
+        await row.waitFor({ state: "detached", timeout: STEP_MS });
+        await page.waitForSelector('#webhooks[data-lagging="0"][data-pending="0"]', { timeout: STEP_MS });
+        expect(await card.getAttribute("class")).not.toContain("alert");
+        expect(await page.isVisible("#webhooks-table")).toBe(false);
+        expect(foreign).toEqual([]);
+        expect(errors).toEqual([]);
+        expect(refused).toEqual([]);
+      } finally {
+        await close();
+        up.stop(true);
+      }
+    },
+    TEST_MS,
+  );
+
+  test(
     "a page on another origin cannot show /dashboard in a frame: Chromium refuses it, nothing of it loads",
     async () => {
       const service = await startService({ WORKERS: "2" });

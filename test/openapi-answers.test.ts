@@ -223,6 +223,11 @@ test("every declared status of every operation: the real answer matches the docu
   const deliveries = `/webhooks/${webhook.id}/deliveries`;
   await waitFor(async () => (await call(local.url, "GET", deliveries)).body.deliveries.length > 0);
   const delivery = (await call(local.url, "GET", deliveries)).body.deliveries[0] as { seq: number };
+  // The dashboard's webhooks section with a subscription behind (its receiver's port is closed).
+  await waitFor(
+    async () => (await call(local.url, "GET", "/dashboard/data")).body.webhooks.behind.length > 0,
+  );
+  await check("GET /dashboard/data", await fetch(new URL("/dashboard/data", local.url)));
   await check("GET /webhooks/{id}/deliveries", await fetch(new URL(deliveries, local.url)));
   await check("GET /webhooks/{id}/deliveries", await fetch(new URL(`${deliveries}?status=%FF`, local.url)));
   await check("GET /webhooks/{id}/deliveries", await fetch(url("/webhooks/none/deliveries")));

@@ -10,7 +10,7 @@ import type { ClaimRequest } from "../src/queue/store.ts";
 import type { ActivityReport } from "../src/records/activity.ts";
 import type { CreateOutcome } from "../src/records/order.ts";
 import { type NewOrder, ORDER_STATUSES, type Order, type OrderStatus } from "../src/records/order.ts";
-import type { Webhook } from "../src/records/webhook.ts";
+import type { DeliveryClaim, Webhook } from "../src/records/webhook.ts";
 import type { Storage } from "../src/storage.ts";
 import type { DueDelivery } from "../src/webhooks/store.ts";
 import { LEASE_EXPIRED, type Result, settlement, WORKER_STOPPED, wants } from "./fixtures/queue-records.ts";
@@ -31,6 +31,7 @@ function newOrder(orderId: string, overrides: Partial<NewOrder> = {}): NewOrder 
 }
 
 const idsOf = (orders: Order[]) => orders.map((order) => order.orderId);
+type PerSubscription = NonNullable<DeliveryClaim["perSubscription"]>;
 
 /** Registers the storage contract suite for one adapter; `open` gives a fresh, empty storage. */
 export function describeStorageContract(name: string, open: () => Promise<Storage>): void {
@@ -820,6 +821,54 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         expect(
           (await storage.webhooks.listDeliveries({ webhookId: "all", afterSeq: 0, limit: 5 }))[0]?.status,
         ).toBe("pending");
+      });
+
+      describe("claims bounded per subscription", () => {
+        /**
+         * "slow" gets the creations, "fast" the cancels, due in this order: slow:o1 (T0), fast:o1 (+5),
+         * slow:o2 (+10), fast:o2 (+15), slow:o3 (+20), fast:o3 (+25), slow:o4 (+30).
+         */
+        beforeEach(async () => {
+          await storage.webhooks.createWebhook(hook("slow", ["created"]), 100);
+          await storage.webhooks.createWebhook(hook("fast", ["cancelled"]), 100);
+          for (const i of [1, 2, 3, 4]) await create(newOrder(`o${i}`, { createdAt: T0 + (i - 1) * 10 }));
+          for (const i of [1, 2, 3]) await cancel(`o${i}`, T0 + (i - 1) * 10 + 5);
+        });
+        /** What `owner` claims at T0 + 100, as subscription:order. */
+        const claim = async (owner: string, limit: number, perSubscription?: PerSubscription) =>
+          (
+            await storage.webhooks.claimDeliveries({
+              owner,
+              limit,
+              now: T0 + 100,
+              leaseUntil: T0 + 1_000,
+              ...(perSubscription && { perSubscription }),
+            })
+          ).map((d) => `${d.webhookId}:${d.event.orderId}`);
+
+        test("each subscription gives at most the bound less what the owner holds, oldest first across them", async () => {
+          expect(await claim("s1", 10, { limit: 2, held: { slow: 1, gone: 5 } })).toEqual([
+            "slow:o1",
+            "fast:o1",
+            "fast:o2",
+          ]);
+          // At most `limit` in all, the oldest of what each subscription may give.
+          expect(await claim("s2", 2, { limit: 2, held: {} })).toEqual(["slow:o2", "slow:o3"]);
+          // Without a bound per subscription, the rest, oldest first.
+          expect(await claim("s3", 10)).toEqual(["fast:o3", "slow:o4"]);
+        });
+
+        test("a full subscription's deliveries are left for later while another's are claimed", async () => {
+          expect(await claim("s1", 10, { limit: 2, held: { slow: 3 } })).toEqual(["fast:o1", "fast:o2"]);
+          expect(await claim("s1", 10, { limit: 2, held: { slow: 1, fast: 2 } })).toEqual(["slow:o1"]);
+          // What was left is due to any claim with room, oldest first.
+          expect(await claim("s2", 10, { limit: 10, held: {} })).toEqual([
+            "slow:o2",
+            "slow:o3",
+            "fast:o3",
+            "slow:o4",
+          ]);
+        });
       });
 
       test("renewDeliveryLeases extends only the claims their owner still holds; a renewed one is not taken", async () => {

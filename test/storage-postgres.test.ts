@@ -9,6 +9,7 @@ import pg from "pg";
 import { settleAndClaim } from "../src/db/postgres/pump.ts";
 import * as q from "../src/db/postgres/queue-sql.ts";
 import { openPostgresStorage } from "../src/db/postgres/storage.ts";
+import * as w from "../src/db/postgres/webhook-sql.ts";
 import * as lifecycle from "../src/lifecycle.ts";
 import type { NewOrder } from "../src/records/order.ts";
 import type { Storage } from "../src/storage.ts";
@@ -164,6 +165,38 @@ if (ADMIN_URL) {
       } finally {
         await raw.query(`DROP DATABASE IF EXISTS ${role} WITH (FORCE)`);
         await raw.query(`DROP ROLE ${role}`);
+      }
+    });
+
+    test("the webhook claim reads each subscription off its own index, even where one seems to hold every row", async () => {
+      // One subscription's backlog is the oldest and nearly every row, and the statistics say so (as
+      // ANALYZE may conclude of a large outbox). With a plain equality on the subscription, the
+      // planner read the due index in order and filtered it: that backlog, for every other one.
+      await raw.query(`INSERT INTO webhooks (id, url, secret, created_at)
+        SELECT id, 'https://example.com/' || id, 'whsec', now() FROM unnest(ARRAY['slow', 'a', 'b']) id`);
+      const insert = `INSERT INTO webhook_deliveries (webhook_id, event_seq, status, next_attempt_at, created_at)
+        SELECT $1::text, g, 'pending', to_timestamp(g), now() FROM generate_series($2::int, $3::int) g`;
+      await raw.query(insert, ["slow", 1, 2000]);
+      for (const id of ["a", "b"]) await raw.query(insert, [id, 3000, 3004]);
+      await raw.query("ALTER TABLE webhook_deliveries ALTER COLUMN webhook_id SET (n_distinct = 1)");
+      await raw.query("ANALYZE webhook_deliveries");
+      const claim = w.claimDeliveries({
+        owner: "s",
+        limit: 64,
+        now: T0,
+        leaseUntil: T0 + 1000,
+        perSubscription: { limit: 8, held: { slow: 8 } },
+      });
+      const values = (claim.values ?? []).map((value) => raw.escapeLiteral(String(value))).join(", ");
+      await raw.query(`PREPARE claim AS ${claim.text}`);
+      // As its first runs plan it, and as a generic plan may after five.
+      for (const mode of ["force_custom_plan", "force_generic_plan"]) {
+        await raw.query(`SET plan_cache_mode = ${mode}`);
+        const plan = (await raw.query(`EXPLAIN EXECUTE claim(${values})`)).rows
+          .map((row) => row["QUERY PLAN"])
+          .join("\n");
+        expect(plan).toContain("Index Scan using webhook_deliveries_subscription_due_idx");
+        expect(plan).not.toContain("webhook_deliveries_due_idx");
       }
     });
 

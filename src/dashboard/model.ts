@@ -11,6 +11,44 @@ const Percentiles = t.Object(
   { description: "Milliseconds, over the last window_s seconds of all replicas; null without data" },
 );
 
+/** Subscriptions listed in the webhooks section: the furthest behind. */
+export const BEHIND_SHOWN = 20;
+
+export const DashboardWebhooks = t.Object(
+  {
+    lagging_after_ms: t.Integer({
+      description: "WEBHOOK_LAGGING_AFTER_MS: a subscription lags once its oldest undelivered event is older",
+    }),
+    pending: t.Integer({ description: "Deliveries pending, all subscriptions together" }),
+    subscriptions_behind: t.Integer({ description: "Subscriptions with at least one delivery pending" }),
+    subscriptions_lagging: t.Integer({ description: "Of those, the ones lagging (as GET /webhooks says)" }),
+    behind: t.Array(
+      t.Object({
+        id: t.String({ description: "The subscription's id (GET /webhooks/{id}/deliveries)" }),
+        origin: t.String({
+          description:
+            "Scheme, host and port of its URL: the path and query, which may hold the receiver's token, " +
+            "are left out, as this answer may be public (DASHBOARD_PUBLIC); GET /webhooks has the whole URL",
+        }),
+        pending: t.Integer({
+          description: "Its deliveries pending (due, waiting for a retry, or being sent)",
+        }),
+        oldest_age_ms: t.Integer({ description: "How long its oldest undelivered event has waited" }),
+        lagging: t.Boolean({ description: "oldest_age_ms is over lagging_after_ms" }),
+      }),
+      {
+        description: `The subscriptions with deliveries pending, furthest behind first (at most ${BEHIND_SHOWN})`,
+      },
+    ),
+  },
+  {
+    description:
+      "Webhook receivers that cannot keep up. The outbox is read at most once a second, and less " +
+      "often while that read is slow (a large outbox); the ages are as of `at`",
+  },
+);
+export type DashboardWebhooks = typeof DashboardWebhooks.static;
+
 export const DashboardDataView = t.Object({
   at: t.String({ format: "date-time" }),
   replicas: t.Integer({ description: "Replicas that reported in the last 5 s (1 on SQLite)" }),
@@ -34,4 +72,5 @@ export const DashboardDataView = t.Object({
     }),
     { description: "The latest failed orders, newest first (at most 10)" },
   ),
+  webhooks: DashboardWebhooks,
 });

@@ -1,12 +1,15 @@
 /**
  * The dashboard's data: the whole system at a glance, computed at most once per second and shared
  * by every open dashboard (ten open pages cost what one does), and this replica's publication of
- * its own activity every second so that any replica can serve the whole picture.
+ * its own activity every second so that any replica can serve the whole picture. The webhooks
+ * section is webhooks.ts's.
  */
 import type { Logger } from "../kit/logger.ts";
 import { ORDER_STATUSES, type OrderStatus } from "../records/order.ts";
 import type { OrderCounts } from "../system/store.ts";
+import type { DashboardWebhooks } from "./model.ts";
 import type { DashboardStore } from "./store.ts";
+import { WebhookLag, type WebhookLagDeps } from "./webhooks.ts";
 import { type ActivityWindow, mergeBuckets, quantileMs, WINDOW_S } from "./window.ts";
 
 /** What the dashboard needs. */
@@ -15,6 +18,8 @@ export type DashboardDeps = {
   countOrders: () => Promise<OrderCounts>;
   window: ActivityWindow;
   slots: () => { busy: number; capacity: number };
+  /** The webhooks' outbox and subscriptions, and when one lags (WEBHOOK_LAGGING_AFTER_MS). */
+  webhooks: WebhookLagDeps;
   /** This process's name in the published reports. */
   replica: string;
   now: () => number;
@@ -46,6 +51,8 @@ export type DashboardData = {
     last_error: string | null;
     created_at: string;
   }[];
+  /** Webhook subscriptions behind, the lagging ones flagged. */
+  webhooks: DashboardWebhooks;
 };
 
 const PUBLISH_MS = 1000;
@@ -62,8 +69,11 @@ const percentiles = (buckets: number[]): Percentiles => ({
 export class Dashboard {
   #cache: { second: number; data: Promise<DashboardData> } | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #webhooks: WebhookLag;
 
-  constructor(private readonly deps: DashboardDeps) {}
+  constructor(private readonly deps: DashboardDeps) {
+    this.#webhooks = new WebhookLag(deps.webhooks, deps.now);
+  }
 
   /** Publishes this replica's activity every second until `stop`. */
   start(): void {
@@ -103,10 +113,11 @@ export class Dashboard {
 
   async #compute(): Promise<DashboardData> {
     const now = this.deps.now();
-    const [counts, reports, failures] = await Promise.all([
+    const [counts, reports, failures, webhooks] = await Promise.all([
       this.deps.countOrders(),
       this.deps.store.readActivity(now - FRESH_MS),
       this.deps.store.listRecentFailures(FAILURES_SHOWN),
+      this.#webhooks.section(now),
     ]);
     const byStatus = Object.fromEntries(ORDER_STATUSES.map((s) => [s, counts.byStatus[s] ?? 0])) as Record<
       OrderStatus,
@@ -131,6 +142,7 @@ export class Dashboard {
         last_error: order.lastError,
         created_at: new Date(order.createdAt).toISOString(),
       })),
+      webhooks,
     };
   }
 }

@@ -68,7 +68,7 @@ function accessWarning(config: Config): string | undefined {
   // As the issue asked, the dashboard's data follows /metrics by default; unlike /metrics it
   // names orders and users (the latest failures), so say so where operators look.
   if (config.dashboardPublic)
-    return "GET /dashboard/data answers without an API key (DASHBOARD_PUBLIC): it lists the latest failed orders with their order and user ids and errors; set DASHBOARD_PUBLIC=false to require a key";
+    return "GET /dashboard/data answers without an API key (DASHBOARD_PUBLIC): it lists the latest failed orders with their order and user ids and errors, and the origins of webhook receivers that are behind; set DASHBOARD_PUBLIC=false to require a key";
   return undefined;
 }
 

@@ -30,6 +30,14 @@ export type LeaseObserver = {
   released: (count: number) => void;
 };
 
+/** An observer that tells nothing (an engine with no lease metrics). */
+export const UNOBSERVED: LeaseObserver = {
+  leaseTickSkipped: () => {},
+  claimLost: () => {},
+  timed: () => {},
+  released: () => {},
+};
+
 /** What the lease keeper needs. */
 export type LeaseKeeperDeps = {
   store: LeaseStore;

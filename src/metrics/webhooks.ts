@@ -5,6 +5,7 @@
  * MAX_WEBHOOKS), and a subscription with nothing pending has none.
  */
 import { Gauge, type Registry } from "prom-client";
+import { backlogAgeMs } from "../webhooks/lagging.ts";
 import type { Backlog } from "../webhooks/store.ts";
 
 /** What the gauges read: the backlogs and the clock. */
@@ -40,8 +41,8 @@ export function watchWebhooks(registry: Registry, sources: WebhookSources): void
     async collect() {
       this.reset();
       const now = sources.now();
-      for (const { webhookId, oldestAt } of await read())
-        this.set({ webhook_id: webhookId }, Math.max(0, (now - oldestAt) / 1000));
+      for (const backlog of await read())
+        this.set({ webhook_id: backlog.webhookId }, backlogAgeMs(backlog, now) / 1000);
     },
   });
 }

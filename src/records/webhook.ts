@@ -38,6 +38,19 @@ export type Delivery = {
 /** A due delivery claimed for sending, with what sending needs. */
 export type DueDelivery = Delivery & { url: string; secret: string; event: OrderEvent };
 
+/**
+ * A sender's claim of due deliveries (WebhookStore.claimDeliveries): up to `limit` in all, oldest
+ * due first, for `owner` until `leaseUntil`.
+ */
+export type DeliveryClaim = {
+  owner: string;
+  limit: number;
+  now: number;
+  leaseUntil: number;
+  /** At most `limit` of any one subscription, less the `held` count this owner already holds of it. */
+  perSubscription?: { limit: number; held: Record<string, number> };
+};
+
 /** What became of a claimed delivery's attempt (fenced by the claim's owner). */
 export type DeliveryOutcome =
   | { kind: "delivered"; seq: number; owner: string; at: number; status: number }

@@ -45,6 +45,7 @@ function start(outbox: ReturnType<typeof memoryOutbox>, send: (d: DueDelivery) =
     maxAttempts: 2,
     retryBaseMs: 1,
     concurrency: 2,
+    perSubscription: 2,
     leaseMs: 60_000,
     log: () => {},
   });

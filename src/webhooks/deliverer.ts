@@ -1,15 +1,16 @@
 /**
  * The webhook sender: claims due deliveries from the outbox, sends each signed event to its
- * subscriber (`send`, send.ts) and records the outcome: delivered on a 2xx, else sent again after
- * a capped exponential backoff with full jitter, dead after `maxAttempts` (policy.ts). It runs on
- * the main thread's event loop beside the HTTP server, never on the request path nor on the order
- * workers: requests only commit events, and a slow or dead receiver only holds one of this
- * sender's `concurrency` slots.
+ * subscriber (`send`: attempt.ts, send.ts) and records the outcome: delivered on a 2xx, else sent
+ * again after a capped exponential backoff with full jitter, dead after `maxAttempts` (policy.ts).
+ * It runs on a thread of its own (sender-thread.ts), on a webhooks port of its own, never on the
+ * request path nor on the order workers: requests only commit events. At most `concurrency`
+ * attempts are in flight, at most `perSubscription` to one subscription (outbox-queue.ts), so a
+ * slow or dead receiver holds only its own slots.
  *
  * It is built from the leased-job engine's pieces (src/jobs/), as the order queue is: its claims
- * and their leases, renewed every third of LEASE_MS from the claim on (a claim whose lease ran out
- * is another sender's to take, and a lost claim's outcome is not recorded); a pump that runs once
- * at a time; outcomes recorded one call at a time, and kept for the next call when one fails.
+ * and their leases, renewed every third of LEASE_MS (a claim whose lease ran out is another
+ * sender's to take, and a lost claim's outcome is not recorded); a pump that runs once at a time;
+ * outcomes recorded one call at a time, and kept for the next call when one fails.
  *
  * Delivery is at least once: an attempt whose outcome could not be recorded (a crash, a database
  * lost for longer than a lease) is sent again once its claim's lease runs out, with the same
@@ -19,9 +20,10 @@
 
 import type { RetryRules } from "../jobs/backoff.ts";
 import { Claims, type Job } from "../jobs/claims.ts";
-import { LeaseKeeper, type LeaseObserver } from "../jobs/lease-keeper.ts";
+import { LeaseKeeper, UNOBSERVED } from "../jobs/lease-keeper.ts";
 import { Serial } from "../jobs/serial.ts";
 import type { Logger } from "../kit/logger.ts";
+import { OutboxQueue } from "./outbox-queue.ts";
 import { decideDelivery } from "./policy.ts";
 import type { DeliveryResult } from "./send.ts";
 import type { DeliveryOutcome, DueDelivery, WebhookStore } from "./store.ts";
@@ -38,28 +40,21 @@ export type DelivererDeps = RetryRules & {
   send: (delivery: DueDelivery) => Promise<DeliveryResult>;
   /** Attempts in flight at once (WEBHOOK_CONCURRENCY). */
   concurrency: number;
+  /** Attempts in flight at once to any one subscription (WEBHOOK_SUBSCRIPTION_CONCURRENCY). */
+  perSubscription: number;
   /** How long a claim holds a delivery; renewed every third of it while held (LEASE_MS). */
   leaseMs: number;
   log: Logger;
-  /** Told of lost claims and lease calls (nothing by default). */
-  observer?: LeaseObserver;
 };
 
 // A pass over the outbox at least this often (retries falling due, another replica's events, a
 // lost wake-up), and at most once per WAKE_MS however many events commit.
 const POLL_MS = 1000;
 const WAKE_MS = 10;
-// How many rounds of `concurrency` attempts one claim takes at most.
+// Rounds of `concurrency` attempts held claimed at most (of `perSubscription` for one subscription).
 export const CLAIM_DEPTH = 4;
 // After a failed record of outcomes, the next try.
 const RECORD_AGAIN_MS = 100;
-
-const IGNORE: LeaseObserver = {
-  leaseTickSkipped: () => {},
-  claimLost: () => {},
-  timed: () => {},
-  released: () => {},
-};
 
 /** A delivery as the claims know it. */
 const asJob = (delivery: DueDelivery): Job => ({
@@ -74,8 +69,8 @@ export class WebhookDeliverer {
   readonly #pump: Serial;
   readonly #recorder: Serial;
   #inFlight = new Set<Promise<void>>();
-  // Claimed, not yet started: up to CLAIM_DEPTH × concurrency are held, so a pump claims in batches.
-  #queue: DueDelivery[] = [];
+  // Claimed, not started: up to CLAIM_DEPTH × concurrency that can start, so claims come in batches.
+  readonly #queue: OutboxQueue;
   #outcomes: DeliveryOutcome[] = [];
   #stopped = true;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -91,13 +86,14 @@ export class WebhookDeliverer {
     const logFailure = (what: string) => (error: unknown) =>
       deps.log("error", what, { error: String(error) });
     this.#claims.open(deps.owner);
+    this.#queue = new OutboxQueue(deps.perSubscription, CLAIM_DEPTH * deps.perSubscription);
     this.#leases = new LeaseKeeper({
       // No rescue call: a claim whose lease ran out is due again to every sender's claim.
       store: { renewLeases: (args) => deps.store.renewDeliveryLeases(args) },
       claims: this.#claims,
       now: deps.now,
       leaseMs: deps.leaseMs,
-      observer: deps.observer ?? IGNORE,
+      observer: UNOBSERVED,
       log: deps.log,
       jobs: "webhook deliveries",
       // The attempt in flight goes on (it ends by its timeout); its outcome is not recorded.
@@ -124,7 +120,7 @@ export class WebhookDeliverer {
     this.#timer = undefined;
     // Claimed but not started: their leases lapse and they are sent later (by this process after a
     // restart, or by another replica).
-    for (const delivery of this.#queue.splice(0)) this.#claims.delete(this.deps.owner, String(delivery.seq));
+    for (const delivery of this.#queue.drain()) this.#drop(delivery.seq);
     await Promise.race([Promise.all(this.#inFlight), Bun.sleep(timeoutMs)]);
     await this.#record().catch(() => {});
   }
@@ -176,13 +172,14 @@ export class WebhookDeliverer {
       // No subscription, no delivery (deleting one deletes its deliveries): one read a second.
       const next = this.#subscribed ? await this.deps.store.nextDeliveryAt() : null;
       const now = this.deps.now();
-      const room = CLAIM_DEPTH * this.deps.concurrency - this.held();
+      const room = CLAIM_DEPTH * this.deps.concurrency - this.held() + this.#queue.waiting();
       if (next !== null && next <= now && room >= this.deps.concurrency) {
         const leaseUntil = now + this.deps.leaseMs;
-        const { owner } = this.deps;
-        const due = await this.deps.store.claimDeliveries({ owner, limit: room, now, leaseUntil });
+        const { owner, store } = this.deps;
+        const perSubscription = this.#queue.claimBound();
+        const due = await store.claimDeliveries({ owner, limit: room, now, leaseUntil, perSubscription });
         this.#claims.take(owner, due.map(asJob), leaseUntil, now);
-        this.#queue.push(...due);
+        this.#queue.add(due);
         this.#fill();
         if (due.length === room) nextInMs = WAKE_MS;
       } else if (next !== null && next > now) {
@@ -194,17 +191,25 @@ export class WebhookDeliverer {
     }
   }
 
-  /** Starts queued deliveries while slots are free; claims more when the queue runs low. */
+  /** Starts queued deliveries while slots are free; claims more when the startable ones run low. */
   #fill(): void {
-    while (this.#inFlight.size < this.deps.concurrency && this.#queue.length > 0 && !this.#stopped) {
-      const delivery = this.#queue.shift() as DueDelivery;
+    while (this.#inFlight.size < this.deps.concurrency && !this.#stopped) {
+      const delivery = this.#queue.start();
+      if (!delivery) break;
       const sent = this.#attempt(delivery).finally(() => {
         this.#inFlight.delete(sent);
+        this.#queue.ended(delivery);
         this.#fill();
       });
       this.#inFlight.add(sent);
     }
-    if (this.#queue.length < this.deps.concurrency) this.#schedule(WAKE_MS);
+    if (this.#queue.startable() < this.deps.concurrency) this.#schedule(WAKE_MS);
+  }
+
+  /** The claim on `seq` ends (recorded, lost, or left to lapse). */
+  #drop(seq: number): void {
+    this.#claims.delete(this.deps.owner, String(seq));
+    this.#queue.release(seq);
   }
 
   async #attempt(delivery: DueDelivery): Promise<void> {
@@ -214,7 +219,7 @@ export class WebhookDeliverer {
     const claim = this.#claims.get(deps.owner, key);
     // Lost while in flight (its lease ran out and another sender may have it): not ours to record.
     if (!claim || claim.lost) {
-      this.#claims.delete(deps.owner, key);
+      this.#drop(delivery.seq);
       return;
     }
     claim.reported = true;
@@ -235,7 +240,7 @@ export class WebhookDeliverer {
     if (outcomes.length === 0) return;
     try {
       await this.deps.store.settleDeliveries(outcomes);
-      for (const { seq } of outcomes) this.#claims.delete(this.deps.owner, String(seq));
+      for (const { seq } of outcomes) this.#drop(seq);
     } catch (error) {
       this.#outcomes.unshift(...outcomes);
       if (!this.#stopped) setTimeout(() => this.#recorder.request(), RECORD_AGAIN_MS);

@@ -1,103 +1,119 @@
 /**
- * The main thread's side of the sender thread (sender-thread.ts): `send(delivery)` is the attempt
- * the webhook sender (deliverer.ts) is given. Attempts started in one turn travel in one message,
- * and their results come back the same way. If the thread dies, the attempts it held end as failed
- * attempts (sent again after their backoff: at least once) and a new thread takes its place.
+ * The main thread's side of the sender thread (sender-thread.ts), where the webhook sender runs:
+ * it starts the thread with a webhooks port the storage adapter opens for it, tells it when events
+ * may have been committed (at most once per WAKE_MS, however many commits) and when a subscription
+ * was created, and stops it. A thread that dies is replaced, under a new owner name: the deliveries
+ * it held are sent again once their leases run out (at least once, the same `webhook-id`).
  */
 import type { Logger } from "../kit/logger.ts";
-import type { DeliveryResult } from "./send.ts";
-import type { FromSender, ToSender } from "./sender-thread.ts";
-import type { DueDelivery } from "./store.ts";
-import type { UrlPolicy } from "./url-policy.ts";
+import type { FromSender, SenderSettings, ToSender } from "./sender-thread.ts";
+import type { ThreadStoreOpener } from "./store.ts";
 
 const SENDER_URL = new URL("./sender-thread.ts", import.meta.url);
 // Pause before replacing a dead sender thread, so a thread that dies at start cannot spin the CPU.
 const RESPAWN_DELAY_MS = 250;
+// Wake-ups are posted at most this often: the sender pumps at most once per 10 ms anyway.
+const WAKE_MS = 5;
 
-/** Attempts made on a thread of their own; see the file comment. */
+/** What the sender thread is started with. */
+export type SenderDeps = {
+  settings: Omit<SenderSettings, "owner">;
+  /** Opens a webhooks port for a new thread (storage's `webhooksForThread`). */
+  openStore: () => ThreadStoreOpener;
+  /** Calls back when events may have been committed (the events port's subscribe). */
+  onEvents: (listener: () => void) => () => void;
+  log: Logger;
+};
+
+/** The webhook sender on a thread of its own; see the file comment. */
 export class SenderThread {
   #worker: Worker | undefined;
-  #next = 1;
-  readonly #waiting = new Map<number, (result: DeliveryResult) => void>();
-  #outbox: { id: number; delivery: DueDelivery }[] = [];
-  #stopped = false;
+  #stopping = false;
+  #unsubscribe: (() => void) | undefined;
+  #wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #wokenAt = 0;
+  #stopped: (() => void) | undefined;
 
-  constructor(
-    private readonly settings: { timeoutMs: number; policy: UrlPolicy },
-    private readonly log: Logger,
-  ) {
+  constructor(private readonly deps: SenderDeps) {}
+
+  start(): void {
+    this.#unsubscribe = this.deps.onEvents(() => this.#wake());
     this.#spawn();
   }
 
-  /** Makes one attempt of `delivery` on the thread; never rejects. */
-  readonly send = (delivery: DueDelivery): Promise<DeliveryResult> =>
-    new Promise((resolve) => {
-      if (this.#stopped) {
-        resolve({ ok: false, error: "the sender is stopping", durationMs: 0 });
-        return;
-      }
-      const id = this.#next++;
-      this.#waiting.set(id, resolve);
-      if (this.#outbox.length === 0) setImmediate(() => this.#flush());
-      this.#outbox.push({ id, delivery });
-    });
+  /** A subscription was created here: the sender looks at the outbox on the next events. */
+  subscriptionsChanged(): void {
+    this.#post({ type: "subscribed" });
+  }
 
   /** Ends the thread as if it had crashed (tests): a new one takes its place. */
   kill(): void {
     this.#worker?.terminate();
   }
 
-  /** Ends the thread; attempts still waiting end as failed ones. */
-  stop(): void {
-    this.#stopped = true;
-    this.#worker?.terminate();
-    this.#outbox = [];
-    this.#failWaiting("the sender stopped");
+  /**
+   * Stops claiming and waits up to `timeoutMs` for the attempts in flight and their records, then
+   * ends the thread; attempts not recorded are sent again later.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.#stopping = true;
+    this.#unsubscribe?.();
+    clearTimeout(this.#wakeTimer);
+    const worker = this.#worker;
+    if (!worker) return;
+    const stopped = new Promise<void>((resolve) => (this.#stopped = resolve));
+    worker.postMessage({ type: "stop", timeoutMs } satisfies ToSender);
+    // The records after the attempts get a second more; past that the thread is ended regardless.
+    await Promise.race([stopped, Bun.sleep(timeoutMs + 1000)]);
+    worker.terminate();
   }
 
-  /** Sends this turn's attempts; without a thread (one is being replaced) they wait for the next. */
-  #flush(): void {
-    if (!this.#worker || this.#outbox.length === 0) return;
-    const attempts = this.#outbox;
-    this.#outbox = [];
-    this.#worker.postMessage({ type: "attempt", attempts } satisfies ToSender);
+  /** Posts a wake-up now, or once WAKE_MS has passed since the last one. */
+  #wake(): void {
+    if (this.#wakeTimer !== undefined) return;
+    const wait = this.#wokenAt + WAKE_MS - Date.now();
+    if (wait <= 0) {
+      this.#wokenAt = Date.now();
+      this.#post({ type: "wake" });
+      return;
+    }
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeTimer = undefined;
+      this.#wokenAt = Date.now();
+      this.#post({ type: "wake" });
+    }, wait);
+  }
+
+  #post(message: ToSender): void {
+    this.#worker?.postMessage(message);
   }
 
   #spawn(): void {
     const worker = new Worker(SENDER_URL, { smol: true });
     this.#worker = worker;
     worker.onmessage = (event: MessageEvent<FromSender>) => {
-      for (const { id, result } of event.data.results) {
-        this.#waiting.get(id)?.(result);
-        this.#waiting.delete(id);
+      const message = event.data;
+      if (message.type === "log") this.deps.log(message.level, message.message, message.extra);
+      else if (message.type === "stopped") this.#stopped?.();
+      else {
+        this.deps.log("error", "the webhook sender could not start", { error: message.error });
+        worker.terminate();
       }
     };
     worker.onerror = (event) => {
-      this.log("error", "webhook sender thread crashed", { error: event.message });
+      this.deps.log("error", "webhook sender thread crashed", { error: event.message });
       worker.terminate();
     };
     worker.addEventListener("close", () => {
-      this.#worker = undefined;
-      if (this.#stopped) return;
-      this.#failWaiting("the sender thread stopped");
+      if (this.#worker === worker) this.#worker = undefined;
+      this.#stopped?.();
+      if (this.#stopping) return;
       setTimeout(() => {
-        if (!this.#stopped) this.#spawn();
+        if (!this.#stopping) this.#spawn();
       }, RESPAWN_DELAY_MS);
     });
-    worker.postMessage({ type: "settings", ...this.settings } satisfies ToSender);
-    this.#flush();
-  }
-
-  /**
-   * The attempts the thread held end as failed attempts (sent again after their backoff); those
-   * not yet sent to it wait for the next thread.
-   */
-  #failWaiting(error: string): void {
-    const unsent = new Set(this.#outbox.map((attempt) => attempt.id));
-    for (const [id, resolve] of this.#waiting) {
-      if (unsent.has(id)) continue;
-      resolve({ ok: false, error, durationMs: 0 });
-      this.#waiting.delete(id);
-    }
+    const { module, args, transfer } = this.deps.openStore();
+    const settings = { ...this.deps.settings, owner: `webhooks-${crypto.randomUUID()}` };
+    worker.postMessage({ type: "start", settings, store: { module, args } } satisfies ToSender, transfer);
   }
 }

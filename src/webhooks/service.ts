@@ -7,6 +7,7 @@
 import { deliveryNotFound, validationFailed, webhookLimitReached, webhookNotFound } from "../kit/errors.ts";
 import { pageOf, pageOfRows, pageQuery, pageRequest } from "../kit/paging.ts";
 import type { Delivery, Webhook, WebhookKey } from "../records/webhook.ts";
+import { isLagging } from "./lagging.ts";
 import type {
   CreatedWebhookView,
   CreateWebhookBody,
@@ -76,7 +77,7 @@ export async function createWebhook(deps: WebhookDeps, body: CreateWebhookBody):
 
 /**
  * One page of subscriptions, oldest first, without secrets, each with its backlog and whether it
- * is lagging (its oldest undelivered event older than `laggingAfterMs`).
+ * is lagging (`isLagging`: its oldest undelivered event older than `laggingAfterMs`).
  */
 export async function listWebhooks(deps: WebhookDeps, query: WebhooksQuery): Promise<WebhookList> {
   const { limit, after, fetch } = pageQuery(query, MAX_WEBHOOK_PAGE, decodeWebhookCursor);
@@ -86,7 +87,7 @@ export async function listWebhooks(deps: WebhookDeps, query: WebhooksQuery): Pro
   const now = deps.now();
   const webhooks = page.map((webhook) => {
     const backlog = backlogs.get(webhook.id);
-    const lagging = backlog !== undefined && now - backlog.oldestAt > deps.laggingAfterMs;
+    const lagging = isLagging(backlog, now, deps.laggingAfterMs);
     return { ...toWebhookView(webhook), backlog: backlog?.pending ?? 0, lagging };
   });
   return { webhooks, next_cursor: nextCursor };

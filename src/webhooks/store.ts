@@ -7,6 +7,7 @@
  */
 import type {
   Delivery,
+  DeliveryClaim,
   DeliveryOutcome,
   DeliveryStatus,
   DueDelivery,
@@ -14,10 +15,24 @@ import type {
   WebhookKey,
 } from "../records/webhook.ts";
 
-export type { DeliveryOutcome, DueDelivery, WebhookKey };
+export type { DeliveryClaim, DeliveryOutcome, DueDelivery, WebhookKey };
 
 /** One subscription's pending deliveries: how many, and when the oldest one's event was committed. */
 export type Backlog = { webhookId: string; pending: number; oldestAt: number };
+
+/**
+ * How another thread of this process opens a webhooks port of its own (the sender's thread,
+ * sender-thread.ts): `module` exports an `OpenWebhookStore`, given `args` (plain data, but for the
+ * ports listed in `transfer`). The adapter decides what the thread gets: on SQLite a channel to the
+ * one writer thread and a read connection of its own; on PostgreSQL a small pool of its own.
+ */
+export type ThreadStoreOpener = { module: string; args: unknown; transfer: MessagePort[] };
+
+/** What a `ThreadStoreOpener`'s module exports as `openWebhookStore`. */
+export type OpenWebhookStore = (
+  args: unknown,
+  log: (message: string, error: string) => void,
+) => Promise<{ store: WebhookStore; close(): Promise<void> }>;
 
 /** What the webhooks feature needs from storage. */
 export type WebhookStore = {
@@ -40,14 +55,11 @@ export type WebhookStore = {
   }): Promise<Delivery[]>;
   /**
    * Claims up to `limit` pending deliveries due at `now` for `owner` until `leaseUntil` (a claim
-   * whose lease ran out is due again: its sender is gone), oldest first.
+   * whose lease ran out is due again: its sender is gone), oldest first across subscriptions.
+   * With `perSubscription`, a subscription whose receiver is slow holds at most its share, and the
+   * rest of `limit` goes to the others' due deliveries; without it, no bound per subscription.
    */
-  claimDeliveries(args: {
-    owner: string;
-    limit: number;
-    now: number;
-    leaseUntil: number;
-  }): Promise<DueDelivery[]>;
+  claimDeliveries(args: DeliveryClaim): Promise<DueDelivery[]>;
   /**
    * Extends to `until` the lease of each listed delivery its owner still holds; returns the seqs it
    * extended (a missing one was taken up by another sender after its lease ran out, or settled).

@@ -1,9 +1,9 @@
 /*
  * The live dashboard's entry module: polls /dashboard/data once a second, keeps the status line,
  * asks for an API key when one is needed, and hands each answer to the samples (rates.js), the
- * charts (charts.js) and the panels (panels.js). Native ES modules, loaded by the browser from
- * /dashboard/assets/ with no build step; nothing global of their own (uPlot is the one global,
- * from its own script). Tests read the data attributes `data-samples` (on each chart) and
+ * charts (charts.js) and the panels (panels.js, webhooks.js). Native ES modules, loaded by the
+ * browser from /dashboard/assets/ with no build step; nothing global of their own (uPlot is the
+ * one global, from its own script). Tests read the data attributes `data-samples` (on each chart) and
  * `data-total`.
  *
  * Why polling and not server-sent events: EventSource cannot send the X-API-Key header a keyed
@@ -16,6 +16,7 @@ import { createCharts } from "./charts.js";
 import { clock } from "./format.js";
 import { drawBacklog, drawFailures, drawFigures } from "./panels.js";
 import { addSample } from "./rates.js";
+import { drawWebhooks } from "./webhooks.js";
 
 const POLL_MS = 1000;
 
@@ -114,6 +115,7 @@ const poll = async () => {
     drawBacklog(data);
     drawCharts();
     drawFailures(data.recent_failures, askForKeyToRetry);
+    drawWebhooks(data.webhooks);
     showState("live", "Live");
     $("updated").textContent = `updated ${clock.format(lastUpdate)}`;
   } finally {

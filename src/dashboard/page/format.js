@@ -31,6 +31,18 @@ export const formatMs = (ms) => {
   return `${integer.format(Math.round(ms / 1000))} s`;
 };
 
+/** An age in ms: as formatMs under a minute, then "3 min 5 s", "2 h 4 min"; "—" for null. */
+export const formatAge = (ms) => {
+  if (ms == null || ms < 60_000) return formatMs(ms);
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) {
+    const seconds = Math.floor((ms % 60_000) / 1000);
+    return seconds === 0 ? `${minutes} min` : `${minutes} min ${seconds} s`;
+  }
+  const hours = Math.floor(minutes / 60);
+  return minutes % 60 === 0 ? `${integer.format(hours)} h` : `${integer.format(hours)} h ${minutes % 60} min`;
+};
+
 /** A creation time: the time alone when it is today, else the date too. */
 export const formatCreated = (iso) => {
   const date = new Date(iso);

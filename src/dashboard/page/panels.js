@@ -1,6 +1,7 @@
 /*
  * The dashboard's panels that are not charts: the figures, the backlog by status, the latency
- * percentiles and the latest failed orders, each with a Retry button. Elements are made once and
+ * percentiles and the latest failed orders, each with a Retry button (the webhooks card is
+ * webhooks.js's). Elements are made once and
  * updated in place on every poll, so nothing flickers and a button is never replaced under the
  * pointer; `data-total` on the total is what the tests read.
  */
@@ -96,7 +97,7 @@ const ID_TAIL = 6;
  * load test's run, a date) differ at their end. The whole id stays the cell's text, so copying the
  * cell copies all of it, and is its title.
  */
-const showId = (td, id) => {
+export const showId = (td, id) => {
   if (td.title === id) return;
   const head = document.createElement("span");
   head.className = "id-head";

@@ -4,6 +4,7 @@
  * events tells this process's subscribers and the other replicas.
  */
 import type pg from "pg";
+import { storageUnavailable } from "../../kit/errors.ts";
 import type { PgDb } from "./client.ts";
 import type { createListener, createNotifier } from "./notify.ts";
 
@@ -22,3 +23,15 @@ export type Adapter = {
   /** The server-side deadline of the statements that lock orders (deadline.ts). */
   deadlineMs: number;
 };
+
+/** `Adapter.guarded`: a failure of the database is logged and becomes the one 503 of the adapter. */
+export function guardedBy(log: (message: string, error: string) => void): Adapter["guarded"] {
+  return async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      log(`PostgreSQL ${what} failed`, (error as Error).message);
+      throw storageUnavailable("The database is unavailable; nothing was saved. Retry the request.");
+    }
+  };
+}

@@ -153,6 +153,11 @@ export const webhookDeliveries = pgTable(
       .where(sql`${table.status} = 'pending'`),
     // One subscription's deliveries (listDeliveries, deleteWebhook).
     index("webhook_deliveries_webhook_idx").on(table.webhookId, table.seq),
+    // The claim bounded per subscription: each subscription's due deliveries, oldest first, so the
+    // claim reads only what it may take of each, and nothing of a full one's backlog.
+    index("webhook_deliveries_subscription_due_idx")
+      .on(table.webhookId, table.nextAttemptAt, table.seq)
+      .where(sql`${table.status} = 'pending'`),
     check("webhook_deliveries_status_check", sql`${table.status} in (${sql.raw(quoted(DELIVERY_STATUSES))})`),
   ],
 );

@@ -6,11 +6,10 @@
  * INSERT (one round trip); a pump's results and claims share one transaction; claims carry a
  * lease that their holder renews and that, once expired, lets any replica rescue the order.
  */
-import { storageUnavailable } from "../../kit/errors.ts";
 import { ORDER_STATUSES } from "../../records/order.ts";
 import type { Storage } from "../../storage.ts";
 import { drizzleOver, fillPool, migrateDatabase, openPool, redact } from "./client.ts";
-import type { Adapter } from "./context.ts";
+import { type Adapter, guardedBy } from "./context.ts";
 import { createBatcher } from "./creates.ts";
 import { createDashboardStore } from "./dashboard.ts";
 import { queryWithDeadline } from "./deadline.ts";
@@ -21,6 +20,8 @@ import { createQueueStore } from "./queue.ts";
 import * as q from "./queue-sql.ts";
 import { createSystemStore } from "./system.ts";
 import { createWebhookStore } from "./webhooks.ts";
+
+const THREAD_WEBHOOKS_MODULE = new URL("./thread-webhooks.ts", import.meta.url);
 
 /** Thrown when the database cannot be reached at start-up; the message never has the password. */
 export class DatabaseUnreachableError extends Error {}
@@ -73,14 +74,7 @@ export async function openPostgresStorage(options: PostgresOptions, hooks: Postg
   const adapter: Adapter = {
     pool,
     db: drizzleOver(pool),
-    async guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
-      try {
-        return await work();
-      } catch (error) {
-        hooks.log(`PostgreSQL ${what} failed`, (error as Error).message);
-        throw storageUnavailable("The database is unavailable; nothing was saved. Retry the request.");
-      }
-    },
+    guarded: guardedBy(hooks.log),
     recorded() {
       for (const listener of eventListeners) listener();
       notifier.notify(EVENTS);
@@ -109,6 +103,12 @@ export async function openPostgresStorage(options: PostgresOptions, hooks: Postg
     webhooks: createWebhookStore(adapter),
     dashboard: createDashboardStore(adapter),
     system: createSystemStore(adapter),
+    // The sender's thread opens a small pool of its own on the same database.
+    webhooksForThread: () => ({
+      module: THREAD_WEBHOOKS_MODULE.href,
+      args: { url: options.url },
+      transfer: [],
+    }),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

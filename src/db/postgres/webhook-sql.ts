@@ -7,6 +7,7 @@
  * delivery another sender claimed) changes nothing. Nothing ever releases claims wholesale, not
  * even at start-up: other replicas are alive, and an expired lease is what makes a row due again.
  */
+import type { DeliveryClaim } from "../../records/webhook.ts";
 import { EVENT_COLUMNS } from "./events-sql.ts";
 import { at, ms, statement } from "./sql.ts";
 
@@ -72,21 +73,40 @@ export const selectDeliveries = statement(
 );
 
 /**
- * Claims up to `limit` due deliveries, oldest first, with what sending needs (the subscription's
- * url and secret, the event as the event reads return it, under `event`): [owner, limit, now (ms),
- * leaseUntil (ms)]. One round trip. The inner SELECT reads the partial index
- * webhook_deliveries_due_idx in order, passes over rows whose lease still runs (in flight
- * elsewhere) and skips rows another transaction holds (a concurrent claim of another replica).
+ * Claims up to `limit` due deliveries, oldest first across subscriptions, with what sending needs
+ * (the subscription's url and secret, the event as the event reads return it, under `event`):
+ * [owner, limit, now (ms), leaseUntil (ms), perLimit, held (jsonb: subscription id -> count)], of
+ * each subscription at most perLimit less what the owner holds of it. One round trip.
+ *
+ * Each subscription's lookup reads webhook_deliveries_subscription_due_idx in order (a full one,
+ * LIMIT 0, reads nothing of its backlog), passes over rows whose lease still runs (in flight
+ * elsewhere) and skips rows another transaction holds (a concurrent claim of another replica), as
+ * the claim over all subscriptions did. Each lookup locks the rows it returns (at most `limit`) and
+ * the outer LIMIT keeps the oldest of them all: the others stay locked until this statement
+ * commits, so a claim of another replica running at that moment skips them (the next takes them).
+ *
+ * The subscription is matched as `= ANY (ARRAY[w.id])` and leads the ORDER BY. With `= w.id` the
+ * planner drops it from the ORDER BY as a constant and may then prefer webhook_deliveries_due_idx,
+ * read in order and filtered by subscription (it takes each subscription's rows to be spread
+ * evenly): it did, on an outbox whose oldest 100,000 rows were one full subscription's, and read
+ * them all for each of the others. An array of one is still an equality to the index scan, which
+ * stops where the due rows end, and only the new index gives the order asked for
+ * (test/storage-postgres.test.ts checks the plan).
  */
-export const claimDeliveries = statement(
+const claimStatement = statement(
   "claim_deliveries",
   `WITH claimed AS (
      UPDATE webhook_deliveries SET claimed_by = $1, lease_until = ${at("$4")}
      WHERE seq IN (
-       SELECT seq FROM webhook_deliveries
-       WHERE status = 'pending' AND next_attempt_at <= ${at("$3")}
-         AND (lease_until IS NULL OR lease_until < ${at("$3")})
-       ORDER BY next_attempt_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+       SELECT c.seq FROM webhooks w
+       CROSS JOIN LATERAL (
+         SELECT d.seq, d.next_attempt_at FROM webhook_deliveries d
+         WHERE d.webhook_id = ANY (ARRAY[w.id]) AND d.status = 'pending'
+           AND d.next_attempt_at <= ${at("$3")} AND (d.lease_until IS NULL OR d.lease_until < ${at("$3")})
+         ORDER BY d.webhook_id, d.next_attempt_at, d.seq
+         LIMIT least($2::int, greatest(0, $5::int - coalesce(($6::jsonb ->> w.id)::int, 0)))
+         FOR UPDATE SKIP LOCKED) c
+       ORDER BY c.next_attempt_at, c.seq LIMIT $2)
      RETURNING *)
    SELECT ${deliveryColumns("d")}, w.url, w.secret, to_json(ev) AS "event"
    FROM claimed d
@@ -96,6 +116,13 @@ export const claimDeliveries = statement(
    CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS}) AS ev
    ORDER BY d.next_attempt_at, d.seq`,
 );
+
+/** The claim of `claim`; without a bound per subscription each may take all of `limit` (one statement). */
+export function claimDeliveries(claim: DeliveryClaim) {
+  const { owner, limit, now, leaseUntil } = claim;
+  const { limit: each, held } = claim.perSubscription ?? { limit, held: {} };
+  return claimStatement([owner, limit, now, leaseUntil, each, JSON.stringify(held)]);
+}
 
 /**
  * Extends the leases of these deliveries, each while its owner holds it: [seqs, owners, until

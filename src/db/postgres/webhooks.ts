@@ -16,7 +16,7 @@ import type { Adapter } from "./context.ts";
 import * as w from "./webhook-sql.ts";
 
 /** The webhooks port over `adapter`. */
-export function createWebhookStore({ pool, guarded }: Adapter) {
+export function createWebhookStore({ pool, guarded }: Pick<Adapter, "pool" | "guarded">) {
   const rows = async <T extends pg.QueryResultRow>(query: pg.QueryConfig) =>
     (await pool.query<T>(query)).rows;
 
@@ -40,11 +40,9 @@ export function createWebhookStore({ pool, guarded }: Adapter) {
           w.selectDeliveries([query.webhookId, query.afterSeq, query.limit, query.status ?? null]),
         ),
       ),
-    claimDeliveries: (args: { owner: string; limit: number; now: number; leaseUntil: number }) =>
+    claimDeliveries: (args: Parameters<typeof w.claimDeliveries>[0]) =>
       guarded("webhook claim", () =>
-        rows<Delivery & { url: string; secret: string; event: OrderEvent }>(
-          w.claimDeliveries([args.owner, args.limit, args.now, args.leaseUntil]),
-        ),
+        rows<Delivery & { url: string; secret: string; event: OrderEvent }>(w.claimDeliveries(args)),
       ),
     renewDeliveryLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
       guarded("webhook lease renewal", async () => {

@@ -119,6 +119,11 @@ export const webhookDeliveries = sqliteTable(
   (table) => [
     index("webhook_deliveries_due_idx").on(table.status, table.nextAttemptAt, table.seq),
     index("webhook_deliveries_webhook_idx").on(table.webhookId, table.seq),
+    // The claim bounded per subscription (webhook-claim.ts): one subscription's due deliveries,
+    // oldest first, so it reads only what it may take of each and nothing of a full one's backlog.
+    index("webhook_deliveries_subscription_due_idx")
+      .on(table.webhookId, table.nextAttemptAt, table.seq)
+      .where(sql`${table.status} = 'pending'`),
   ],
 );
 

@@ -22,6 +22,7 @@ import { createOrderStore } from "./orders.ts";
 import { createQueueStore } from "./queue.ts";
 import { createReads } from "./reads.ts";
 import { createSystemStore } from "./system.ts";
+import type { ThreadArgs } from "./thread-webhooks.ts";
 import { createWebhookReads } from "./webhook-reads.ts";
 import { createWebhookStore } from "./webhooks.ts";
 import { DatabaseWriter, type WriterHooks } from "./writer.ts";
@@ -30,6 +31,7 @@ import type { WriteOps } from "./writes.ts";
 export { FileLockedError } from "./file-lock.ts";
 
 const WRITES_MODULE = new URL("./writes.ts", import.meta.url);
+const THREAD_WEBHOOKS_MODULE = new URL("./thread-webhooks.ts", import.meta.url);
 /**
  * Locks `path`, applies the migrations, starts the writer thread and opens the read-only
  * connection. Throws `FileLockedError` if another process holds the file; `hooks.onFatal` is
@@ -86,6 +88,12 @@ export async function openSqliteStorage(
       webhooks: createWebhookStore(adapter),
       dashboard: createDashboardStore(adapter),
       system: createSystemStore(adapter),
+      /** The sender's thread: a channel to the writer thread and a read connection of its own. */
+      webhooksForThread() {
+        const port = writer.connect();
+        const args: ThreadArgs = { path, synchronous, port };
+        return { module: THREAD_WEBHOOKS_MODULE.href, args, transfer: [port] };
+      },
       /** Commits what is queued, checkpoints and closes both connections, then drops the lock. */
       async close(): Promise<void> {
         if (closed) return;

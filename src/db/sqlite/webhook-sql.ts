@@ -4,22 +4,13 @@
  * writes.ts), reads on the read-only connection. As with orders, every write after a claim is
  * fenced by `claimed_by`, so an attempt whose claim lapsed changes nothing.
  */
-import { and, asc, count, eq, inArray, isNotNull, isNull, lt, lte, or, sql } from "drizzle-orm";
-import type { OrderEvent } from "../../records/order.ts";
+import { and, count, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Delivery, DeliveryOutcome, Webhook } from "../../records/webhook.ts";
 import type { Db } from "./client.ts";
-import { eventColumns, toEvent } from "./reads.ts";
-import { orderEvents, orders, webhookDeliveries, webhooks } from "./schema.ts";
-
+import { webhookDeliveries, webhooks } from "./schema.ts";
+import { createDeliveryClaim } from "./webhook-claim.ts";
 import { toDelivery } from "./webhook-reads.ts";
 
-/** Deliveries due at `now`: pending, their time come, not held by a live lease. */
-const due = (now: number) =>
-  and(
-    eq(webhookDeliveries.status, "pending"),
-    lte(webhookDeliveries.nextAttemptAt, now),
-    or(isNull(webhookDeliveries.leaseUntil), lt(webhookDeliveries.leaseUntil, now)),
-  );
 /** The delivery `seq`, if `owner` holds it. */
 const held = (seq: number, owner: string) =>
   and(
@@ -28,52 +19,6 @@ const held = (seq: number, owner: string) =>
     eq(webhookDeliveries.claimedBy, owner),
   );
 const released = { claimedBy: null, leaseUntil: null } as const;
-
-/** Claims up to `limit` due deliveries for `owner`, oldest first, with what sending needs. */
-function claimDue(db: Db, args: { owner: string; limit: number; now: number; leaseUntil: number }) {
-  const picked = db
-    .select({ seq: webhookDeliveries.seq })
-    .from(webhookDeliveries)
-    .where(due(args.now))
-    .orderBy(asc(webhookDeliveries.nextAttemptAt), asc(webhookDeliveries.seq))
-    .limit(args.limit);
-  const claimed = db
-    .update(webhookDeliveries)
-    .set({ claimedBy: args.owner, leaseUntil: args.leaseUntil })
-    .where(inArray(webhookDeliveries.seq, picked))
-    .returning()
-    .all();
-  if (claimed.length === 0) return [];
-  const rows = db
-    .select({
-      ...eventColumns,
-      deliverySeq: webhookDeliveries.seq,
-      url: webhooks.url,
-      secret: webhooks.secret,
-    })
-    .from(webhookDeliveries)
-    .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
-    .innerJoin(orderEvents, eq(orderEvents.seq, webhookDeliveries.eventSeq))
-    .innerJoin(orders, eq(orders.seq, orderEvents.orderSeq))
-    .where(
-      inArray(
-        webhookDeliveries.seq,
-        claimed.map((row) => row.seq),
-      ),
-    )
-    .all();
-  const extra = new Map(
-    rows.map(({ deliverySeq, url, secret, ...event }) => [deliverySeq, { url, secret, event }]),
-  );
-  return claimed
-    .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.seq - b.seq)
-    .flatMap((row) => {
-      const found = extra.get(row.seq);
-      if (!found) return [];
-      const event: OrderEvent = toEvent(found.event);
-      return [{ ...toDelivery(row), url: found.url, secret: found.secret, event }];
-    });
-}
 
 /** Records attempts' outcomes, each fenced by its claim. */
 function settleOutcomes(db: Db, outcomes: DeliveryOutcome[]): void {
@@ -133,9 +78,8 @@ export function createWebhookWrites(db: Db) {
       db.delete(webhookDeliveries).where(eq(webhookDeliveries.webhookId, id)).run();
       return db.delete(webhooks).where(eq(webhooks.id, id)).returning().all().length > 0;
     },
-    claimDeliveries(args: { owner: string; limit: number; now: number; leaseUntil: number }) {
-      return claimDue(db, args);
-    },
+    // Due deliveries, bounded per subscription (webhook-claim.ts).
+    claimDeliveries: createDeliveryClaim(db),
     settleDeliveries(outcomes: DeliveryOutcome[]): void {
       settleOutcomes(db, outcomes);
     },

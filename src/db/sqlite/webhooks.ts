@@ -8,7 +8,7 @@ import type { Adapter } from "./context.ts";
 import type { WriteOps } from "./writes.ts";
 
 /** The webhooks port over `adapter`. */
-export function createWebhookStore({ writer, webhookReads }: Adapter) {
+export function createWebhookStore({ writer, webhookReads }: Pick<Adapter, "writer" | "webhookReads">) {
   return {
     createWebhook: (webhook: Webhook, max: number) => writer.run("createWebhook", webhook, max),
     listWebhooks: async (page: { after?: WebhookKey; limit: number }) => webhookReads.listWebhooks(page),

@@ -3,7 +3,8 @@
  * names a module whose `createWriteOps(db)` gives the table of named operations to run (writes.ts
  * for this adapter). Each call runs through a `WriteBatcher` (group commit + fsync) and is answered
  * once its transaction is durable. Calls and answers travel in one message per event-loop turn
- * each way. See writer.ts for why the writer has a thread of its own.
+ * each way, on the channel they came by: the main thread's, or a port another thread of the
+ * process was handed ("port": the webhook sender's). See writer.ts for why the writer has a thread of its own.
  */
 import type { SynchronousLevel } from "../../config.ts";
 import { storageUnavailable, toWireError } from "../../kit/errors.ts";
@@ -18,13 +19,17 @@ type OpTable = Record<string, (...args: never[]) => unknown>;
 let ops: OpTable | undefined;
 let batcher: WriteBatcher | undefined;
 let close: (() => void) | undefined;
-let outbox: Reply[] = [];
-// Batches committed since the last "replies" message: they travel with it (a message of their own
-// would add a postMessage, the costly part; figures: docs/PERFORMANCE.md). Every batch has replies,
-// so none waits longer than its own answers.
+// Batches committed since the last "replies" message to the main thread: they travel with it (a
+// message of their own would add a postMessage, the costly part; figures: docs/PERFORMANCE.md).
+// Batches of another thread's calls alone go within BATCH_REPORT_MS.
 let batches: BatchStats[] = [];
+let batchReport: ReturnType<typeof setTimeout> | undefined;
+const BATCH_REPORT_MS = 1000;
 // Messages are handled one after another: "calls" may arrive while "open" still loads its module.
 let queue: Promise<void> = Promise.resolve();
+
+/** Where answers go: the main thread, or another thread's port; each gets one message per turn. */
+type Channel = { post: (message: FromWriter) => void; outbox: Reply[] };
 
 // Calls and replies cross as JSON text: posting a string costs about half of cloning the same
 // objects (docs/PERFORMANCE.md), and they are plain data (no undefined inside arrays, no Dates).
@@ -32,22 +37,42 @@ function send(message: FromWriter): void {
   self.postMessage(JSON.stringify(message));
 }
 
-function reply(answer: Reply): void {
-  if (outbox.length === 0) setImmediate(sendReplies);
-  outbox.push(answer);
+const main: Channel = { post: send, outbox: [] };
+
+function reply(channel: Channel, answer: Reply): void {
+  if (channel.outbox.length === 0) setImmediate(() => sendReplies(channel));
+  channel.outbox.push(answer);
 }
 
-function sendReplies(): void {
-  if (outbox.length === 0) return;
-  const replies = outbox;
-  outbox = [];
-  if (batches.length === 0) {
-    send({ type: "replies", replies });
+function sendReplies(channel: Channel): void {
+  const replies = channel.outbox;
+  channel.outbox = [];
+  if (channel !== main || batches.length === 0) {
+    if (replies.length > 0) channel.post({ type: "replies", replies });
     return;
   }
   const committed = batches;
   batches = [];
   send({ type: "replies", replies, batches: committed });
+}
+
+function batchCommitted(batch: BatchStats): void {
+  batches.push(batch);
+  if (batchReport !== undefined) return;
+  batchReport = setTimeout(() => {
+    batchReport = undefined;
+    if (batches.length > 0 && main.outbox.length === 0) sendReplies(main);
+  }, BATCH_REPORT_MS);
+}
+
+/** Takes calls from another thread of the process on `port` and answers there. */
+function listen(port: MessagePort): void {
+  const channel: Channel = { post: (message) => port.postMessage(JSON.stringify(message)), outbox: [] };
+  port.onmessage = (event) => {
+    const message = JSON.parse(event.data as string) as ToWriter;
+    if (message.type !== "calls") return;
+    for (const { id, op, args } of message.calls) call(channel, id, op, args);
+  };
 }
 
 async function open(path: string, synchronous: SynchronousLevel, opsModule: string): Promise<void> {
@@ -73,7 +98,7 @@ async function open(path: string, synchronous: SynchronousLevel, opsModule: stri
         }
       }),
     log: (message, error) => send({ type: "log", message, error: String(error) }),
-    onBatch: (batch) => batches.push(batch),
+    onBatch: batchCommitted,
   });
   close = () => {
     wal?.close();
@@ -81,18 +106,18 @@ async function open(path: string, synchronous: SynchronousLevel, opsModule: stri
   };
 }
 
-function call(id: number, op: string, args: unknown[]): void {
+function call(channel: Channel, id: number, op: string, args: unknown[]): void {
   const fn = ops?.[op] as ((...args: unknown[]) => unknown) | undefined;
   if (!batcher || !fn) {
     const error = storageUnavailable(`The database writer cannot run '${op}' (not open)`);
-    reply({ id, ok: false, error: toWireError(error, storageUnavailable) });
+    reply(channel, { id, ok: false, error: toWireError(error, storageUnavailable) });
     return;
   }
   batcher
     .run(() => fn(...args))
     .then(
-      (value) => reply({ id, ok: true, value }),
-      (error: unknown) => reply({ id, ok: false, error: toWireError(error, storageUnavailable) }),
+      (value) => reply(channel, { id, ok: true, value }),
+      (error: unknown) => reply(channel, { id, ok: false, error: toWireError(error, storageUnavailable) }),
     );
 }
 
@@ -107,13 +132,16 @@ async function handle(message: ToWriter): Promise<void> {
       }
       break;
     case "calls":
-      for (const { id, op, args } of message.calls) call(id, op, args);
+      for (const { id, op, args } of message.calls) call(main, id, op, args);
+      break;
+    case "port":
+      listen(message.port);
       break;
     case "close":
       // Commit what is queued; its answers are in the outbox after one microtask tick.
       batcher?.flush();
       await Promise.resolve();
-      sendReplies();
+      sendReplies(main);
       try {
         close?.();
         send({ type: "closed" });

@@ -111,3 +111,25 @@ test("a database the writer cannot open fails its start, not a later call", asyn
   );
   await expect(started).rejects.toThrow();
 });
+
+test("another thread's handle over a connected port writes through the same writer thread, and its batches are reported", async () => {
+  const batches: BatchStats[] = [];
+  const w = await setup((reported) => batches.push(...reported));
+  const other = DatabaseWriter.over<WriteOps>(w.connect(), { log: () => {}, onFatal: () => {} });
+  // Calls from both handles at once: each answered on its own channel, all durable.
+  const [mine, theirs] = await Promise.all([
+    w.run("createOrder", order("p-1"), CREATED),
+    other.run("createOrder", order("p-2"), CREATED),
+  ]);
+  expect(mine).toEqual({ created: true });
+  expect(theirs).toEqual({ created: true });
+  expect(db.$client.query("select count(*) as n from orders").get()).toEqual({ n: 2 });
+  // A batch of the other handle's calls alone still reaches the main thread's metrics (within a second).
+  batches.length = 0;
+  expect(await other.run("createOrder", order("p-3"), CREATED)).toEqual({ created: true });
+  const deadline = Date.now() + 3000;
+  while (batches.length === 0 && Date.now() < deadline) await Bun.sleep(20);
+  expect(batches.reduce((calls, batch) => calls + batch.size, 0)).toBe(1);
+  await other.close();
+  await expect(other.run("createOrder", order("p-4"), CREATED)).rejects.toBeInstanceOf(AppError);
+});

@@ -1,6 +1,7 @@
 /**
- * The main thread's handle on the database writer thread (writer-thread.ts), which holds the one
- * connection that writes. `run("createOrder", order)` sends a named operation of the op table the
+ * A thread's handle on the database writer thread (writer-thread.ts), which holds the one
+ * connection that writes: the main thread's, which starts and closes it, or another thread's
+ * (`over` a port from `connect`: the webhook sender's), whose calls join the same group commits. `run("createOrder", order)` sends a named operation of the op table the
  * thread was opened with and resolves with its result once the transaction holding it is durable;
  * an `AppError` thrown there (a 503) is rethrown here as the same `AppError`.
  *
@@ -18,10 +19,11 @@ import type { SynchronousLevel } from "../../config.ts";
 import { fromWireError, storageUnavailable, type WireError } from "../../kit/errors.ts";
 import type { BatchStats } from "./write-batcher.ts";
 
-/** Main thread -> writer thread. */
+/** Main thread -> writer thread (a "port" message carries a MessagePort for another thread's calls). */
 export type ToWriter =
   | { type: "open"; path: string; synchronous: SynchronousLevel; opsModule: string }
   | { type: "calls"; calls: Call[] }
+  | { type: "port"; port: MessagePort }
   | { type: "close" };
 
 type Call = { id: number; op: string; args: unknown[] };
@@ -52,6 +54,8 @@ export type WriterHooks = {
 export type WriteOutcomes = { succeededAt?: number; failed?: { at: number; message: string } };
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
+/** Where calls are posted: the writer thread, or a MessagePort the thread answers on. */
+type Endpoint = Worker | MessagePort;
 type OpTable = Record<string, (...args: never[]) => unknown>;
 
 const WRITER_URL = new URL("./writer-thread.ts", import.meta.url);
@@ -78,25 +82,47 @@ export class DatabaseWriter<Ops extends OpTable> {
     options: { path: string; synchronous: SynchronousLevel; opsModule: URL },
     hooks: WriterHooks,
   ): Promise<DatabaseWriter<Ops>> {
-    const writer = new DatabaseWriter<Ops>(new Worker(WRITER_URL), hooks);
+    const worker = new Worker(WRITER_URL);
+    const writer = new DatabaseWriter<Ops>(worker, hooks, worker);
     await new Promise<void>((resolve, reject) => {
       writer.opened = { resolve, reject };
       const { path, synchronous, opsModule } = options;
-      writer.worker.postMessage({ type: "open", path, synchronous, opsModule: opsModule.href } as ToWriter);
+      worker.postMessage({ type: "open", path, synchronous, opsModule: opsModule.href } as ToWriter);
     });
     return writer;
   }
 
+  /**
+   * A handle for another thread of this process (the webhook sender's): its calls go to the same
+   * writer thread, in the same group commits, over `port` (from the main thread's `connect`).
+   */
+  static over<Ops extends OpTable>(port: MessagePort, hooks: WriterHooks): DatabaseWriter<Ops> {
+    return new DatabaseWriter<Ops>(port, hooks);
+  }
+
   private constructor(
-    private readonly worker: Worker,
+    private readonly endpoint: Endpoint,
     private readonly hooks: WriterHooks,
+    private readonly thread?: Worker,
   ) {
-    worker.onmessage = (event: MessageEvent<string>) => this.receive(JSON.parse(event.data) as FromWriter);
-    worker.onerror = (event) => {
+    // Both take `onmessage` alike (their event types differ only in the DOM and Bun typings).
+    (endpoint as MessagePort).onmessage = (event) => this.receive(JSON.parse(event.data) as FromWriter);
+    if (!thread) return;
+    thread.onerror = (event) => {
       hooks.log("database writer thread crashed", event.message);
-      worker.terminate();
+      thread.terminate();
     };
-    worker.addEventListener("close", () => this.exited("the writer thread exited"));
+    thread.addEventListener("close", () => this.exited("the writer thread exited"));
+  }
+
+  /**
+   * A channel to the writer thread for another thread of this process: hand the returned port to
+   * `DatabaseWriter.over` there (main thread's writer only).
+   */
+  connect(): MessagePort {
+    const { port1, port2 } = new MessageChannel();
+    this.thread?.postMessage({ type: "port", port: port1 } satisfies ToWriter, [port1]);
+    return port2;
   }
 
   /** Runs a write operation on the writer thread; resolves once it is durable. */
@@ -121,13 +147,19 @@ export class DatabaseWriter<Ops extends OpTable> {
    */
   async close(): Promise<void> {
     if (!this.running) return;
+    if (!this.thread) {
+      // Another thread's handle: the writer thread is the main thread's to close.
+      this.exited("closed");
+      (this.endpoint as MessagePort).close();
+      return;
+    }
     this.flush({ force: true });
     const error = await new Promise<string | undefined>((resolve) => {
       this.closed = resolve;
-      this.worker.postMessage({ type: "close" } as ToWriter);
+      this.endpoint.postMessage(JSON.stringify({ type: "close" } satisfies ToWriter));
     });
     this.running = false;
-    this.worker.terminate();
+    this.thread.terminate();
     if (error) throw new Error(error);
   }
 
@@ -138,7 +170,7 @@ export class DatabaseWriter<Ops extends OpTable> {
     this.outbox = [];
     this.unanswered += calls.length;
     // As JSON text: see writer-thread.ts.
-    this.worker.postMessage(JSON.stringify({ type: "calls", calls } satisfies ToWriter));
+    this.endpoint.postMessage(JSON.stringify({ type: "calls", calls } satisfies ToWriter));
   }
 
   private receive(message: FromWriter): void {
@@ -170,13 +202,13 @@ export class DatabaseWriter<Ops extends OpTable> {
         this.opened?.reject(new Error(message.message));
         this.opened = undefined;
         this.running = false;
-        this.worker.terminate();
+        this.thread?.terminate();
         break;
       case "log":
         this.hooks.log(message.message, message.error);
         break;
       case "fatal":
-        this.worker.terminate();
+        this.thread?.terminate();
         this.exited(message.message);
         break;
       case "closed":
