@@ -86,3 +86,136 @@ export function perOrder({ cores }: CpuUse, rate: number): string {
   const total = busy.reduce((sum, part) => sum + us(part), 0);
   return `CPU per order: ${busy.map((p) => `${p} ${us(p)} µs`).join(", ")} (${total} µs in all); idle ${(cores.idle ?? 0).toFixed(2)} cores`;
 }
+
+/** One thread of a process: its name, CPU seconds, and the traits that tell Bun's threads apart. */
+type Thread = { tid: number; name: string; seconds: number; writeBytes: number; writeCalls: number };
+
+/** A field of /proc/<pid>/task/<tid>/io, 0 where it cannot be read. */
+const ioField = (io: string, name: string) => Number(io.match(new RegExp(`^${name}: (\\d+)`, "m"))?.[1] ?? 0);
+
+/** The threads of `pid` now; [] if it is gone. */
+function threadsOf(pid: number): Thread[] {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tids.flatMap((tid) => {
+    try {
+      const io = readFileSync(`/proc/${pid}/task/${tid}/io`, "utf8");
+      return [
+        {
+          tid: Number(tid),
+          name: readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim(),
+          seconds: processSeconds(`${pid}/task/${tid}`),
+          writeBytes: ioField(io, "write_bytes"),
+          writeCalls: ioField(io, "syscw"),
+        },
+      ];
+    } catch {
+      return []; // it ended between the listing and the read
+    }
+  });
+}
+
+/** How the service's threads are laid out: its order workers, and whether it has a writer thread. */
+export type ServiceLayout = { pid: number; workers: number; writer: boolean };
+
+/**
+ * Which part each thread of the service is, from what /proc shows (Bun names every Worker thread
+ * "Worker", so names alone cannot tell the writer, the sender and the order workers apart):
+ *   - the main thread (tid = pid): `http` (HTTP, the dispatcher, dashboards, metrics);
+ *   - the writer (SQLite): the Worker thread that wrote the most bytes to storage (write_bytes:
+ *     it alone writes the database file and its WAL);
+ *   - the sender: of the other Worker threads, the one that made the most write calls (syscw:
+ *     every fetch wakes Bun's HTTP client thread through an eventfd write), plus that "HTTP
+ *     Client" thread itself, where Bun's fetch runs its sockets (only the sender fetches);
+ *   - the order workers: the remaining Worker threads, expected `workers` of them;
+ *   - `runtime`: the rest (JIT compilers, GC helpers, the allocator's scavenger, Bun's pool).
+ * Where the count of Worker threads is not the expected one, they are all `workers?` and a note
+ * says so. The traits are read at the end of a window, after the load has shown them.
+ */
+export function mapThreads(
+  threads: Thread[],
+  layout: ServiceLayout,
+): { parts: Map<number, string>; notes: string[] } {
+  const parts = new Map<number, string>();
+  const notes: string[] = [];
+  const workers = threads.filter((t) => t.name === "Worker").sort((a, b) => a.tid - b.tid);
+  const byMost = (key: "writeBytes" | "writeCalls") => (a: Thread, b: Thread) => b[key] - a[key];
+  const writer = layout.writer ? [...workers].sort(byMost("writeBytes"))[0] : undefined;
+  const rest = workers.filter((t) => t !== writer);
+  const sender = [...rest].sort(byMost("writeCalls"))[0];
+  const expected = layout.workers + 1;
+  for (const thread of threads) {
+    let part = "runtime";
+    if (thread.tid === layout.pid) part = "http";
+    else if (thread.name === "HTTP Client") part = "sender";
+    else if (thread.name === "Worker") {
+      if (rest.length !== expected && thread !== writer) part = "workers?";
+      else part = thread === writer ? "writer" : thread === sender ? "sender" : "workers";
+    }
+    parts.set(thread.tid, part);
+  }
+  if (rest.length !== expected)
+    notes.push(`${rest.length} Worker threads besides the writer, ${expected} expected: not told apart`);
+  // The order workers start together in one loop, so the sender is the first or the last of them.
+  else if (sender && sender !== rest[0] && sender !== rest[rest.length - 1])
+    notes.push(`the sender (most write calls) was not created first or last: mapping uncertain`);
+  return { parts, notes };
+}
+
+/** CPU seconds by part over a window, its length, and what the thread mapping could not settle. */
+export type PartsUse = { seconds: number; cpu: Record<string, number>; idleCores: number; notes: string[] };
+
+/**
+ * Starts a window over the service's threads (split into parts by `mapThreads`), PostgreSQL's
+ * processes, the processes in `named` (part -> pid) and the kernel's softirq time; `end(extra)`
+ * closes it, adding CPU seconds measured elsewhere (a load generator's own usage once it exited).
+ * Undefined where there is no /proc.
+ */
+export function partsWindow(
+  layout: ServiceLayout,
+  named: Record<string, number> = {},
+): { end: (extra?: Record<string, number>) => PartsUse } | undefined {
+  if (process.platform !== "linux") return undefined;
+  const started = performance.now();
+  const before = { threads: threadsOf(layout.pid), rest: sample([], named) };
+  return {
+    end(extra = {}) {
+      const threads = threadsOf(layout.pid);
+      const rest = sample([], named);
+      const seconds = (performance.now() - started) / 1000;
+      const { parts, notes } = mapThreads(threads, layout);
+      const cpu: Record<string, number> = {};
+      const add = (part: string, value: number) => (cpu[part] = (cpu[part] ?? 0) + value);
+      const was = new Map(before.threads.map((t) => [t.tid, t.seconds]));
+      for (const t of threads) add(parts.get(t.tid) ?? "runtime", t.seconds - (was.get(t.tid) ?? 0));
+      const processes = [...(layout.writer ? [] : ["postgres"]), "softirq", ...Object.keys(named)];
+      for (const part of processes) add(part, (rest[part] ?? 0) - (before.rest[part] ?? 0));
+      for (const [part, value] of Object.entries(extra)) add(part, value);
+      const idleCores = ((rest.idle ?? 0) - (before.rest.idle ?? 0)) / seconds;
+      return { seconds, cpu, idleCores, notes };
+    },
+  };
+}
+
+/** The parts in the order they are printed; those absent from a window are left out. */
+const PART_ORDER = ["http", "writer", "workers", "workers?", "sender", "runtime", "postgres"];
+
+/** "http 40 µs, writer 50 µs, …; 300 µs in all; idle 0.1 cores" per order of `orders`. */
+export function perOrderByPart(use: PartsUse, orders: number): { total: number; text: string } {
+  const names = [
+    ...PART_ORDER.filter((p) => p in use.cpu),
+    ...Object.keys(use.cpu).filter((p) => !PART_ORDER.includes(p) && p !== "softirq"),
+    "softirq",
+  ];
+  const us = (part: string) => Math.round(((use.cpu[part] ?? 0) * 1e6) / Math.max(1, orders));
+  const total = names.reduce((sum, part) => sum + us(part), 0);
+  const notes = use.notes.length > 0 ? ` (${use.notes.join("; ")})` : "";
+  return {
+    total,
+    text: `${names.map((p) => `${p} ${us(p)}`).join(", ")} µs; idle ${use.idleCores.toFixed(2)} cores${notes}`,
+  };
+}

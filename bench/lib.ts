@@ -18,6 +18,21 @@ export type Wrk = {
   p99_ms: number;
   non_2xx: number;
   socket_errors: number;
+  /** CPU seconds wrk itself used (user + system), from its resource usage once it exited. */
+  cpu_s?: number;
+};
+
+/** One row of the table `bun run bench` prints (bench/results/latest.{md,json}). */
+export type Row = {
+  scenario: string;
+  value: number;
+  unit: string;
+  p50?: number;
+  p95?: number;
+  p99?: number;
+  rss_mb?: number;
+  ratio?: string;
+  target: string;
 };
 
 /** Starts a server process and waits until `ready` answers. */
@@ -56,6 +71,13 @@ export function peakRssMb(pid: number): number {
   return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
 }
 
+/** Resident memory of a process now (VmRSS), in MB. */
+export function rssMb(pid: number): number {
+  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+  return match ? Math.round(Number(match[1]) / 1024) : Number.NaN;
+}
+
+/** Stops a server: SIGTERM, then SIGKILL if it is still there after 15 s. */
 export async function stop(proc: ReturnType<typeof spawn>) {
   proc.kill("SIGTERM");
   await Promise.race([proc.exited, Bun.sleep(15_000)]);
@@ -92,13 +114,19 @@ export async function wrk(
     },
   );
   const out = await new Response(proc.stdout).text();
+  await proc.exited;
   const line = out.split("\n").find((l) => l.startsWith("BENCH "));
   if (!line) throw new Error(`wrk printed no result:\n${out}`);
-  return JSON.parse(line.slice(6)) as Wrk;
+  const usage = proc.resourceUsage();
+  return {
+    ...(JSON.parse(line.slice(6)) as Wrk),
+    cpu_s: usage ? Number(usage.cpuTime.total) / 1e6 : undefined,
+  };
 }
 
-export const metrics = async (url: string) =>
-  (await (await fetch(`${url}/metrics`)).json()) as {
+/** The service's JSON metrics (`headers`: an API key where /metrics needs one). */
+export const metrics = async (url: string, headers: Record<string, string> = {}) =>
+  (await (await fetch(`${url}/metrics`, { headers })).json()) as {
     total_orders: number;
     status_counts: Record<string, number>;
   };
@@ -116,6 +144,12 @@ export function serviceEnv(port: number, db: string, extra: Record<string, strin
     MAX_PENDING_ORDERS: "1000000000",
     ...extra,
   };
+}
+
+/** k6's binary: K6 in the environment, else the copy beside this checkout, else `k6` on PATH. */
+export function k6Binary(): string | undefined {
+  const candidates = [process.env.K6, join(ROOT, "../shared/tools/k6/k6"), Bun.which("k6") ?? undefined];
+  return candidates.find((path) => path !== undefined && Bun.file(path).size > 0);
 }
 
 /** Exits with a hint when wrk is missing. */

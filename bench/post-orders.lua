@@ -1,6 +1,9 @@
 -- wrk script: POST /orders with a unique order_id per request (unique across threads and runs).
 -- Prints one JSON line at the end with throughput, latency percentiles and error counts.
+-- API_KEY set: every request carries it (X-API-Key), for a service with API_KEYS on.
 local run = os.getenv("BENCH_RUN") or tostring(os.time())
+local headers = { ["Content-Type"] = "application/json" }
+if os.getenv("API_KEY") then headers["X-API-Key"] = os.getenv("API_KEY") end
 local threads = {}
 local counter = 0
 
@@ -14,7 +17,7 @@ function request()
   local id = run .. "-" .. tid .. "-" .. counter
   local body = '{"user_id":"user_' .. (counter % 1000) .. '","order_id":"' .. id ..
     '","item_ids":["item_1","item_2"],"total_amount":150.99}'
-  return wrk.format("POST", "/orders", { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", "/orders", headers, body)
 end
 
 function done(summary, latency, requests)

@@ -15,6 +15,15 @@
  *   k6 long-poll vs poll       the 1,000-order k6 burst, requests needed to see every order complete
  *   dashboards                 intake with ten dashboards polling /dashboard/data each second, against
  *                              none, alternated three times on one service
+ *   realistic (SQLite, and PostgreSQL when BENCH_DATABASE_URL is set; realistic.ts)
+ *                              API keys, access log, one all-events subscription to a fast receiver,
+ *                              ten dashboards and a Prometheus-like scraper: intake at full speed, end
+ *                              to end (completed and its 3 events received), CPU per order by part,
+ *                              delivery lag at half the end-to-end rate
+ *   webhook pace               k6 at half the bare intake, one all-events subscription: backlog, lag
+ *   beside slow and dead       a fast receiver's deliveries alone and beside a slow and a dead one
+ *
+ * `--soak [minutes]`: the realistic mix at half its end-to-end capacity for that long (soak.ts).
  */
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -22,8 +31,10 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "bun";
 import {
+  k6Binary,
   peakRssMb,
   ROOT,
+  type Row,
   requireWrk,
   runBurst,
   runEndToEnd,
@@ -34,11 +45,19 @@ import {
   type Wrk,
   wrk,
 } from "./lib.ts";
+import { postgres, sqlite } from "./realistic.ts";
+import { paceCheckRow, realisticRows, slowDeadRow } from "./webhook-rows.ts";
 
 // `--backend postgres [--replicas N]`: the PostgreSQL bench (bench/postgres.ts) instead.
 const backendArg = process.argv.indexOf("--backend");
 if (backendArg >= 0 && process.argv[backendArg + 1] === "postgres") {
   await import("./postgres.ts");
+  process.exit(0);
+}
+
+// `--soak [minutes]`: the soak (bench/soak.ts) instead.
+if (process.argv.includes("--soak")) {
+  await import("./soak.ts");
   process.exit(0);
 }
 
@@ -49,17 +68,6 @@ const TMP = mkdtempSync(join(tmpdir(), "orders-bench-"));
 
 requireWrk();
 
-type Row = {
-  scenario: string;
-  value: number;
-  unit: string;
-  p50?: number;
-  p95?: number;
-  p99?: number;
-  rss_mb?: number;
-  ratio?: string;
-  target: string;
-};
 const rows: Row[] = [];
 
 /** Runs one reference server under the intake load and records its row. */
@@ -117,7 +125,7 @@ async function main() {
     p95: hooks.load.p95_ms,
     p99: hooks.load.p99_ms,
     ratio: `${(hooks.load.rps / intake.rps).toFixed(2)}× intake; ${Math.round(hooks.deliveredPerS).toLocaleString("en")} deliveries/s sent meanwhile`,
-    target: "-",
+    target: "≥ 0.6× intake",
   });
 
   const dashboards = await dashboardIntake();
@@ -205,6 +213,8 @@ async function main() {
     console.log("k6 not found (K6, ../shared/tools/k6/k6 or PATH): the long-poll scenario is skipped");
   }
 
+  await webhookScenarios(intake.rps);
+
   // 5: scale, with the table already large.
   const bigDb = join(TMP, "big.db");
   spawnSync(["bun", "bench/preload.ts", bigDb, String(PRELOAD)], { cwd: ROOT, stdout: "inherit" });
@@ -247,6 +257,29 @@ async function main() {
     p99: metricsUnderLoad.p99_ms,
     target: "p99 < 2 ms",
   });
+}
+
+/**
+ * Issue 21's scenarios (webhook-rows.ts): the realistic mix on each backend, whether deliveries keep
+ * pace at half the bare intake (`bareIntake`, the intake row's), and a fast receiver beside a slow
+ * and a dead one at half the realistic end-to-end rate on SQLite.
+ */
+async function webhookScenarios(bareIntake: number) {
+  if (!k6Binary()) {
+    console.log(
+      "k6 not found (K6, ../shared/tools/k6/k6 or PATH): the realistic and pace scenarios are skipped",
+    );
+    return;
+  }
+  const durations = { flood: SECONDS, drainLimit: quick ? 120 : 600, paced: quick ? 10 : 30, sampleEvery: 5 };
+  const onSqlite = sqlite(TMP);
+  const realistic = await realisticRows(onSqlite, bareIntake, durations);
+  rows.push(...realistic.rows);
+  const adminUrl = process.env.BENCH_DATABASE_URL;
+  if (adminUrl) rows.push(...(await realisticRows(postgres(adminUrl), bareIntake, durations)).rows);
+  else console.log("BENCH_DATABASE_URL is not set: the realistic scenario on PostgreSQL is skipped");
+  rows.push(await paceCheckRow(onSqlite, bareIntake, quick ? 15 : 60, 5));
+  rows.push(await slowDeadRow(onSqlite, Math.max(1, Math.round(realistic.endToEnd / 2)), quick ? 10 : 30));
 }
 
 /** Intake with one subscription (all event types) to a receiver served by this process. */
@@ -325,12 +358,6 @@ async function dashboardIntake() {
     `dashboards: intake runs without ${runs.none.map(Math.round)}, with ten ${runs.withTen.map(Math.round)}`,
   );
   return { none: median(runs.none), withTen: median(runs.withTen) };
-}
-
-/** k6's binary: K6 in the environment, else the copy beside this checkout, else `k6` on PATH. */
-function k6Binary(): string | undefined {
-  const candidates = [process.env.K6, join(ROOT, "../shared/tools/k6/k6"), Bun.which("k6") ?? undefined];
-  return candidates.find((path) => path !== undefined && Bun.file(path).size > 0);
 }
 
 /** The k6 burst against a fresh service, waiting with `wait`; the status requests it needed. */
