@@ -4,7 +4,7 @@
  * locks needed). Claims are bounded per subscription (WebhookStore.claimDeliveries): a slow
  * receiver with the oldest backlog takes its share, not every claim.
  */
-import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, lt, lte, or, sql } from "drizzle-orm";
 import type { DeliveryClaim, DueDelivery } from "../../records/webhook.ts";
 import type { Db } from "./client.ts";
 import { eventColumns, toEvent } from "./reads.ts";
@@ -51,31 +51,39 @@ export function createDeliveryClaim(db: Db) {
       .map((row) => row.seq);
   }
 
+  // The picked deliveries, passed as one JSON array: the statements stay prepared whatever their number.
+  const isPicked = sql`${webhookDeliveries.seq} in (select value from json_each(${p("seqs")}))`;
+  const claim = db
+    .update(webhookDeliveries)
+    .set({ claimedBy: sql`${p("owner")}`, leaseUntil: sql`${p("leaseUntil")}` })
+    .where(isPicked)
+    .returning()
+    .prepare();
+  // What sending needs: the subscription's URL and secret, the event.
+  const sending = db
+    .select({
+      ...eventColumns,
+      deliverySeq: webhookDeliveries.seq,
+      url: webhooks.url,
+      secret: webhooks.secret,
+    })
+    .from(webhookDeliveries)
+    .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+    .innerJoin(orderEvents, eq(orderEvents.seq, webhookDeliveries.eventSeq))
+    .innerJoin(orders, eq(orders.seq, orderEvents.orderSeq))
+    .where(isPicked)
+    .prepare();
+
   /** Claims the picked deliveries for `owner`, oldest first, with what sending needs. */
   return function claimDeliveries(args: DeliveryClaim): DueDelivery[] {
     const picked = pick(args);
     if (picked.length === 0) return [];
-    const claimed = db
-      .update(webhookDeliveries)
-      .set({ claimedBy: args.owner, leaseUntil: args.leaseUntil })
-      .where(inArray(webhookDeliveries.seq, picked))
-      .returning()
-      .all();
-    const rows = db
-      .select({
-        ...eventColumns,
-        deliverySeq: webhookDeliveries.seq,
-        url: webhooks.url,
-        secret: webhooks.secret,
-      })
-      .from(webhookDeliveries)
-      .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
-      .innerJoin(orderEvents, eq(orderEvents.seq, webhookDeliveries.eventSeq))
-      .innerJoin(orders, eq(orders.seq, orderEvents.orderSeq))
-      .where(inArray(webhookDeliveries.seq, picked))
-      .all();
+    const seqs = JSON.stringify(picked);
+    const claimed = claim.all({ seqs, owner: args.owner, leaseUntil: args.leaseUntil });
     const extra = new Map(
-      rows.map(({ deliverySeq, url, secret, ...event }) => [deliverySeq, { url, secret, event }]),
+      sending
+        .all({ seqs })
+        .map(({ deliverySeq, url, secret, ...event }) => [deliverySeq, { url, secret, event }]),
     );
     // RETURNING gives rows in no promised order.
     return claimed.sort(byDue).flatMap((row) => {
