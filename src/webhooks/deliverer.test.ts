@@ -114,3 +114,21 @@ test("a failed attempt is sent again after its backoff, then dead at the last al
   expect(r.sent).toEqual([1, 1]);
   expect(outbox.row(1)).toMatchObject({ attempts: 2, lastError: "HTTP 503" });
 });
+
+test("recorded outcomes make room: the next claim follows them, not the next poll a second later", async () => {
+  const outbox = memoryOutbox(48);
+  // Records that take a while: every pump an ended attempt asks for finds the slots still held.
+  const settle = outbox.store.settleDeliveries;
+  outbox.store.settleDeliveries = async (outcomes) => {
+    await Bun.sleep(20);
+    return settle(outcomes);
+  };
+  const r = receiver();
+  const answering = setInterval(r.answerAll, 1);
+  stops.push(async () => clearInterval(answering));
+  const started = Date.now();
+  start(outbox, r.send);
+  // Six rounds of CLAIM_DEPTH × 2 held; waiting for the one-second poll after each would take 5 s.
+  await waitFor(() => outbox.rows.every((row) => row.status === "delivered"), { timeoutMs: 5000 });
+  expect(Date.now() - started).toBeLessThan(1000);
+});

@@ -57,11 +57,7 @@ export const CLAIM_DEPTH = 4;
 const RECORD_AGAIN_MS = 100;
 
 /** A delivery as the claims know it. */
-const asJob = (delivery: DueDelivery): Job => ({
-  key: String(delivery.seq),
-  seq: delivery.seq,
-  attempts: delivery.attempts,
-});
+const asJob = ({ seq, attempts }: DueDelivery): Job => ({ key: String(seq), seq, attempts });
 
 export class WebhookDeliverer {
   readonly #claims = new Claims();
@@ -241,6 +237,8 @@ export class WebhookDeliverer {
     try {
       await this.deps.store.settleDeliveries(outcomes);
       for (const { seq } of outcomes) this.#drop(seq);
+      // Their claims made room: claim again now, not at the next poll.
+      this.#schedule(WAKE_MS);
     } catch (error) {
       this.#outcomes.unshift(...outcomes);
       if (!this.#stopped) setTimeout(() => this.#recorder.request(), RECORD_AGAIN_MS);
