@@ -83,7 +83,7 @@ const deliverer = new WebhookDeliverer({
   maxAttempts: 8,
   retryBaseMs: 1000,
   concurrency,
-  perSubscription: concurrency,
+  perSubscription: Number(process.env.WEBHOOK_SUBSCRIPTION_CONCURRENCY ?? concurrency),
   leaseMs: 30_000,
   log: (level, message, extra) => console.error(level, message, extra),
 });

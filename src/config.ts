@@ -120,8 +120,8 @@ export function loadConfig(env: Env = process.env): Config {
     webhookTimeoutMs: readInt(env, "WEBHOOK_TIMEOUT_MS", 5000, 100, 60_000),
     webhookMaxAttempts: readInt(env, "WEBHOOK_MAX_ATTEMPTS", 8, 1, 100),
     webhookRetryBaseMs: readInt(env, "WEBHOOK_RETRY_BASE_MS", 1000, 0, 3_600_000),
-    webhookConcurrency: readInt(env, "WEBHOOK_CONCURRENCY", 64, 1, 1000),
-    webhookSubscriptionConcurrency: readInt(env, "WEBHOOK_SUBSCRIPTION_CONCURRENCY", 16, 1, 1000),
+    webhookConcurrency: readInt(env, "WEBHOOK_CONCURRENCY", 128, 1, 1000),
+    webhookSubscriptionConcurrency: readInt(env, "WEBHOOK_SUBSCRIPTION_CONCURRENCY", 64, 1, 1000),
     // Normalized by the webhooks feature (url-policy.ts), which owns what a host entry means.
     webhookAllowedHosts: readList(env, "WEBHOOK_ALLOWED_HOSTS"),
     maxWebhooks: readInt(env, "MAX_WEBHOOKS", 100, 1, 100_000),

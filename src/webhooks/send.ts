@@ -11,7 +11,6 @@
  * It never throws: retries and logging belong to the caller, which needs an outcome, not an exception.
  */
 
-import ipaddr from "ipaddr.js";
 import { signatureHeaders } from "./signing.ts";
 import { checkWebhookUrl, type ResolveHost, type UrlPolicy } from "./url-policy.ts";
 
@@ -107,7 +106,8 @@ async function firstAnswering(
 /** `url` with its host name replaced by `address` (an IP the check approved), port and path kept. */
 function pinned(url: URL, address: string): URL {
   const target = new URL(url);
-  target.hostname = ipaddr.parse(address).kind() === "ipv6" ? `[${address}]` : address;
+  // The check approved it as an IP: only an IPv6 address has colons.
+  target.hostname = address.includes(":") ? `[${address}]` : address;
   return target;
 }
 

@@ -80,7 +80,7 @@ export async function checkWebhookUrl(
     return { ok: false, reason: `the host ${host} is not in WEBHOOK_ALLOWED_HOSTS` };
   }
 
-  const literal = ipaddr.isValid(host);
+  const literal = isIp(host);
   const found = literal ? { addresses: [host] } : await resolveAll(host, resolve);
   if ("reason" in found) return { ok: false, reason: found.reason };
   if (allowList.length > 0) return { ok: true, url, addresses: found.addresses, literal };
@@ -95,24 +95,44 @@ export async function checkWebhookUrl(
   return { ok: true, url, addresses: found.addresses, literal };
 }
 
+/**
+ * Remembers the answers of a function of one string (the last MEMO_SIZE strings): the sender checks
+ * the same few hosts and addresses on every attempt, and parsing them was a tenth of its CPU. The
+ * functions remembered are pure: an address's range never changes (resolving a name is never
+ * remembered).
+ */
+function remembered<T>(fn: (text: string) => T): (text: string) => T {
+  const answers = new Map<string, T>();
+  return (text) => {
+    if (answers.has(text)) return answers.get(text) as T;
+    const answer = fn(text);
+    if (answers.size >= MEMO_SIZE) answers.clear();
+    answers.set(text, answer);
+    return answer;
+  };
+}
+const MEMO_SIZE = 1000;
+
+const isIp = remembered((text) => ipaddr.isValid(text));
+
 /** "public", or the ipaddr.js range name that makes an address unfit ("invalid" if it is not one). */
-function classifyAddress(address: string): string {
+const classifyAddress = remembered((address: string): string => {
   if (!ipaddr.isValid(address)) return "invalid";
   const ip = ipaddr.process(address);
   const range = ip.range();
   if (range !== "unicast") return range;
   if (ip.kind() === "ipv6" && !ip.match(GLOBAL_UNICAST_V6)) return "reserved";
   return "public";
-}
+});
 
 /** Lower-case, without IPv6 brackets or a root dot, IP literals in one canonical form. */
-function normalizeHost(host: string): string {
+const normalizeHost = remembered((host: string): string => {
   const bare = host
     .toLowerCase()
     .replace(/^\[(.*)\]$/, "$1")
     .replace(/\.$/, "");
-  return ipaddr.isValid(bare) ? ipaddr.process(bare).toString() : bare;
-}
+  return isIp(bare) ? ipaddr.process(bare).toString() : bare;
+});
 
 async function resolveAll(
   host: string,
