@@ -50,13 +50,17 @@ const opener = storage.webhooksForThread();
 const { openWebhookStore } = (await import(opener.module)) as { openWebhookStore: OpenWebhookStore };
 const { store: raw } = await openWebhookStore(opener.args, (m, e) => console.error(m, e));
 const timing: Record<string, { calls: number; ms: number; items: number }> = {};
+function timed(name: string) {
+  timing[name] ??= { calls: 0, ms: 0, items: 0 };
+  return timing[name];
+}
 const store = Object.fromEntries(
   Object.entries(raw).map(([name, fn]) => [
     name,
     async (...args: unknown[]) => {
       const t = performance.now();
       const result = await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
-      const entry = (timing[name] ??= { calls: 0, ms: 0, items: 0 });
+      const entry = timed(name);
       entry.calls++;
       entry.ms += performance.now() - t;
       if (Array.isArray(result)) entry.items += result.length;
@@ -75,7 +79,7 @@ const deliverer = new WebhookDeliverer({
   send: async (delivery) => {
     const t = performance.now();
     const result = await attempt(delivery);
-    const entry = (timing.send ??= { calls: 0, ms: 0, items: 0 });
+    const entry = timed("send");
     entry.calls++;
     entry.ms += performance.now() - t;
     return result;

@@ -124,6 +124,11 @@ export const webhookDeliveries = sqliteTable(
     index("webhook_deliveries_subscription_due_idx")
       .on(table.webhookId, table.nextAttemptAt, table.seq)
       .where(sql`${table.status} = 'pending'`),
+    // Each subscription's backlog (webhook_backlog in /metrics, GET /webhooks, the dashboard): its
+    // pending count and oldest event read off this index alone, not off the rows.
+    index("webhook_deliveries_backlog_idx")
+      .on(table.webhookId, table.createdAt)
+      .where(sql`${table.status} = 'pending'`),
   ],
 );
 

@@ -2,7 +2,7 @@
  * The webhook reads of the SQLite adapter, on the read-only connection: subscriptions, a
  * subscription's deliveries, when the next one falls due; and the row mappers the writes share.
  */
-import { and, asc, count, eq, gt, min, or, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, min, or, type SQL } from "drizzle-orm";
 import type { Delivery, DeliveryStatus, Webhook, WebhookKey } from "../../records/webhook.ts";
 import type { Db } from "./client.ts";
 import { webhookDeliveries, webhooks } from "./schema.ts";
@@ -24,17 +24,14 @@ export function createWebhookReads(db: Db) {
     .from(webhookDeliveries)
     .where(eq(webhookDeliveries.status, "pending"))
     .prepare();
-  // At scrape time only: one pass over the pending rows, off the due index (status first).
-  const backlog = db
-    .select({
-      webhookId: webhookDeliveries.webhookId,
-      pending: count(),
-      oldestAt: min(webhookDeliveries.createdAt),
-    })
-    .from(webhookDeliveries)
-    .where(eq(webhookDeliveries.status, "pending"))
-    .groupBy(webhookDeliveries.webhookId)
-    .prepare();
+  // At scrape time (and the dashboard's, GET /webhooks): one pass over the backlog index alone.
+  // SQLite's planner, without statistics, prefers the due index and the rows behind it (4x slower
+  // at 120,000 pending); INDEXED BY, which Drizzle cannot write, names the covering one.
+  const backlog = db.$client.query<{ webhookId: string; pending: number; oldestAt: number | null }, []>(
+    `SELECT webhook_id AS webhookId, count(*) AS pending, min(created_at) AS oldestAt
+     FROM webhook_deliveries INDEXED BY webhook_deliveries_backlog_idx
+     WHERE status = 'pending' GROUP BY webhook_id`,
+  );
   return {
     listWebhooks({ after, limit }: { after?: WebhookKey; limit: number }): Webhook[] {
       return db
