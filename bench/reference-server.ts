@@ -8,10 +8,10 @@
 import { Elysia } from "elysia";
 import { migrateDatabase, openDatabase } from "../src/db/sqlite/client.ts";
 import { createWriteOps } from "../src/db/sqlite/writes.ts";
+import { toMinor } from "../src/kit/currency.ts";
 import { parseJsonBody } from "../src/kit/json-body.ts";
 import { created as createdTransition } from "../src/lifecycle.ts";
 import { CreateOrderBody } from "../src/orders/model.ts";
-import { toCents } from "../src/orders/money.ts";
 
 const CREATED = createdTransition();
 
@@ -33,7 +33,9 @@ new Elysia({ normalize: false })
             orderId: body.order_id,
             userId: body.user_id,
             itemIds: JSON.stringify(body.item_ids),
-            totalCents: toCents(body.total_amount) ?? 0,
+            currency: "USD",
+            totalMinor: toMinor(body.total_amount ?? 0, 2) ?? 0,
+            cart: null,
             createdAt: Date.now(),
           },
           CREATED,

@@ -40,7 +40,15 @@ for (let i = 0; i < DELIVERIES; i += 1000) {
   await Promise.all(
     Array.from({ length: Math.min(1000, DELIVERIES - i) }, (_, j) =>
       storage.orders.createOrder(
-        { orderId: `o-${i + j}`, userId: "u", itemIds: ["a"], totalCents: 100, createdAt: Date.now() },
+        {
+          orderId: `o-${i + j}`,
+          userId: "u",
+          itemIds: ["a"],
+          currency: "USD",
+          totalMinor: 100,
+          cart: null,
+          createdAt: Date.now(),
+        },
         created(),
       ),
     ),

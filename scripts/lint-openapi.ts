@@ -39,6 +39,7 @@ async function servedDocument(env: Record<string, string> = {}): Promise<unknown
       now: Date.now,
       onOrderStored: () => {},
       onOrderRetried: () => {},
+      defaultCurrency: config.defaultCurrency,
       feed: unusedPort<EventFeed>("EventFeed"),
     },
     events: {

@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { currencyDigits } from "./kit/currency.ts";
 
 /**
  * Why the service cannot start, naming the setting to fix; `main.ts` logs it as one JSON line and
@@ -69,6 +70,19 @@ export function readChoice<T extends string>(env: Env, name: string, fallback: T
     throw new ConfigError(name, `${name} must be one of ${choices.join(", ")}, got "${raw}"`);
   }
   return normalized;
+}
+
+/** An active ISO 4217 code with a minor unit, as the orders accept it (upper case, as ISO writes it). */
+export function readCurrency(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (currencyDigits(raw) === undefined) {
+    throw new ConfigError(
+      name,
+      `${name} must be an active ISO 4217 currency code such as USD or EUR, got "${raw}"`,
+    );
+  }
+  return raw;
 }
 
 /** DATABASE_URL, when set: a postgres:// or postgresql:// URL (the password is never repeated). */

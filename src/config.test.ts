@@ -41,6 +41,7 @@ test("defaults match the documented table", () => {
     webhookAllowedHosts: [],
     maxWebhooks: 100,
     webhookLaggingAfterMs: 60_000,
+    defaultCurrency: "USD",
     corsOrigins: [],
   });
 });
@@ -70,10 +71,18 @@ test("rejects out-of-range and malformed values, naming the variable", () => {
     ["PROCESSING_FAILURE_RATE", "-0.1"],
     ["SQLITE_SYNCHRONOUS", "ALWAYS"],
     ["LOG_LEVEL", "chatty"],
+    ["DEFAULT_CURRENCY", "usd"],
+    ["DEFAULT_CURRENCY", "XAU"],
+    ["DEFAULT_CURRENCY", "DEM"],
   ] as const) {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);
   }
+});
+
+test("DEFAULT_CURRENCY: an active ISO 4217 code, USD when unset", () => {
+  expect(loadConfig({}).defaultCurrency).toBe("USD");
+  expect(loadConfig({ DEFAULT_CURRENCY: "JPY" }).defaultCurrency).toBe("JPY");
 });
 
 test("refuses a LEASE_MS below the safe floor, saying why; accepts the floor itself", () => {

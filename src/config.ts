@@ -7,6 +7,7 @@ import {
   readApiKeys,
   readBoolean,
   readChoice,
+  readCurrency,
   readDatabaseUrl,
   readInt,
   readLeaseMs,
@@ -82,6 +83,8 @@ export type Config = {
   maxWebhooks: number;
   /** A subscription whose oldest undelivered event is older than this is listed as lagging. */
   webhookLaggingAfterMs: number;
+  /** ISO 4217 code of an order that names none (every seed-shaped order). */
+  defaultCurrency: string;
 };
 
 export { ConfigError, StartupError } from "./config-read.ts";
@@ -126,5 +129,6 @@ export function loadConfig(env: Env = process.env): Config {
     webhookAllowedHosts: readList(env, "WEBHOOK_ALLOWED_HOSTS"),
     maxWebhooks: readInt(env, "MAX_WEBHOOKS", 100, 1, 100_000),
     webhookLaggingAfterMs: readInt(env, "WEBHOOK_LAGGING_AFTER_MS", 60_000, 1, 86_400_000),
+    defaultCurrency: readCurrency(env, "DEFAULT_CURRENCY", "USD"),
   };
 }

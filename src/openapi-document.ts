@@ -13,7 +13,7 @@ import {
 } from "./kit/route-contract.ts";
 import { nameSchemas } from "./openapi-components.ts";
 import { errorResponse } from "./openapi-errors.ts";
-import { PRINTABLE } from "./orders/model.ts";
+import { PRINTABLE } from "./orders/fields.ts";
 import { webhookDocuments } from "./webhooks/model.ts";
 
 /**

@@ -25,6 +25,18 @@ const DETAILS: Partial<Record<ErrorCode, Node>> = {
       },
     },
   },
+  TOTAL_MISMATCH: {
+    type: "object",
+    required: ["field", "currency", "given", "computed", "given_minor", "computed_minor"],
+    properties: {
+      field: { type: "string", enum: ["total_amount"] },
+      currency: { type: "string", description: "ISO 4217 code" },
+      given: { type: "string", description: "total_amount as sent, in the currency's digits" },
+      computed: { type: "string", description: "Σ quantity × unit_price + shipping + tax − discount" },
+      given_minor: { type: "integer" },
+      computed_minor: { type: "integer" },
+    },
+  },
   METHOD_NOT_ALLOWED: {
     type: "object",
     required: ["allowed"],

@@ -117,11 +117,12 @@ function createHttpApp({ config, log, now, storage, metrics, dispatcher, sender,
     orders: {
       store: countingChanges(storage.orders, metrics),
       now,
-      onOrderStored: () => {
-        metrics.orderCreated();
+      onOrderStored: (order) => {
+        metrics.orderCreated(order);
         dispatcher.wake();
       },
       onOrderRetried: () => dispatcher.wake(),
+      defaultCurrency: config.defaultCurrency,
       feed,
     },
     events: {

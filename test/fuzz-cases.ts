@@ -190,13 +190,39 @@ function objectText(entries: [string, string][]): string {
 function validFields(rng: Rng): [string, string][] {
   const id = `fz-${rng.int(80)}`;
   const variant = rng.int(3); // the same id with another variant is a conflict
-  return [
+  const who: [string, string][] = [
     ["user_id", JSON.stringify(rng.pick(["user_1", "üser 😀", "user\u200d2"]).concat(String(variant)))],
     ["order_id", JSON.stringify(id)],
-    ["item_ids", JSON.stringify(["item_1", `item_${variant}`])],
-    ["total_amount", rng.pick(["150.99", "0", "1e12", "1E2", "0.10", "-0"])],
+  ];
+  if (rng.chance(0.5)) {
+    return [
+      ...who,
+      ["item_ids", JSON.stringify(["item_1", `item_${variant}`])],
+      ["total_amount", rng.pick(["150.99", "0", "1e12", "1E2", "0.10", "-0"])],
+    ];
+  }
+  // An order with items, in a currency of 0 to 4 digits (or none that is accepted), its charges
+  // and total sometimes given: the service prices it (src/orders/pricing.ts).
+  const price = () => rng.pick(["19.99", "1500", "1.234", "0.0001", "0", "1e-7", "1e15", "-0", "0.1"]);
+  const line = () =>
+    objectText([
+      ["sku", JSON.stringify(rng.pick(["SKU-1", "é-2", "x".repeat(64)]))],
+      ["quantity", rng.pick(["1", "3", "100000", "0", "1.5"])],
+      ["unit_price", price()],
+      ...(rng.chance(0.3) ? [["name", JSON.stringify("A thing")] as [string, string]] : []),
+    ]);
+  const charges = CHARGES.filter(() => rng.chance(0.3)).map((key): [string, string] => [key, price()]);
+  return [
+    ...who,
+    ...(rng.chance(0.8) ? [["currency", JSON.stringify(rng.pick(CURRENCIES))] as [string, string]] : []),
+    ["items", `[${Array.from({ length: rng.between(1, 4) }, line).join(",")}]`],
+    ...charges,
+    ...(rng.chance(0.3) ? [["total_amount", price()] as [string, string]] : []),
   ];
 }
+
+const CHARGES = ["shipping_amount", "tax_amount", "discount_amount"] as const;
+const CURRENCIES = ["USD", "JPY", "KWD", "CLF", "EUR", "XAU", "XTS", "usd", "DEM", ""];
 
 /** `inner` nested `depth` deep in arrays, objects or both. */
 function nested(rng: Rng, depth: number, inner: string): string {

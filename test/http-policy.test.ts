@@ -103,6 +103,7 @@ function stubApp(orders: Partial<OrderStore>, env: Record<string, string> = {}) 
       now: Date.now,
       onOrderStored: () => {},
       onOrderRetried: () => {},
+      defaultCurrency: "USD",
       feed: {} as EventFeed,
     },
     events: {} as EventDeps,

@@ -31,7 +31,9 @@ const newOrder = (orderId: string): NewOrder => ({
   orderId,
   userId: "user_1",
   itemIds: ["item_1"],
-  totalCents: 100,
+  currency: "USD",
+  totalMinor: 100,
+  cart: null,
   createdAt: Date.now(),
 });
 

@@ -123,6 +123,15 @@ test("every declared status of every operation: the real answer matches the docu
     await fetch(url("/orders"), { method: "POST", body: "{}", headers: { "content-type": "text/plain" } }),
   );
   await check("POST /orders", await post("/orders", order("oa-bad", { total_amount: 1.001 })));
+  // An order with items: created, read back with its lines and totals; a total that is not the sum.
+  const items = {
+    user_id: "u",
+    currency: "KWD",
+    items: [{ sku: "A", quantity: 2, unit_price: 1.234, name: "A" }],
+  };
+  await check("POST /orders", await post("/orders", { ...items, order_id: "oa-items" }));
+  await check("GET /orders/{order_id}", await fetch(url("/orders/oa-items")));
+  await check("POST /orders", await post("/orders", { ...items, order_id: "oa-items-2", total_amount: 1 }));
   await check("POST /orders", await slowBody(service.url, "/orders"));
   await check("GET /orders", await fetch(url("/orders?limit=2")));
   await check("GET /orders", await fetch(url("/orders?user_id=%FF")));

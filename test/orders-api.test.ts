@@ -25,16 +25,16 @@ describe("POST /orders", () => {
     expect(res.headers.get("location")).toBe("/orders/create-1");
   });
 
-  test("returns the amount exactly as sent, stored as cents", async () => {
+  test("returns the amount exactly as sent, stored as minor units (cents)", async () => {
     await post(order("money-1", { total_amount: 150.99 }));
     await post(order("money-2", { total_amount: 0.1 }));
     expect((await call(service.url, "GET", "/orders/money-1")).body.total_amount).toBe(150.99);
     expect((await call(service.url, "GET", "/orders/money-2")).body.total_amount).toBe(0.1);
     const cents = await queryService(service.config, {
-      sqlite: "select total_cents from orders where order_id = 'money-1'",
-      postgres: "select total_cents::int from orders where order_id = 'money-1'",
+      sqlite: "select total_minor, currency from orders where order_id = 'money-1'",
+      postgres: "select total_minor::int, currency from orders where order_id = 'money-1'",
     });
-    expect(cents).toEqual([{ total_cents: 15099 }]);
+    expect(cents).toEqual([{ total_minor: 15099, currency: "USD" }]);
   });
 
   test("an identical replay answers 200 with the current status and creates nothing", async () => {
@@ -194,6 +194,16 @@ describe("reading orders", () => {
       user_id: "u-whole",
       item_ids: ["a", "b", "c"],
       total_amount: 19.99,
+      // A seed-shaped order: one unpriced line per item id, in the default currency.
+      currency: "USD",
+      items: ["a", "b", "c"].map((sku) => ({ sku, quantity: 1, unit_price: null, line_total: null })),
+      totals: {
+        subtotal: null,
+        shipping: { amount: "0.00", minor: 0 },
+        tax: { amount: "0.00", minor: 0 },
+        discount: { amount: "0.00", minor: 0 },
+        total: { amount: "19.99", minor: 1999 },
+      },
       status: "completed",
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       started_at: expect.stringMatching(/Z$/),

@@ -24,7 +24,9 @@ function newOrder(orderId: string, overrides: Partial<NewOrder> = {}): NewOrder 
     orderId,
     userId: "user_1",
     itemIds: ["item_1", "item_2"],
-    totalCents: 15_099,
+    currency: "USD",
+    totalMinor: 15_099,
+    cart: null,
     createdAt: T0,
     ...overrides,
   };
@@ -122,7 +124,9 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           orderId: "a",
           userId: "user_1",
           itemIds: ["item_1", "item_2"],
-          totalCents: 15_099,
+          currency: "USD",
+          totalMinor: 15_099,
+          cart: null,
           status: "pending",
           createdAt: T0,
           startedAt: null,
@@ -142,7 +146,14 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       test("a different payload under an existing order_id still returns the stored order", async () => {
         await create(newOrder("a"));
         const stored = await find("a");
-        const other = newOrder("a", { userId: "user_2", itemIds: ["x"], totalCents: 1, createdAt: T0 + 5 });
+        const other = newOrder("a", {
+          userId: "user_2",
+          itemIds: ["x"],
+          currency: "USD",
+          totalMinor: 1,
+          cart: null,
+          createdAt: T0 + 5,
+        });
         expect(await createOrder(other)).toEqual({ created: false, existing: stored });
         expect(await find("a")).toEqual(stored);
       });

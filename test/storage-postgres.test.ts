@@ -59,7 +59,9 @@ if (ADMIN_URL) {
       orderId,
       userId: "user_1",
       itemIds: ["item_1"],
-      totalCents: 100,
+      currency: "USD",
+      totalMinor: 100,
+      cart: null,
       createdAt: T0,
     });
     const streamOf = async (storage: Storage, after = 0) =>

@@ -267,12 +267,17 @@ describe("the OpenAPI document", () => {
     expect(statuses).toBeGreaterThan(30);
   });
 
-  test("typed details: VALIDATION_FAILED lists field problems, NOT_READY says what is not ready", () => {
+  test("typed details: VALIDATION_FAILED lists field problems, TOTAL_MISMATCH both totals, NOT_READY what is not ready", () => {
     const error = (path: string, method: string, status: string) =>
       narrowed(doc.paths[path][method].responses[status].content["application/json"].schema).properties.error;
     const invalid = error("/orders", "post", "422");
     expect(invalid.required).toContain("details");
-    expect(invalid.properties.details.items.required).toEqual(["field", "message"]);
+    expect(invalid.properties.code.enum).toEqual(["VALIDATION_FAILED", "TOTAL_MISMATCH"]);
+    const [problems, totals] = invalid.properties.details.anyOf;
+    expect(problems.items.required).toEqual(["field", "message"]);
+    expect(totals.required).toContain("computed_minor");
+    // A 422 of another route has only the problems.
+    expect(error("/webhooks", "post", "422").properties.details.items.required).toEqual(["field", "message"]);
     expect(error("/ready", "get", "503").properties.details.properties.workers.properties.ready.type).toBe(
       "integer",
     );

@@ -27,6 +27,22 @@ export function toErrorBody(error: Pick<AppError, "code" | "message" | "details"
 
 type Issue = { path?: string; message: string; summary?: string; schema?: unknown };
 
+/** Problems of a value that its schema cannot state: rules across fields. */
+export type CrossCheck = (value: unknown) => FieldProblem[];
+const crossChecks = new WeakMap<object, CrossCheck>();
+
+/**
+ * A copy of `schema` whose validation errors also list what `check` finds in the same value, so a
+ * body with several problems hears of all of them at once, those across fields included (an
+ * amount's digits depend on the body's currency). `check` sees the value as sent: it must judge
+ * only the fields whose type is right (the schema reports the others) and never throw.
+ */
+export function withCrossCheck<S extends object>(schema: S, check: CrossCheck): S {
+  const copy = { ...schema };
+  crossChecks.set(copy, check);
+  return copy;
+}
+
 /**
  * The issues of a validation error. Elysia's `all` builds a summary that prints the value, which
  * throws for an object with a non-callable `toString` (`{"user_id":{"toString":0}}` was a 500):
@@ -50,6 +66,14 @@ function toFieldProblems(error: ValidationError): FieldProblem[] {
     const unexpected = issue.summary?.startsWith("Property '") && issue.message === "Unexpected property";
     const message = unexpected ? "is not a known field" : typeof custom === "string" ? custom : issue.message;
     problems.set(`${field}\n${message}`, { field, message });
+  }
+  const schema = (error.validator as { schema?: object } | undefined)?.schema;
+  const check = schema && crossChecks.get(schema);
+  if (check) {
+    const reported = new Set([...problems.values()].map((problem) => problem.field));
+    for (const problem of check(error.value)) {
+      if (!reported.has(problem.field)) problems.set(`${problem.field}\n${problem.message}`, problem);
+    }
   }
   return [...problems.values()];
 }

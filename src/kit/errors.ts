@@ -8,6 +8,7 @@
 /** HTTP status of every error code. */
 const STATUS = {
   VALIDATION_FAILED: 422,
+  TOTAL_MISMATCH: 422,
   INVALID_JSON: 400,
   INVALID_QUERY: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -62,6 +63,26 @@ export type FieldProblem = { field: string; message: string };
 export function validationFailed(problems: FieldProblem[], part = "request"): AppError {
   const summary = problems.map((p) => `${p.field}: ${p.message}`).join("; ");
   return new AppError("VALIDATION_FAILED", `Invalid ${part}: ${summary}`, problems);
+}
+
+/**
+ * 422: an order's total_amount is not the sum of its lines and charges; `details` has both, as
+ * decimal strings in the currency's digits and in minor units, so a client can see its rounding.
+ */
+export function totalMismatch(details: {
+  currency: string;
+  given: string;
+  computed: string;
+  given_minor: number;
+  computed_minor: number;
+}): AppError {
+  const { currency, given, computed } = details;
+  return new AppError(
+    "TOTAL_MISMATCH",
+    `total_amount ${given} ${currency} is not the order's sum, ${computed} ${currency} ` +
+      "(quantity × unit_price over the items, + shipping + tax − discount); send that or leave total_amount out",
+    { field: "total_amount", ...details },
+  );
 }
 
 /** 400: the body is not JSON. */

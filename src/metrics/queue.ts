@@ -5,9 +5,16 @@
  * thread. The levels (orders by status, slots busy) are read at each scrape.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { currencyDigits } from "../kit/currency.ts";
 import * as lifecycle from "../lifecycle.ts";
 import { type QueueObserver, queueWaitMs } from "../queue/observer.ts";
-import { ORDER_STATUSES, type Order, type OrderStatus, type Transition } from "../records/order.ts";
+import {
+  type NewOrder,
+  ORDER_STATUSES,
+  type Order,
+  type OrderStatus,
+  type Transition,
+} from "../records/order.ts";
 
 /** What the gauges read at each scrape. */
 export type QueueSources = {
@@ -50,11 +57,21 @@ const CALLS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 
 // Queue wait: from an idle queue (milliseconds) to a backlog of minutes.
 const WAIT = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
 
+/** An order's total in units of its currency (a float: a counter is a float anyway). */
+const orderValue = ({ currency, totalMinor }: Pick<NewOrder, "currency" | "totalMinor">) =>
+  totalMinor / 10 ** (currencyDigits(currency) ?? 2);
+
 /** The queue's counters and histograms, every series there from the start. */
 function queueInstruments(registers: Registry[]) {
   const created = new Counter({
     name: "orders_created_total",
     help: "Orders created (an identical replay of an order_id creates none)",
+    registers,
+  });
+  const value = new Counter({
+    name: "order_value_created_total",
+    help: "Value of the orders created, in units of their currency (USD, not cents), by ISO 4217 code",
+    labelNames: ["currency"],
     registers,
   });
   const transitions = new Counter({
@@ -109,6 +126,7 @@ function queueInstruments(registers: Registry[]) {
   for (const labels of Object.values(OUTCOMES)) processing.zero(labels);
   return {
     created,
+    value,
     transitions,
     retries,
     failures,
@@ -176,8 +194,11 @@ export function createQueueMetrics(registry: Registry) {
 
   return {
     observer,
-    /** A new order was committed (pending). */
-    created: () => m.created.inc(),
+    /** A new order was committed (pending): counted, and its value added under its currency. */
+    created: (order: Pick<NewOrder, "currency" | "totalMinor">) => {
+      m.created.inc();
+      m.value.inc({ currency: order.currency }, orderValue(order));
+    },
     /** An order was changed by id (a cancel, an operator's retry). */
     changed: (transition: Transition) => m.transitions.inc(labelsOf(transition)),
     /** Registers the gauges that read `sources` at each scrape. */

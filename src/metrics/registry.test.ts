@@ -8,7 +8,9 @@ const order = (overrides: Partial<Order>): Order => ({
   orderId: "order-secret-1",
   userId: "user-secret-1",
   itemIds: ["item"],
-  totalCents: 100,
+  currency: "USD",
+  totalMinor: 100,
+  cart: null,
   status: "processing",
   createdAt: 1_000,
   startedAt: 1_250,
@@ -45,11 +47,14 @@ test("the queue observer: transitions, retries, failures, first-attempt waits, p
   metrics.queue.settled("retry", 40);
   metrics.queue.settled("failed", 60);
   metrics.queue.released(3);
-  metrics.orderCreated();
+  metrics.orderCreated({ currency: "JPY", totalMinor: 1500 });
+  metrics.orderCreated({ currency: "KWD", totalMinor: 1234 });
   metrics.orderChanged(cancelled());
   const text = await metrics.prometheus.render();
   for (const line of [
-    "orders_created_total 1",
+    "orders_created_total 2",
+    'order_value_created_total{currency="JPY"} 1500',
+    'order_value_created_total{currency="KWD"} 1.234',
     'order_transitions_total{from="pending",to="processing"} 2',
     'order_transitions_total{from="processing",to="pending"} 4',
     'order_transitions_total{from="processing",to="failed"} 1',
@@ -110,7 +115,7 @@ test("writer batches, scrape-time gauges, and only the process metrics that hold
 test("each service instance has a registry of its own", async () => {
   const first = createMetrics();
   const second = createMetrics();
-  first.orderCreated();
+  first.orderCreated({ currency: "USD", totalMinor: 100 });
   expect(await first.prometheus.render()).toContain("\norders_created_total 1\n");
   expect(await second.prometheus.render()).toContain("\norders_created_total 0\n");
 });

@@ -2,49 +2,15 @@
  * Request and response models of the orders API. Each is a `t` schema constant with a type of the
  * same name; Elysia validates with them and the OpenAPI document is generated from them.
  */
-import { FormatRegistry, Kind, TypeRegistry } from "@sinclair/typebox";
 import { t } from "elysia";
 import { DEFAULT_PAGE, limitRule } from "../kit/paging.ts";
 import { ORDER_STATUSES } from "../records/order.ts";
-import { MAX_AMOUNT, MONEY_RULE, toCents } from "./money.ts";
+import { Amount, LineItem, LineView, MAX_LINES, MoneyView, Text } from "./fields.ts";
 
 const ID_PATTERN = "^[A-Za-z0-9._:-]+$";
 
 /** Largest page of `GET /orders`. */
 export const MAX_PAGE = 500;
-
-// A money amount as a schema kind of its own, so the two-decimal rule is checked with the other
-// fields and a body with several problems reports them all at once. The document shows a number.
-TypeRegistry.Set("Money", (_schema, value) => typeof value === "number" && toCents(value) !== null);
-const Money = (options: { description: string }) =>
-  t.Unsafe<number>({
-    [Kind]: "Money",
-    type: "number",
-    minimum: 0,
-    maximum: MAX_AMOUNT,
-    error: MONEY_RULE,
-    ...options,
-  });
-
-// Text a person could have typed: no lone UTF-16 surrogate (JSON.parse turns "\ud800" into one,
-// and storing it as UTF-8 would turn it into U+FFFD, so the identical replay would not match) and
-// no control characters.
-// C0, DEL and C1 control characters.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** The format name of such text; validation only: the published document drops it (openapi-document.ts). */
-export const PRINTABLE = "printable";
-FormatRegistry.Set(PRINTABLE, (value) => !CONTROL.test(value) && value.isWellFormed());
-const TEXT_RULE = "a non-empty string of at most 128 characters, no control characters";
-/** Text a person could have typed, under TEXT_RULE; `what` opens its description. */
-const Text = (what: string) =>
-  t.String({
-    minLength: 1,
-    maxLength: 128,
-    format: PRINTABLE,
-    description: `${what}: ${TEXT_RULE}`,
-    error: `must be ${TEXT_RULE}`,
-  });
 
 // A union of literals, not t.UnionEnum: Elysia fills an absent optional UnionEnum query parameter
 // with its first value, which would silently filter listings to "pending".
@@ -70,18 +36,58 @@ export const CreateOrderBody = t.Object(
       description: "The client's idempotency key",
       error: "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
     }),
-    item_ids: t.Array(Text("An item's id"), {
-      minItems: 1,
-      maxItems: 1000,
-      error: "must be an array of 1 to 1,000 item ids",
-    }),
-    total_amount: Money({ description: "Decimal amount with at most two decimals, from 0 to 1e12" }),
+    item_ids: t.Optional(
+      t.Array(Text("An item's id"), {
+        minItems: 1,
+        maxItems: 1000,
+        description:
+          "The seed's shape: item ids, no prices (quantity 1 each); with total_amount, without items",
+        error: "must be an array of 1 to 1,000 item ids",
+      }),
+    ),
+    items: t.Optional(
+      t.Array(LineItem, {
+        minItems: 1,
+        maxItems: MAX_LINES,
+        description: "Priced lines: the service computes the totals from them; without item_ids",
+        error: `must be an array of 1 to ${MAX_LINES} lines`,
+      }),
+    ),
+    currency: t.Optional(
+      t.String({
+        pattern: "^[A-Z]{3}$",
+        description: "Active ISO 4217 code of every amount; DEFAULT_CURRENCY (USD) when absent",
+        error: "must be an active ISO 4217 code with a minor unit, such as USD, EUR or JPY",
+      }),
+    ),
+    shipping_amount: t.Optional(Amount("With items: added to the lines")),
+    tax_amount: t.Optional(Amount("With items: added to the lines")),
+    discount_amount: t.Optional(Amount("With items: taken off the lines, shipping and tax")),
+    total_amount: t.Optional(
+      Amount(
+        "With item_ids: required, at most 1e12. With items: optional, and when given it must equal " +
+          "the sum of quantity × unit_price + shipping + tax − discount exactly (else 422 TOTAL_MISMATCH)",
+      ),
+    ),
   },
   {
     additionalProperties: false,
-    error: "must be a JSON object with user_id, order_id, item_ids and total_amount only",
+    error:
+      "must be a JSON object with user_id, order_id, item_ids and total_amount, or items and optionally " +
+      "currency, shipping_amount, tax_amount, discount_amount and total_amount",
     examples: [
       { user_id: "user_123", order_id: "order_456", item_ids: ["item_1", "item_2"], total_amount: 150.99 },
+      {
+        user_id: "user_123",
+        order_id: "order_457",
+        currency: "EUR",
+        items: [
+          { sku: "TSHIRT-M", quantity: 2, unit_price: 19.99, name: "T-shirt, medium" },
+          { sku: "MUG", quantity: 1, unit_price: 8.5 },
+        ],
+        shipping_amount: 4.9,
+        total_amount: 53.38,
+      },
     ],
   },
 );
@@ -103,8 +109,17 @@ export const OrderView = t.Object(
   {
     order_id: t.String(),
     user_id: t.String(),
-    item_ids: t.Array(t.String()),
-    total_amount: t.Number(),
+    item_ids: t.Array(t.String(), { description: "As sent; for an order with items, the SKU of each line" }),
+    total_amount: t.Number({ description: "The total as a JSON number in the currency's units" }),
+    currency: t.String({ description: "ISO 4217 code of every amount" }),
+    items: t.Array(LineView),
+    totals: t.Object({
+      subtotal: t.Nullable(MoneyView, { description: "Σ line_total; null on a seed-shaped order" }),
+      shipping: MoneyView,
+      tax: MoneyView,
+      discount: MoneyView,
+      total: MoneyView,
+    }),
     status: OrderStatus,
     created_at: t.String({ format: "date-time", description: "ISO-8601 UTC" }),
     started_at: Timestamp,
@@ -119,6 +134,18 @@ export const OrderView = t.Object(
         user_id: "user_123",
         item_ids: ["item_1", "item_2"],
         total_amount: 150.99,
+        currency: "USD",
+        items: [
+          { sku: "item_1", quantity: 1, unit_price: null, line_total: null },
+          { sku: "item_2", quantity: 1, unit_price: null, line_total: null },
+        ],
+        totals: {
+          subtotal: null,
+          shipping: { amount: "0.00", minor: 0 },
+          tax: { amount: "0.00", minor: 0 },
+          discount: { amount: "0.00", minor: 0 },
+          total: { amount: "150.99", minor: 15099 },
+        },
         status: "completed",
         created_at: "2026-11-27T09:00:00.000Z",
         started_at: "2026-11-27T09:00:00.004Z",

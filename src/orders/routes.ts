@@ -5,6 +5,7 @@
 import { withHeaders } from "@elysiajs/openapi";
 import { Elysia, t } from "elysia";
 import { OrderEventsView } from "../events/model.ts";
+import { withCrossCheck } from "../kit/error-envelope.ts";
 import {
   type AppError,
   invalidQuery,
@@ -14,6 +15,7 @@ import {
   orderNotRetryable,
   overloaded,
   tooManyWatchers,
+  totalMismatch,
   validationFailed,
 } from "../kit/errors.ts";
 import { Gate } from "../kit/gate.ts";
@@ -34,7 +36,7 @@ import {
   OrderView,
   StatusQuery,
 } from "./model.ts";
-import { MONEY_RULE } from "./money.ts";
+import { amountRule, priceOrder } from "./pricing.ts";
 import {
   cancelOrder,
   createOrder,
@@ -72,6 +74,12 @@ function parseWaitFor(value: string): Set<OrderStatus> {
 // biome-ignore lint/complexity/noExcessiveLinesPerFunction: a declarative route table, one entry per operation
 export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS } = {}) {
   const listings = new Gate(1);
+  // Rules across the body's fields (an amount's digits depend on its currency) are reported with
+  // the schema's own problems.
+  const createBody = withCrossCheck(
+    CreateOrderBody,
+    (value) => priceOrder(value, deps.defaultCurrency).problems,
+  );
   return (
     new Elysia({ name: "orders", prefix: "/orders", detail: { tags: ["Orders"] } })
       .post(
@@ -86,12 +94,19 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
           // Our parser always answers (or throws 413/415/400); the "application/json" entry after it
           // never runs and is there so the OpenAPI document lists the JSON request body.
           parse: [({ request }) => parseJsonBody(request, bodyTimeoutMs), "application/json"],
-          body: CreateOrderBody,
+          body: createBody,
           ...contract({
             errors: [
               ...JSON_BODY_ERRORS,
               orderIdConflict(ORDER_ID),
-              validationFailed([{ field: "total_amount", message: MONEY_RULE }], "body"),
+              validationFailed([{ field: "total_amount", message: amountRule(2, "USD", "1e12") }], "body"),
+              totalMismatch({
+                currency: "EUR",
+                given: "53.00",
+                computed: "53.38",
+                given_minor: 5300,
+                computed_minor: 5338,
+              }),
               overloaded(),
               WRITER_DOWN,
             ],

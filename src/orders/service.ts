@@ -5,16 +5,18 @@
 
 import type { EventFeed } from "../events/feed.ts";
 import { type OrderEventsView, toEventView } from "../events/model.ts";
+import { formatMinor } from "../kit/currency.ts";
 import {
   orderIdConflict,
   orderNotCancellable,
   orderNotFound,
   orderNotRetryable,
+  totalMismatch,
   validationFailed,
 } from "../kit/errors.ts";
 import { pageOf, pageRequest } from "../kit/paging.ts";
 import * as lifecycle from "../lifecycle.ts";
-import type { Order, OrderStatus } from "../records/order.ts";
+import type { Cart, NewOrder, OrderStatus } from "../records/order.ts";
 import {
   type CreateOrderBody,
   type ListOrdersQuery,
@@ -23,8 +25,9 @@ import {
   type OrderStatusView,
   type OrderView,
 } from "./model.ts";
-import { fromCents, MONEY_RULE, toCents } from "./money.ts";
+import { type Priced, priceOrder } from "./pricing.ts";
 import type { OrderStore } from "./store.ts";
+import { toOrderView } from "./view.ts";
 
 // Every new order starts with the same transition: made once, not per request.
 const CREATED = lifecycle.created();
@@ -36,7 +39,9 @@ export type OrderDeps = {
   store: OrderStore;
   now: () => number;
   /** Called after a new order is committed, so the queue picks it up without polling. */
-  onOrderStored: () => void;
+  onOrderStored: (order: NewOrder) => void;
+  /** ISO 4217 code of an order that names none (DEFAULT_CURRENCY). */
+  defaultCurrency: string;
   /** Called after an operator's retry made a failed order pending again. */
   onOrderRetried: () => void;
   /** The live events, for long-polls. */
@@ -46,25 +51,34 @@ export type OrderDeps = {
 /** The outcome of a create: a new order (201) or an identical replay of an existing one (200). */
 export type CreateResult = { created: boolean; order: OrderStatusView };
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** The public shape of an order. */
-export function toOrderView(order: Order): OrderView {
-  return {
-    order_id: order.orderId,
-    user_id: order.userId,
-    item_ids: order.itemIds,
-    total_amount: fromCents(order.totalCents),
-    status: order.status,
-    created_at: new Date(order.createdAt).toISOString(),
-    started_at: iso(order.startedAt),
-    completed_at: iso(order.completedAt),
-    attempts: order.attempts,
-    last_error: order.lastError,
-  };
+/** Whether two orders under one order_id are the same order (an idempotent replay). */
+function sameOrder(a: NewOrder, b: NewOrder): boolean {
+  return (
+    a.userId === b.userId &&
+    a.currency === b.currency &&
+    a.totalMinor === b.totalMinor &&
+    sameList(a.itemIds, b.itemIds, (x, y) => x === y) &&
+    sameCart(a.cart, b.cart)
+  );
 }
 
-const sameItems = (a: string[], b: string[]) => a.length === b.length && a.every((item, i) => item === b[i]);
+function sameCart(a: Cart | null, b: Cart | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.shipping === b.shipping &&
+    a.tax === b.tax &&
+    a.discount === b.discount &&
+    sameList(
+      a.lines,
+      b.lines,
+      (x, y) =>
+        x.sku === y.sku && x.quantity === y.quantity && x.unitPrice === y.unitPrice && x.name === y.name,
+    )
+  );
+}
+
+const sameList = <T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean) =>
+  a.length === b.length && a.every((x, i) => same(x, b[i] as T));
 
 /**
  * Stores a new pending order, committed before this resolves. `order_id` is the idempotency key:
@@ -72,30 +86,40 @@ const sameItems = (a: string[], b: string[]) => a.length === b.length && a.every
  * returns the existing order, a different payload under the same id is a 409.
  */
 export async function createOrder(deps: OrderDeps, body: CreateOrderBody): Promise<CreateResult> {
-  const totalCents = toCents(body.total_amount);
-  // The body schema refuses such amounts already (model.ts, Money); this keeps the types honest.
-  if (totalCents === null) throw validationFailed([{ field: "total_amount", message: MONEY_RULE }], "body");
-  const order = {
+  const order: NewOrder = {
     orderId: body.order_id,
     userId: body.user_id,
-    itemIds: body.item_ids,
-    totalCents,
+    ...priced(body, deps.defaultCurrency),
     createdAt: deps.now(),
   };
   const outcome = await deps.store.createOrder(order, CREATED);
   if (outcome.created) {
-    deps.onOrderStored();
+    deps.onOrderStored(order);
     return { created: true, order: { order_id: order.orderId, status: "pending" } };
   }
   const { existing } = outcome;
-  if (
-    existing.userId !== order.userId ||
-    existing.totalCents !== totalCents ||
-    !sameItems(existing.itemIds, order.itemIds)
-  ) {
-    throw orderIdConflict(order.orderId);
-  }
+  if (!sameOrder(existing, order)) throw orderIdConflict(order.orderId);
   return { created: false, order: { order_id: existing.orderId, status: existing.status } };
+}
+
+/** The order's currency, total and lines, or the 422 that says why they cannot be. */
+function priced(body: CreateOrderBody, defaultCurrency: string): Priced {
+  const pricing = priceOrder(body, defaultCurrency);
+  if ("priced" in pricing) return pricing.priced;
+  if ("mismatch" in pricing) {
+    const { currency, digits, given, computed } = pricing.mismatch;
+    throw totalMismatch({
+      currency,
+      given: formatMinor(given, digits),
+      computed: formatMinor(computed, digits),
+      given_minor: given,
+      computed_minor: computed,
+    });
+  }
+  // With no problem named, the body failed a rule its schema holds, which Elysia checked already.
+  const problems =
+    pricing.problems.length > 0 ? pricing.problems : [{ field: "body", message: "is invalid" }];
+  throw validationFailed(problems, "body");
 }
 
 /** The order's id and status; 404 when unknown. */

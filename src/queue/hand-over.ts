@@ -80,7 +80,10 @@ export class HandOver {
       orderId: order.orderId,
       userId: order.userId,
       itemIds: order.itemIds,
-      totalCents: order.totalCents,
+      currency: order.currency,
+      totalMinor: order.totalMinor,
+      cart: order.cart,
+      totalCents: order.totalMinor,
       attempt: order.attempts,
     }));
     if (!this.deps.workers.send(owner, work)) {

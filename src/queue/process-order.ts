@@ -5,12 +5,20 @@
  * passes PROCESSING_TIMEOUT_MS, or when shutdown runs out of time) and either resolves (the order is
  * completed) or throws (the attempt failed and is retried with backoff until MAX_ATTEMPTS).
  */
+import type { Cart } from "../records/order.ts";
 
-/** The order as a worker sees it. */
+/**
+ * The order as a worker sees it: money in integer minor units of `currency`; `cart` (its priced
+ * lines and charges) is null for a seed-shaped order.
+ */
 export type WorkOrder = {
   orderId: string;
   userId: string;
   itemIds: string[];
+  currency: string;
+  totalMinor: number;
+  cart: Cart | null;
+  /** Deprecated: `totalMinor`, named when every order was in cents. */
   totalCents: number;
   attempt: number;
 };

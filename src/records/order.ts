@@ -16,16 +16,28 @@ export {
   type Transition,
 } from "../lifecycle.ts";
 
+/** One line of an order: `unitPrice` in integer minor units of the order's currency. */
+export type OrderLine = { sku: string; quantity: number; unitPrice: number; name?: string };
+
+/**
+ * What an order with lines was priced from, in integer minor units of its currency: the total is
+ * Σ quantity × unitPrice + shipping + tax − discount, exactly.
+ */
+export type Cart = { lines: OrderLine[]; shipping: number; tax: number; discount: number };
+
 /**
  * An order as storage returns it. `seq` is the insertion order (listing keyset and FIFO
- * tie-break); times are epoch milliseconds (UTC); money is integer cents.
+ * tie-break); times are epoch milliseconds (UTC); money is integer minor units of `currency`
+ * (ISO 4217). `cart` is null for a seed-shaped order (item ids and a total, nothing priced).
  */
 export type Order = {
   seq: number;
   orderId: string;
   userId: string;
   itemIds: string[];
-  totalCents: number;
+  currency: string;
+  totalMinor: number;
+  cart: Cart | null;
   status: OrderStatus;
   createdAt: number;
   startedAt: number | null;
@@ -35,7 +47,10 @@ export type Order = {
 };
 
 /** A new order as the service computed it; storage adds the status and the queue columns. */
-export type NewOrder = Pick<Order, "orderId" | "userId" | "itemIds" | "totalCents" | "createdAt">;
+export type NewOrder = Pick<
+  Order,
+  "orderId" | "userId" | "itemIds" | "currency" | "totalMinor" | "cart" | "createdAt"
+>;
 
 /**
  * One transition of one order, recorded in the transaction that made it. `seq` is global and

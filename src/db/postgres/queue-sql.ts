@@ -19,7 +19,7 @@ import { at, ms, statement } from "./sql.ts";
 
 /** The columns of an order as the ports speak them (times as epoch ms). */
 export const ORDER_COLUMNS = `seq::float8 AS "seq", order_id AS "orderId", user_id AS "userId",
-  item_ids AS "itemIds", total_cents::float8 AS "totalCents", status, ${ms("created_at")} AS "createdAt",
+  item_ids AS "itemIds", currency, total_minor::float8 AS "totalMinor", cart, status, ${ms("created_at")} AS "createdAt",
   ${ms("started_at")} AS "startedAt", ${ms("completed_at")} AS "completedAt", attempts,
   last_error AS "lastError"`;
 
@@ -33,10 +33,11 @@ const insertOrdersStatement = statement(
   "insert_orders",
   `WITH input AS (
      SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::float8[], $6::text[],
-       $7::text[], $8::text[], $9::jsonb[]) AS x(o, u, i, t, c, type, from_status, to_status, details)),
+       $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[])
+       AS x(o, u, i, t, c, type, from_status, to_status, details, cur, cart)),
    inserted AS (
-     INSERT INTO orders (order_id, user_id, item_ids, total_cents, status, created_at, run_at)
-     SELECT o, u, i, t, to_status, to_timestamp(c / 1000.0), to_timestamp(c / 1000.0) FROM input
+     INSERT INTO orders (order_id, user_id, item_ids, currency, total_minor, cart, status, created_at, run_at)
+     SELECT o, u, i, cur, t, cart, to_status, to_timestamp(c / 1000.0), to_timestamp(c / 1000.0) FROM input
      ON CONFLICT (order_id) DO NOTHING
      RETURNING seq, order_id, status, attempts, created_at),
    events AS (
@@ -57,12 +58,14 @@ export const insertOrders = (creates: { order: NewOrder; created: Transition }[]
     creates.map((c) => c.order.orderId),
     creates.map((c) => c.order.userId),
     creates.map((c) => JSON.stringify(c.order.itemIds)),
-    creates.map((c) => c.order.totalCents),
+    creates.map((c) => c.order.totalMinor),
     creates.map((c) => c.order.createdAt),
     creates.map((c) => c.created.type),
     creates.map((c) => c.created.from),
     creates.map((c) => c.created.to),
     creates.map((c) => json(c.created.details)),
+    creates.map((c) => c.order.currency),
+    creates.map((c) => (c.order.cart === null ? null : JSON.stringify(c.order.cart))),
   ]);
 
 /** The orders with these ids: [orderIds]. */

@@ -20,7 +20,7 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 import type { ActivityReport } from "../../records/activity.ts";
-import { EVENT_TYPES, type EventType, ORDER_STATUSES, type Order } from "../../records/order.ts";
+import { type Cart, EVENT_TYPES, type EventType, ORDER_STATUSES, type Order } from "../../records/order.ts";
 import { DELIVERY_STATUSES } from "../../records/webhook.ts";
 
 const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
@@ -34,9 +34,13 @@ export const orders = pgTable(
     seq: bigserial("seq", { mode: "number" }).primaryKey(),
     orderId: text("order_id").notNull(),
     userId: text("user_id").notNull(),
+    // As the client sent them, or the SKU of each line of an order with lines.
     itemIds: jsonb("item_ids").$type<string[]>().notNull(),
-    // Money in integer minor units (cents).
-    totalCents: bigint("total_cents", { mode: "number" }).notNull(),
+    // ISO 4217 code; money is in integer minor units of it.
+    currency: text("currency").notNull().default("USD"),
+    totalMinor: bigint("total_minor", { mode: "number" }).notNull(),
+    // The priced lines and charges (records/order.ts, Cart); NULL for a seed-shaped order.
+    cart: jsonb("cart").$type<Cart>(),
     status: text("status", { enum: ORDER_STATUSES }).notNull(),
     createdAt: time("created_at").notNull(),
     startedAt: time("started_at"),
@@ -192,7 +196,9 @@ export function toOrder(row: OrderRow): Order {
     orderId: row.orderId,
     userId: row.userId,
     itemIds: row.itemIds,
-    totalCents: row.totalCents,
+    currency: row.currency,
+    totalMinor: row.totalMinor,
+    cart: row.cart,
     status: row.status,
     createdAt: row.createdAt.getTime(),
     startedAt: ms(row.startedAt),

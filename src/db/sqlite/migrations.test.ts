@@ -1,6 +1,7 @@
 /**
- * Upgrading a database made before the per-status counts (migration 0002): the totals are rebuilt
- * from the rows, and the new triggers keep them in step afterwards.
+ * Upgrading databases of older releases: before the per-status counts (migration 0002), the totals
+ * are rebuilt from the rows and the new triggers keep them in step; before line items (0009), every
+ * order keeps every field, its cents as minor units of USD.
  */
 import { afterEach, expect, test } from "bun:test";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -54,5 +55,34 @@ test("a database of the release before keeps its totals through the upgrade", ()
   expect(reads.countOrders()).toEqual({
     byStatus: { pending: 0, processing: 0, completed: 3, failed: 1, cancelled: 0 },
     completedProcessingMs: 52,
+  });
+});
+
+test("a database of the release before line items keeps every field of its orders: USD, unpriced", () => {
+  dir = mkdtempSync(join(tmpdir(), "migrations-test-"));
+  db = openDatabase(join(dir, "orders.db"), "NORMAL");
+  // 0000-0008: the last release with money as cents.
+  migrate(db, { migrationsFolder: olderMigrations(9) });
+  db.$client.run(
+    `insert into orders (order_id, user_id, item_ids, total_cents, status, created_at, started_at, completed_at,
+       attempts, last_error, run_at)
+     values ('old-1', 'u-1', '["a","b"]', 15099, 'completed', 1000, 1010, 1020, 2, 'first try timed out', 1000)`,
+  );
+
+  migrateDatabase(db);
+  expect(createReads(db).findOrder("old-1")).toEqual({
+    seq: 1,
+    orderId: "old-1",
+    userId: "u-1",
+    itemIds: ["a", "b"],
+    currency: "USD",
+    totalMinor: 15099,
+    cart: null,
+    status: "completed",
+    createdAt: 1000,
+    startedAt: 1010,
+    completedAt: 1020,
+    attempts: 2,
+    lastError: "first try timed out",
   });
 });

@@ -9,7 +9,11 @@ import type { Adapter } from "./context.ts";
 export function createOrderStore({ writer, reads }: Adapter) {
   return {
     createOrder: (order: NewOrder, created: Transition) =>
-      writer.run("createOrder", { ...order, itemIds: JSON.stringify(order.itemIds) }, created),
+      writer.run(
+        "createOrder",
+        { ...order, itemIds: JSON.stringify(order.itemIds), cart: order.cart && JSON.stringify(order.cart) },
+        created,
+      ),
     changeOrder: (orderId: string, change: OrderChange, now: number) =>
       writer.run("changeOrder", { orderId, change, now }),
     listOrderEvents: async (orderId: string) => reads.listOrderEvents(orderId),

@@ -5,7 +5,7 @@
  */
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { EVENT_TYPES, ORDER_STATUSES, type Order } from "../../records/order.ts";
+import { type Cart, EVENT_TYPES, ORDER_STATUSES, type Order } from "../../records/order.ts";
 import { DELIVERY_STATUSES } from "../../records/webhook.ts";
 
 const statusList = ORDER_STATUSES.map((status) => `'${status}'`).join(", ");
@@ -17,10 +17,13 @@ export const orders = sqliteTable(
     seq: integer("seq").primaryKey(),
     orderId: text("order_id").notNull(),
     userId: text("user_id").notNull(),
-    // JSON array of strings, as the client sent it.
+    // JSON array of strings: as the client sent it, or the SKU of each line of an order with lines.
     itemIds: text("item_ids").notNull(),
-    // Money in integer minor units (cents): no floating-point drift in storage or sums.
-    totalCents: integer("total_cents").notNull(),
+    // ISO 4217 code; money is in integer minor units of it: no floating-point drift in storage or sums.
+    currency: text("currency").notNull().default("USD"),
+    totalMinor: integer("total_minor").notNull(),
+    // JSON of the priced lines and charges (records/order.ts, Cart); NULL for a seed-shaped order.
+    cart: text("cart"),
     status: text("status", { enum: ORDER_STATUSES }).notNull(),
     // Times are epoch milliseconds (UTC); the API renders them as ISO-8601.
     createdAt: integer("created_at").notNull(),
@@ -142,7 +145,9 @@ export function toOrder(row: OrderRow): Order {
     orderId: row.orderId,
     userId: row.userId,
     itemIds: JSON.parse(row.itemIds) as string[],
-    totalCents: row.totalCents,
+    currency: row.currency,
+    totalMinor: row.totalMinor,
+    cart: row.cart === null ? null : (JSON.parse(row.cart) as Cart),
     status: row.status,
     createdAt: row.createdAt,
     startedAt: row.startedAt,

@@ -28,7 +28,15 @@ function setup() {
   };
 }
 
-const row = (orderId: string) => ({ orderId, userId: "u", itemIds: '["i"]', totalCents: 100, createdAt: 1 });
+const row = (orderId: string) => ({
+  orderId,
+  userId: "u",
+  itemIds: '["i"]',
+  currency: "USD",
+  totalMinor: 100,
+  cart: null,
+  createdAt: 1,
+});
 const count = () => (db.$client.query("select count(*) as n from orders").get() as { n: number }).n;
 
 test("the jobs of one turn share one transaction: a failure rolls back and rejects exactly that batch", async () => {

@@ -40,7 +40,9 @@ const order = (orderId: string) => ({
   orderId,
   userId: "u",
   itemIds: '["i"]',
-  totalCents: 1999,
+  currency: "USD",
+  totalMinor: 1999,
+  cart: null,
   createdAt: Date.now(),
 });
 
@@ -53,7 +55,7 @@ test("writes run on the writer thread, are visible to another connection once an
   expect(first).toEqual({ created: true });
   expect(again).toMatchObject({
     created: false,
-    existing: { orderId: "w-1", status: "pending", totalCents: 1999 },
+    existing: { orderId: "w-1", status: "pending", totalMinor: 1999 },
   });
   const row = db.$client.query("select status from orders where order_id = 'w-1'").get();
   expect(row).toEqual({ status: "pending" });

@@ -14,12 +14,14 @@ import { type Changed, createQueueSql } from "./queue-sql.ts";
 import { orderEvents, orders, toOrder } from "./schema.ts";
 import { createWebhookWrites } from "./webhook-sql.ts";
 
-/** A new order as the main thread sends it: item ids already JSON, so one string crosses threads. */
+/** A new order as the main thread sends it: item ids and cart already JSON, so strings cross threads. */
 export type NewOrderRow = {
   orderId: string;
   userId: string;
   itemIds: string;
-  totalCents: number;
+  currency: string;
+  totalMinor: number;
+  cart: string | null;
   createdAt: number;
 };
 
@@ -62,7 +64,9 @@ function orderWrites(db: Db, record: RecordEvent) {
       orderId: p("orderId"),
       userId: p("userId"),
       itemIds: p("itemIds"),
-      totalCents: p("totalCents"),
+      currency: p("currency"),
+      totalMinor: p("totalMinor"),
+      cart: p("cart"),
       status: sql`${p("status")}`,
       createdAt: p("createdAt"),
       runAt: p("createdAt"),
