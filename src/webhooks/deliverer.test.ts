@@ -7,6 +7,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { memoryOutbox } from "../../test/fixtures/memory-outbox.ts";
 import { waitFor } from "../../test/helpers.ts";
+import { OPEN_AFTER } from "./circuit.ts";
 import { CLAIM_DEPTH, WebhookDeliverer } from "./deliverer.ts";
 import type { DeliveryResult } from "./send.ts";
 import type { DueDelivery } from "./store.ts";
@@ -131,4 +132,26 @@ test("recorded outcomes make room: the next claim follows them, not the next pol
   // Six rounds of CLAIM_DEPTH × 2 held; waiting for the one-second poll after each would take 5 s.
   await waitFor(() => outbox.rows.every((row) => row.status === "delivered"), { timeoutMs: 5000 });
   expect(Date.now() - started).toBeLessThan(1000);
+});
+
+test("a receiver that keeps failing is paused: a few attempts, then none until its pause ends; the others flow", async () => {
+  const outbox = memoryOutbox(60);
+  for (const row of outbox.rows) if (row.seq <= 30) row.webhookId = "dead";
+  const sent: Record<string, number> = {};
+  start(outbox, async (delivery) => {
+    sent[delivery.webhookId] = (sent[delivery.webhookId] ?? 0) + 1;
+    return delivery.webhookId === "dead"
+      ? { ok: false, error: "connect ECONNREFUSED", durationMs: 0 }
+      : { ok: true, status: 200, durationMs: 0 };
+  });
+  await waitFor(() =>
+    outbox.rows.filter((row) => row.webhookId === "w").every((row) => row.status === "delivered"),
+  );
+  await Bun.sleep(300);
+  // maxAttempts 2, retryBaseMs 1: without the breaker the 30 dead deliveries would take 60 attempts now.
+  expect(sent.dead).toBeGreaterThanOrEqual(OPEN_AFTER);
+  expect(sent.dead).toBeLessThan(OPEN_AFTER + 2);
+  // Nothing was given up for being paused: what was not attempted is still pending.
+  const dead = outbox.rows.filter((row) => row.webhookId === "dead");
+  expect(dead.filter((row) => row.status === "pending").length).toBeGreaterThan(20);
 });

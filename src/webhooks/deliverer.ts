@@ -5,7 +5,7 @@
  * It runs on a thread of its own (sender-thread.ts), on a webhooks port of its own, never on the
  * request path nor on the order workers: requests only commit events. At most `concurrency`
  * attempts are in flight, at most `perSubscription` to one subscription (outbox-queue.ts), so a
- * slow or dead receiver holds only its own slots.
+ * slow or dead receiver holds only its own slots; one that keeps failing is paused (circuit.ts).
  *
  * It is built from the leased-job engine's pieces (src/jobs/), as the order queue is: its claims
  * and their leases, renewed every third of LEASE_MS (a claim whose lease ran out is another
@@ -23,6 +23,7 @@ import { Claims, type Job } from "../jobs/claims.ts";
 import { LeaseKeeper, UNOBSERVED } from "../jobs/lease-keeper.ts";
 import { Serial } from "../jobs/serial.ts";
 import type { Logger } from "../kit/logger.ts";
+import { Breakers } from "./circuit.ts";
 import { OutboxQueue } from "./outbox-queue.ts";
 import { decideDelivery } from "./policy.ts";
 import type { DeliveryResult } from "./send.ts";
@@ -82,7 +83,13 @@ export class WebhookDeliverer {
     const logFailure = (what: string) => (error: unknown) =>
       deps.log("error", what, { error: String(error) });
     this.#claims.open(deps.owner);
-    this.#queue = new OutboxQueue(deps.perSubscription, CLAIM_DEPTH * deps.perSubscription);
+    this.#queue = new OutboxQueue(
+      deps.perSubscription,
+      CLAIM_DEPTH * deps.perSubscription,
+      new Breakers(deps.now, (webhook, pauseMs) =>
+        deps.log("warn", "webhook receiver failing: its deliveries wait", { webhook, pauseMs }),
+      ),
+    );
     this.#leases = new LeaseKeeper({
       // No rescue call: a claim whose lease ran out is due again to every sender's claim.
       store: { renewLeases: (args) => deps.store.renewDeliveryLeases(args) },
@@ -184,11 +191,18 @@ export class WebhookDeliverer {
     } finally {
       this.#lastPumpAt = Date.now();
       this.#schedule(nextInMs);
+      // Held deliveries of a subscription whose pause just ended (circuit.ts) start here at the latest.
+      this.#startQueued();
     }
   }
 
   /** Starts queued deliveries while slots are free; claims more when the startable ones run low. */
   #fill(): void {
+    this.#startQueued();
+    if (this.#queue.startable() < this.deps.concurrency) this.#schedule(WAKE_MS);
+  }
+
+  #startQueued(): void {
     while (this.#inFlight.size < this.deps.concurrency && !this.#stopped) {
       const delivery = this.#queue.start();
       if (!delivery) break;
@@ -199,7 +213,6 @@ export class WebhookDeliverer {
       });
       this.#inFlight.add(sent);
     }
-    if (this.#queue.startable() < this.deps.concurrency) this.#schedule(WAKE_MS);
   }
 
   /** The claim on `seq` ends (recorded, lost, or left to lapse). */
@@ -211,6 +224,7 @@ export class WebhookDeliverer {
   async #attempt(delivery: DueDelivery): Promise<void> {
     const { deps } = this;
     const result = await deps.send(delivery);
+    this.#queue.breakers.record(delivery.webhookId, result.ok);
     const key = String(delivery.seq);
     const claim = this.#claims.get(deps.owner, key);
     // Lost while in flight (its lease ran out and another sender may have it): not ours to record.

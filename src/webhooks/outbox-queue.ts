@@ -2,9 +2,10 @@
  * The deliveries the sender (deliverer.ts) holds claimed and has not started, with what each
  * subscription has in flight and holds: it starts them oldest first, skipping a subscription with
  * `perSubscription` attempts in flight, so a slow receiver's backlog never stands in front of a
- * fast one's. Its queued deliveries wait beside the others and take no room from them; the claims
- * bound what any one subscription holds (`holdable`).
+ * fast one's, nor one whose breaker is open (circuit.ts). Its queued deliveries wait beside the
+ * others and take no room from them; the claims bound what any one subscription holds (`holdable`).
  */
+import { Breakers } from "./circuit.ts";
 import type { DueDelivery } from "./store.ts";
 
 export class OutboxQueue {
@@ -14,10 +15,14 @@ export class OutboxQueue {
   readonly #heldOf = new Map<string, number>();
   readonly #subscriptionOf = new Map<number, string>();
 
-  /** At most `perSubscription` in flight to one subscription, and `holdable` held of it. */
+  /**
+   * At most `perSubscription` in flight to one subscription (fewer while its breaker is open), and
+   * `holdable` held of it.
+   */
   constructor(
     private readonly perSubscription: number,
     private readonly holdable: number,
+    readonly breakers = new Breakers(Date.now),
   ) {}
 
   /** Claimed deliveries join the queue, and their subscriptions' holdings. */
@@ -70,12 +75,18 @@ export class OutboxQueue {
     return this.#queue.length - this.startable();
   }
 
-  /** The claim's per-subscription bound: `holdable` of each, less what is held of it already. */
+  /**
+   * The claim's per-subscription bound: `holdable` of each, less what is held of it already; none
+   * of a subscription whose breaker pauses it.
+   */
   claimBound(): { limit: number; held: Record<string, number> } {
-    return { limit: this.holdable, held: Object.fromEntries(this.#heldOf) };
+    const held = Object.fromEntries(this.#heldOf);
+    for (const webhookId of this.breakers.paused()) held[webhookId] = this.holdable;
+    return { limit: this.holdable, held };
   }
 
   #atBound(webhookId: string): boolean {
-    return (this.#sendingTo.get(webhookId) ?? 0) >= this.perSubscription;
+    const allowed = this.breakers.allowance(webhookId, this.perSubscription);
+    return (this.#sendingTo.get(webhookId) ?? 0) >= allowed;
   }
 }
