@@ -163,10 +163,14 @@ export function requireWrk(): void {
 /** Where and how long to run one scenario; `cwd` is the checkout whose service runs (A/B runs). */
 export type Run = { port: number; db: string; seconds: number; cwd?: string; env?: Record<string, string> };
 
-/** Intake: POST /orders with default settings, 64 connections; any error fails the run. */
-export async function runIntake({ port, db, seconds, cwd, env }: Run) {
+/**
+ * Intake: POST /orders with default settings, 64 connections; any error fails the run. `lines`:
+ * orders with that many priced lines instead of the seed's shape.
+ */
+export async function runIntake({ port, db, seconds, cwd, env, lines }: Run & { lines?: number }) {
   const proc = await startServer(["src/main.ts"], serviceEnv(port, db, env), port, cwd);
-  const load = await wrk(`http://127.0.0.1:${port}`, "post-orders.lua", seconds);
+  const shape: Record<string, string> = lines ? { ORDER_LINES: String(lines) } : {};
+  const load = await wrk(`http://127.0.0.1:${port}`, "post-orders.lua", seconds, 64, shape);
   const rssMb = peakRssMb(proc.pid);
   await stop(proc);
   if (load.non_2xx + load.socket_errors > 0) throw new Error(`intake had errors: ${JSON.stringify(load)}`);

@@ -1,11 +1,21 @@
 -- wrk script: POST /orders with a unique order_id per request (unique across threads and runs).
 -- Prints one JSON line at the end with throughput, latency percentiles and error counts.
 -- API_KEY set: every request carries it (X-API-Key), for a service with API_KEYS on.
+-- ORDER_LINES=N: orders with N priced lines in EUR (items, shipping), not the seed's shape.
 local run = os.getenv("BENCH_RUN") or tostring(os.time())
 local headers = { ["Content-Type"] = "application/json" }
 if os.getenv("API_KEY") then headers["X-API-Key"] = os.getenv("API_KEY") end
 local threads = {}
 local counter = 0
+local lines = tonumber(os.getenv("ORDER_LINES") or "0")
+local items = nil
+if lines > 0 then
+  local parts = {}
+  for i = 1, lines do
+    parts[i] = '{"sku":"SKU-' .. i .. '","quantity":' .. (i % 3 + 1) .. ',"unit_price":' .. (i + 0.99) .. ',"name":"Item ' .. i .. '"}'
+  end
+  items = '"currency":"EUR","items":[' .. table.concat(parts, ",") .. '],"shipping_amount":4.9'
+end
 
 function setup(thread)
   thread:set("tid", #threads + 1)
@@ -15,8 +25,8 @@ end
 function request()
   counter = counter + 1
   local id = run .. "-" .. tid .. "-" .. counter
-  local body = '{"user_id":"user_' .. (counter % 1000) .. '","order_id":"' .. id ..
-    '","item_ids":["item_1","item_2"],"total_amount":150.99}'
+  local body = '{"user_id":"user_' .. (counter % 1000) .. '","order_id":"' .. id .. '",' ..
+    (items or '"item_ids":["item_1","item_2"],"total_amount":150.99') .. '}'
   return wrk.format("POST", "/orders", headers, body)
 end
 

@@ -114,6 +114,24 @@ async function main() {
     target: "≥ 40,000/s, ≥ 0.5× validate-only, p99 ≤ 10 ms",
   });
 
+  // Intake of orders with ten priced lines (issue 22): the pricing and the larger rows.
+  const { load: tenLines } = await runIntake({
+    port: 3411,
+    db: join(TMP, "lines.db"),
+    seconds: SECONDS,
+    lines: 10,
+  });
+  rows.push({
+    scenario: "intake: POST /orders with 10 priced lines (EUR, shipping), FULL, 64 connections",
+    value: tenLines.rps,
+    unit: "orders/s",
+    p50: tenLines.p50_ms,
+    p95: tenLines.p95_ms,
+    p99: tenLines.p99_ms,
+    ratio: `${(tenLines.rps / intake.rps).toFixed(2)}× the seed's shape`,
+    target: "-",
+  });
+
   // Intake with one webhook subscription: every event (created, claimed, completed) is delivered to
   // a fast receiver on this machine while the load runs.
   const hooks = await webhookIntake();

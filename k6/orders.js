@@ -8,7 +8,7 @@
  *
  * Environment (all optional):
  *   BASE_URL              service address                                  http://localhost:3000
- *   SCENARIO              burst | soak                                     burst
+ *   SCENARIO              burst | soak | items (the burst, orders of 1-20 priced lines in USD, EUR, JPY, KWD)   burst
  *   ORDERS                burst: orders submitted at once, one VU each     1000
  *   RATE, DURATION        soak: orders per second, for how long            50, 5m
  *   COMPLETION_TIMEOUT_S  after the last POST, seconds allowed for every order to complete   60
@@ -86,10 +86,12 @@ function durationSeconds(text) {
 
 const BASE_URL = (__ENV.BASE_URL || "http://localhost:3000").replace(/\/+$/, "");
 const SCENARIO = __ENV.SCENARIO || "burst";
-if (SCENARIO !== "burst" && SCENARIO !== "soak") {
-  throw new Error(`SCENARIO must be burst or soak, got '${SCENARIO}'`);
+if (SCENARIO !== "burst" && SCENARIO !== "soak" && SCENARIO !== "items") {
+  throw new Error(`SCENARIO must be burst, soak or items, got '${SCENARIO}'`);
 }
-const BURST = SCENARIO === "burst";
+// "items": the burst, each order with 1 to 20 priced lines in one of several currencies.
+const ITEMS = SCENARIO === "items";
+const BURST = SCENARIO === "burst" || ITEMS;
 const ORDERS = Math.floor(envNumber("ORDERS", 1000));
 const RATE = Math.floor(envNumber("RATE", 50));
 const DURATION = __ENV.DURATION || "5m";
@@ -258,6 +260,42 @@ export function setup() {
   return { runId, startedAt: Date.now(), baseline };
 }
 
+// Currencies of SCENARIO=items with their minor-unit digits: yen none, dinar three.
+/** @type {[string, number][]} */
+const CURRENCIES = [
+  ["USD", 2],
+  ["EUR", 2],
+  ["JPY", 0],
+  ["KWD", 3],
+];
+
+/**
+ * Order number `n` with 1 to 20 priced lines: prices with exactly the currency's digits, a shipping
+ * charge; the service computes the total.
+ * @param {number} n
+ * @param {string} id
+ */
+function pricedOrder(n, id) {
+  const currency = CURRENCIES[n % CURRENCIES.length] || CURRENCIES[0];
+  const digits = currency[1];
+  const items = [];
+  for (let i = 0; i < 1 + (n % 20); i++) {
+    const minor = 100 + ((n * 7 + i * 13) % 9000);
+    items.push({
+      sku: `SKU-${(n + i) % 500}`,
+      quantity: 1 + ((n + i) % 3),
+      unit_price: Number((minor / 10 ** digits).toFixed(digits)),
+    });
+  }
+  return {
+    user_id: `k6-user-${n % 100}`,
+    order_id: id,
+    currency: currency[0],
+    items,
+    shipping_amount: digits === 0 ? 500 : 4.5,
+  };
+}
+
 /**
  * One order per iteration; exec.scenario.iterationInTest numbers them uniquely across the scenario.
  * @param {SetupData} data
@@ -265,12 +303,14 @@ export function setup() {
 export function createOrder(data) {
   const n = exec.scenario.iterationInTest;
   const id = orderId(data.runId, n);
-  const payload = {
-    user_id: `k6-user-${n % 100}`,
-    order_id: id,
-    item_ids: [`item-${n % 17}`, `item-${n % 29}`],
-    total_amount: (1000 + (n % 9000)) / 100,
-  };
+  const payload = ITEMS
+    ? pricedOrder(n, id)
+    : {
+        user_id: `k6-user-${n % 100}`,
+        order_id: id,
+        item_ids: [`item-${n % 17}`, `item-${n % 29}`],
+        total_amount: (1000 + (n % 9000)) / 100,
+      };
   ordersSubmitted.add(1);
   const res = http.post(`${BASE_URL}/orders`, JSON.stringify(payload), CREATE_PARAMS);
   const body = jsonObject(res);

@@ -119,6 +119,7 @@ function createHttpApp({ config, log, now, storage, metrics, dispatcher, sender,
       now,
       onOrderStored: (order) => {
         metrics.orderCreated(order);
+        dashboard.accepted(order);
         dispatcher.wake();
       },
       onOrderRetried: () => dispatcher.wake(),

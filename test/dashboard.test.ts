@@ -97,6 +97,44 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
   );
 
   test(
+    "the value accepted in the last minute, by currency, in /dashboard/data and on the page",
+    async () => {
+      const service = await startService({ WORKERS: "1" });
+      const { page, errors, refused, close } = await openDashboard(service);
+      try {
+        const euro = (i: number) => ({
+          user_id: "u",
+          order_id: `value-eur-${i}`,
+          currency: "EUR",
+          items: [{ sku: "A", quantity: 3, unit_price: 1000.5 }],
+        });
+        for (let i = 0; i < 400; i++)
+          expect((await call(service.url, "POST", "/orders", euro(i))).status).toBe(201);
+        // Seed-shaped orders are in the default currency.
+        for (let i = 0; i < 2; i++) await call(service.url, "POST", "/orders", order(`value-usd-${i}`));
+        const expected = [
+          { currency: "EUR", amount: "1200600.00", minor: 120_060_000 },
+          { currency: "USD", amount: "301.98", minor: 30_198 },
+        ];
+        const data = await waitFor(async () => {
+          const body = (await call(service.url, "GET", "/dashboard/data")).body;
+          return body.value_accepted.length === 2 && body;
+        });
+        expect(data.value_accepted).toEqual(expected);
+        await page.waitForSelector('#value-accepted[data-currencies="EUR,USD"]', { timeout: STEP_MS });
+        const rows = await page.$$eval(".value-row", (items) => items.map((item) => item.textContent));
+        expect(rows).toEqual(["EUR1,200,600.00", "USD301.98"]);
+        expect(await page.isHidden("#value-empty")).toBe(true);
+        expect(errors).toEqual([]);
+        expect(refused).toEqual([]);
+      } finally {
+        await close();
+      }
+    },
+    TEST_MS,
+  );
+
+  test(
     "a failed order is listed with its last error, and its Retry button makes it complete",
     async () => {
       const gates = tempDir();

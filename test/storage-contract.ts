@@ -1004,6 +1004,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         failuresTotal: 1,
         slotsBusy: 2,
         slotsCapacity: 128,
+        valueByCurrency: { EUR: 5388, JPY: 1500 },
       });
 
       test("each replica's latest report is read back; stale ones are left out", async () => {

@@ -73,4 +73,14 @@ export const DashboardDataView = t.Object({
     { description: "The latest failed orders, newest first (at most 10)" },
   ),
   webhooks: DashboardWebhooks,
+  value_accepted: t.Array(
+    t.Object({
+      currency: t.String({ description: "ISO 4217 code" }),
+      amount: t.String({ description: "Decimal in the currency's digits" }),
+      minor: t.Integer({ description: "Integer minor units" }),
+    }),
+    {
+      description: "Value of the orders accepted over the last window_s seconds, by currency, largest first",
+    },
+  ),
 });

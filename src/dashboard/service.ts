@@ -4,8 +4,10 @@
  * its own activity every second so that any replica can serve the whole picture. The webhooks
  * section is webhooks.ts's.
  */
+
+import { currencyDigits, formatMinor } from "../kit/currency.ts";
 import type { Logger } from "../kit/logger.ts";
-import { ORDER_STATUSES, type OrderStatus } from "../records/order.ts";
+import { ORDER_STATUSES, type Order, type OrderStatus } from "../records/order.ts";
 import type { OrderCounts } from "../system/store.ts";
 import type { DashboardWebhooks } from "./model.ts";
 import type { DashboardStore } from "./store.ts";
@@ -53,6 +55,8 @@ export type DashboardData = {
   }[];
   /** Webhook subscriptions behind, the lagging ones flagged. */
   webhooks: DashboardWebhooks;
+  /** Value of the orders accepted over the last `window_s`, all replicas, by currency. */
+  value_accepted: { currency: string; amount: string; minor: number }[];
 };
 
 const PUBLISH_MS = 1000;
@@ -73,6 +77,11 @@ export class Dashboard {
 
   constructor(private readonly deps: DashboardDeps) {
     this.#webhooks = new WebhookLag(deps.webhooks, deps.now);
+  }
+
+  /** An order was accepted here: its value counts in this replica's next reports. */
+  accepted(order: Pick<Order, "currency" | "totalMinor">): void {
+    this.deps.window.accepted(order);
   }
 
   /** Publishes this replica's activity every second until `stop`. */
@@ -143,6 +152,23 @@ export class Dashboard {
         created_at: new Date(order.createdAt).toISOString(),
       })),
       webhooks,
+      value_accepted: valueByCurrency(reports.map((r) => r.valueByCurrency ?? {})),
     };
   }
+}
+
+/** Sums replicas' values per currency: largest first, each as a decimal string and minor units. */
+function valueByCurrency(all: Record<string, number>[]): DashboardData["value_accepted"] {
+  const sums = new Map<string, number>();
+  for (const values of all) {
+    for (const [currency, minor] of Object.entries(values))
+      sums.set(currency, (sums.get(currency) ?? 0) + minor);
+  }
+  return [...sums]
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([currency, minor]) => ({
+      currency,
+      amount: formatMinor(minor, currencyDigits(currency) ?? 2),
+      minor,
+    }));
 }

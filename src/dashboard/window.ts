@@ -1,7 +1,7 @@
 /**
  * This process's recent queue activity for the dashboard: how long orders waited and took over the
- * last minute, as counts per latency bucket (mergeable across replicas, unlike percentiles), and
- * running totals of retries and failures. Fed by the dispatcher as a QueueObserver; one ring of
+ * last minute, as counts per latency bucket (mergeable across replicas, unlike percentiles), the
+ * value of the orders accepted by currency, and running totals of retries and failures. Fed by the dispatcher as a QueueObserver; one ring of
  * per-second slots, so recording is an array increment and a snapshot sums 60 small arrays.
  */
 
@@ -22,7 +22,7 @@ export const WINDOW_S = 60;
  */
 export type ActivitySnapshot = Omit<ActivityReport, "replica" | "at">;
 
-type Slot = { second: number; wait: number[]; processing: number[] };
+type Slot = { second: number; wait: number[]; processing: number[]; value: Map<string, number> };
 
 const bucketOf = (ms: number) => {
   const i = BUCKETS_MS.findIndex((bound) => ms <= bound);
@@ -42,6 +42,7 @@ export class ActivityWindow {
     second: -1,
     wait: zeros(),
     processing: zeros(),
+    value: new Map(),
   }));
   #retries = 0;
   #failures = 0;
@@ -66,15 +67,24 @@ export class ActivityWindow {
     timed: () => {},
   };
 
+  /** An order was accepted: its value counts in this second, under its currency. */
+  accepted(order: Pick<Order, "currency" | "totalMinor">): void {
+    const { value } = this.#slot();
+    value.set(order.currency, (value.get(order.currency) ?? 0) + order.totalMinor);
+  }
+
   /** The last WINDOW_S seconds, with the slots as they are now. */
   snapshot(slots: { busy: number; capacity: number }): ActivitySnapshot {
     const since = Math.floor(this.now() / 1000) - WINDOW_S;
     const waitBuckets = zeros();
     const processingBuckets = zeros();
+    const valueByCurrency: Record<string, number> = {};
     for (const slot of this.#slots) {
       if (slot.second <= since) continue;
       add(waitBuckets, slot.wait);
       add(processingBuckets, slot.processing);
+      for (const [currency, minor] of slot.value)
+        valueByCurrency[currency] = (valueByCurrency[currency] ?? 0) + minor;
     }
     return {
       waitBuckets,
@@ -83,6 +93,7 @@ export class ActivityWindow {
       failuresTotal: this.#failures,
       slotsBusy: slots.busy,
       slotsCapacity: slots.capacity,
+      valueByCurrency,
     };
   }
 
@@ -94,6 +105,7 @@ export class ActivityWindow {
       slot.second = second;
       slot.wait.fill(0);
       slot.processing.fill(0);
+      slot.value.clear();
     }
     return slot;
   }

@@ -14,4 +14,6 @@ export type ActivityReport = {
   failuresTotal: number;
   slotsBusy: number;
   slotsCapacity: number;
+  /** Value of the orders accepted over the last minute, in minor units, by ISO 4217 code. */
+  valueByCurrency: Record<string, number>;
 };

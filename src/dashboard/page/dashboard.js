@@ -16,6 +16,7 @@ import { createCharts } from "./charts.js";
 import { clock } from "./format.js";
 import { drawBacklog, drawFailures, drawFigures } from "./panels.js";
 import { addSample } from "./rates.js";
+import { drawValue } from "./value.js";
 import { drawWebhooks } from "./webhooks.js";
 
 const POLL_MS = 1000;
@@ -116,6 +117,7 @@ const poll = async () => {
     drawCharts();
     drawFailures(data.recent_failures, askForKeyToRetry);
     drawWebhooks(data.webhooks);
+    drawValue(data.value_accepted, data.window_s);
     showState("live", "Live");
     $("updated").textContent = `updated ${clock.format(lastUpdate)}`;
   } finally {
