@@ -5,6 +5,11 @@
  * create databases on (.ci/run starts one); otherwise it says so in one line and skips.
  */
 import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { drizzle } from "drizzle-orm/node-postgres";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { settleAndClaim } from "../src/db/postgres/pump.ts";
 import * as q from "../src/db/postgres/queue-sql.ts";
@@ -234,5 +239,54 @@ if (ADMIN_URL) {
       "PostgreSQL suites skipped: set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:55432/postgres)",
     );
     test.skip("needs TEST_DATABASE_URL", () => {});
+  });
+}
+
+if (ADMIN_URL) {
+  test("a database of the release before line items keeps every field of its orders: USD, unpriced", async () => {
+    const { url, drop } = await freshDatabase(ADMIN_URL);
+    // drizzle/postgres with its first 11 migrations (0000-0010): the last release with money as cents.
+    const folder = mkdtempSync(join(tmpdir(), "pg-migrations-"));
+    const migrations = join(import.meta.dir, "../drizzle/postgres");
+    cpSync(migrations, folder, { recursive: true });
+    const journalPath = join(folder, "meta", "_journal.json");
+    const journal = JSON.parse(readFileSync(journalPath, "utf8"));
+    journal.entries = journal.entries.slice(0, 11);
+    writeFileSync(journalPath, JSON.stringify(journal));
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await migrate(drizzle({ client }), { migrationsFolder: folder });
+      await client.query(
+        `INSERT INTO orders (order_id, user_id, item_ids, total_cents, status, created_at, started_at, completed_at,
+           attempts, last_error, run_at)
+         VALUES ('old-1', 'u-1', '["a","b"]', 15099, 'completed', to_timestamp(1), to_timestamp(1.01),
+           to_timestamp(1.02), 2, 'first try timed out', to_timestamp(1))`,
+      );
+      const storage = await openPostgresStorage({ url }, { log: () => {} });
+      try {
+        expect(await storage.orders.findOrder("old-1")).toEqual({
+          seq: 1,
+          orderId: "old-1",
+          userId: "u-1",
+          itemIds: ["a", "b"],
+          currency: "USD",
+          totalMinor: 15099,
+          cart: null,
+          status: "completed",
+          createdAt: 1000,
+          startedAt: 1010,
+          completedAt: 1020,
+          attempts: 2,
+          lastError: "first try timed out",
+        });
+      } finally {
+        await storage.close();
+      }
+    } finally {
+      await client.end();
+      rmSync(folder, { recursive: true, force: true });
+      await drop();
+    }
   });
 }
