@@ -64,7 +64,7 @@ function pgbench(url: string, script: string, clients: number): number {
 }
 
 const ORDER_VALUES = `gen_random_uuid()::text, 'user_1', '["item_1","item_2"]', 15099, 'pending', now(), now()`;
-const COLUMNS = "(order_id, user_id, item_ids, total_cents, status, created_at, run_at)";
+const COLUMNS = "(order_id, user_id, item_ids, total_minor, status, created_at, run_at)";
 
 /** Starts REPLICAS services on one database; their base URLs and processes. */
 async function startReplicas(url: string, extra: Record<string, string> = {}) {
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: bigUrl });
   await admin.connect();
   await admin.query(
-    `INSERT INTO orders (order_id, user_id, item_ids, total_cents, status, created_at, run_at, started_at, completed_at, attempts)
+    `INSERT INTO orders (order_id, user_id, item_ids, total_minor, status, created_at, run_at, started_at, completed_at, attempts)
      SELECT 'pre-' || g, 'user_' || (g % 1000), '["item_1"]', 15099, 'completed', now(), now(), now(), now(), 1
      FROM generate_series(0, ${PRELOAD - 1}) AS g`,
   );

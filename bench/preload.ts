@@ -11,7 +11,7 @@ const drizzleDb = openDatabase(path ?? "./data/preload.db", "OFF");
 migrateDatabase(drizzleDb);
 const db = drizzleDb.$client;
 const insert = db.prepare(
-  `insert into orders (order_id, user_id, item_ids, total_cents, status, created_at, started_at, completed_at, attempts, run_at)
+  `insert into orders (order_id, user_id, item_ids, total_minor, status, created_at, started_at, completed_at, attempts, run_at)
    values (?, ?, '["item_1","item_2"]', 15099, 'completed', ?, ?, ?, 1, ?)`,
 );
 const now = Date.now() - 86_400_000;

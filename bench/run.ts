@@ -62,6 +62,12 @@ if (process.argv.includes("--soak")) {
 }
 
 const quick = process.argv.includes("--quick");
+
+/** Fills `db` with `count` orders (bench/preload.ts); a failed preload stops the bench, never runs on an empty file. */
+function preload(db: string, count: number, stdout: "ignore" | "inherit") {
+  const { exitCode } = spawnSync(["bun", "bench/preload.ts", db, String(count)], { cwd: ROOT, stdout });
+  if (exitCode !== 0) throw new Error(`bench/preload.ts ${db} ${count} failed (exit ${exitCode})`);
+}
 const SECONDS = quick ? 5 : 20;
 const PRELOAD = quick ? 100_000 : 1_000_000;
 const TMP = mkdtempSync(join(tmpdir(), "orders-bench-"));
@@ -181,7 +187,7 @@ async function main() {
 
   // Listing flood: 512 clients listing 500 orders each; /health and new orders alongside.
   const listDb = join(TMP, "list.db");
-  spawnSync(["bun", "bench/preload.ts", listDb, "5000"], { cwd: ROOT, stdout: "ignore" });
+  preload(listDb, 5000, "ignore");
   proc = await startServer(["src/main.ts"], serviceEnv(3414, listDb), 3414);
   const listUrl = "http://127.0.0.1:3414";
   const [listings, health, posts] = await Promise.all([
@@ -235,7 +241,7 @@ async function main() {
 
   // 5: scale, with the table already large.
   const bigDb = join(TMP, "big.db");
-  spawnSync(["bun", "bench/preload.ts", bigDb, String(PRELOAD)], { cwd: ROOT, stdout: "inherit" });
+  preload(bigDb, PRELOAD, "inherit");
   proc = await startServer(["src/main.ts"], serviceEnv(3413, bigDb), 3413);
   const bigUrl = "http://127.0.0.1:3413";
   // Readers poll like clients checking on their orders: 4 connections per route, each pausing 1 ms

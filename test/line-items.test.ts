@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { call, cleanup, startService, type TestService, tempDir, waitFor } from "./helpers.ts";
+import { call, cleanup, ON_POSTGRES, startService, type TestService, tempDir, waitFor } from "./helpers.ts";
 
 let service: TestService;
 let journal: string;
@@ -230,4 +230,42 @@ describe("an order with items", () => {
     // li-KWD (3 × 1.234) and li-prom (2 × 0.125).
     expect(kwd).toBeCloseTo(3.702 + 0.25, 9);
   });
+
+  test("the dashboard's value per minute stays exact past 2^53 minor units (no 500)", async () => {
+    const huge = (i: number) => ({
+      user_id: "u",
+      order_id: `li-huge-${i}`,
+      currency: "CHF",
+      items: [{ sku: "A", quantity: 1, unit_price: 9999999999999.99 }],
+    });
+    for (let i = 0; i < 10; i++) expect((await post(huge(i))).status).toBe(201);
+    // Each replica publishes its minute once a second: wait for the one with these orders.
+    const value = await waitFor(async () => {
+      const res = await call(service.url, "GET", "/dashboard/data");
+      expect(res.status).toBe(200);
+      return res.body.value_accepted.find((row: { currency: string }) => row.currency === "CHF");
+    });
+    expect(value).toEqual({
+      currency: "CHF",
+      amount: "99999999999999.90",
+      minor: 9_999_999_999_999_990,
+    });
+  });
 });
+
+// SQLite only: the second service must open the first one's database (on PostgreSQL each test
+// service gets a fresh database).
+test.skipIf(ON_POSTGRES)(
+  "an order that named no currency replays as the same order after DEFAULT_CURRENCY changed",
+  async () => {
+    const database = join(tempDir(), "orders.db");
+    const seed = { user_id: "u", order_id: "li-default", item_ids: ["a"], total_amount: 10 };
+    const usd = await startService({ DATABASE_PATH: database });
+    expect((await call(usd.url, "POST", "/orders", seed)).status).toBe(201);
+    await usd.server.stop();
+    const yen = await startService({ DATABASE_PATH: database, DEFAULT_CURRENCY: "JPY" });
+    expect((await call(yen.url, "POST", "/orders", seed)).status).toBe(200);
+    expect((await call(yen.url, "POST", "/orders", { ...seed, total_amount: 11 })).status).toBe(409);
+    expect((await call(yen.url, "GET", "/orders/li-default")).body.currency).toBe("USD");
+  },
+);

@@ -77,7 +77,9 @@ export const DashboardDataView = t.Object({
     t.Object({
       currency: t.String({ description: "ISO 4217 code" }),
       amount: t.String({ description: "Decimal in the currency's digits" }),
-      minor: t.Integer({ description: "Integer minor units" }),
+      minor: t.Integer({
+        description: "Integer minor units (the nearest number past 2^53; amount is exact)",
+      }),
     }),
     {
       description: "Value of the orders accepted over the last window_s seconds, by currency, largest first",

@@ -157,18 +157,22 @@ export class Dashboard {
   }
 }
 
-/** Sums replicas' values per currency: largest first, each as a decimal string and minor units. */
+/**
+ * Sums replicas' values per currency, in BigInt: a minute of huge orders may pass 2^53 minor units,
+ * and the sum is exact whatever it comes to (`minor` is then the nearest number). By currency code.
+ */
 function valueByCurrency(all: Record<string, number>[]): DashboardData["value_accepted"] {
-  const sums = new Map<string, number>();
+  const sums = new Map<string, bigint>();
   for (const values of all) {
-    for (const [currency, minor] of Object.entries(values))
-      sums.set(currency, (sums.get(currency) ?? 0) + minor);
+    for (const [currency, minor] of Object.entries(values)) {
+      if (Number.isFinite(minor)) sums.set(currency, (sums.get(currency) ?? 0n) + BigInt(Math.trunc(minor)));
+    }
   }
   return [...sums]
-    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .sort(([a], [b]) => a.localeCompare(b))
     .map(([currency, minor]) => ({
       currency,
       amount: formatMinor(minor, currencyDigits(currency) ?? 2),
-      minor,
+      minor: Number(minor),
     }));
 }

@@ -77,13 +77,18 @@ export function toMinor(amount: number, digits: number): number | null {
   return minor <= MAX_MINOR ? minor : null;
 }
 
-/** Writes minor units as a decimal with exactly `digits` decimals: (15099, 2) -> "150.99". */
-export function formatMinor(minor: number, digits: number): string {
+/**
+ * Writes minor units as a decimal with exactly `digits` decimals: (15099, 2) -> "150.99". A bigint
+ * for sums that may pass 2^53 (the dashboard's value per minute).
+ */
+export function formatMinor(minor: number | bigint, digits: number): string {
   checkDigits(digits);
-  if (!Number.isSafeInteger(minor)) throw new RangeError(`minor units must be a safe integer: ${minor}`);
+  if (typeof minor === "number" && !Number.isSafeInteger(minor)) {
+    throw new RangeError(`minor units must be a safe integer: ${minor}`);
+  }
   const sign = minor < 0 ? "-" : "";
-  // Safe integers print as plain digits, never in exponent form.
-  const units = String(Math.abs(minor)).padStart(digits + 1, "0");
+  // Safe integers and bigints print as plain digits, never in exponent form.
+  const units = String(minor < 0 ? -minor : minor).padStart(digits + 1, "0");
   if (digits === 0) return sign + units;
   return `${sign}${units.slice(0, -digits)}.${units.slice(-digits)}`;
 }

@@ -30,6 +30,9 @@ export const Text = (what: string) =>
     error: `must be ${TEXT_RULE}`,
   });
 
+/** Most units of one line. */
+export const MAX_QUANTITY = 100_000;
+
 /** Most lines of one order. */
 export const MAX_LINES = 500;
 
@@ -44,7 +47,7 @@ export const LineItem = t.Object(
     }),
     quantity: t.Integer({
       minimum: 1,
-      maximum: 100_000,
+      maximum: MAX_QUANTITY,
       description: "Whole units, 1 to 100,000",
       error: "must be a whole number from 1 to 100,000",
     }),

@@ -10,6 +10,7 @@
 import { currencyDigits, formatMinor, MAX_MINOR, orderTotals, toMinor } from "../kit/currency.ts";
 import type { FieldProblem } from "../kit/errors.ts";
 import type { Cart, NewOrder, OrderLine } from "../records/order.ts";
+import { MAX_QUANTITY } from "./fields.ts";
 
 /** What pricing adds to a new order. */
 export type Priced = Pick<NewOrder, "itemIds" | "currency" | "totalMinor" | "cart">;
@@ -63,7 +64,8 @@ export function priceOrder(body: unknown, defaultCurrency: string): Pricing {
     const unitPrice = amount(item.unit_price, `items.${i}.unit_price`);
     const { sku, quantity } = item;
     // A quantity the schema refuses (0, 1.5, 1e20) is its to report: the line is left unpriced.
-    const counted = Number.isSafeInteger(quantity) && (quantity as number) >= 1;
+    const counted =
+      Number.isInteger(quantity) && (quantity as number) >= 1 && (quantity as number) <= MAX_QUANTITY;
     if (typeof sku !== "string" || !counted || unitPrice === undefined) return;
     const line: OrderLine = { sku, quantity: quantity as number, unitPrice };
     if (typeof item.name === "string") line.name = item.name;
@@ -100,6 +102,9 @@ export function priceOrder(body: unknown, defaultCurrency: string): Pricing {
   };
 }
 
+/** The seed's bound in a currency: 1e12, or less where 1e12 is more minor units than MAX_MINOR. */
+const seedMax = (digits: number) => (digits <= 2 ? "1e12" : formatMinor(MAX_MINOR, digits));
+
 /** The seed's shape: item ids and a total, nothing priced. */
 function seedShaped(
   body: Body,
@@ -118,7 +123,10 @@ function seedShaped(
   } else if (typeof given === "number" && given >= 0 && digits !== undefined) {
     const minor = given <= SEED_MAX_AMOUNT ? toMinor(given, digits) : null;
     if (minor === null)
-      problems.push({ field: "total_amount", message: amountRule(digits, currency as string, "1e12") });
+      problems.push({
+        field: "total_amount",
+        message: amountRule(digits, currency as string, seedMax(digits)),
+      });
     total = minor ?? undefined;
   }
   if (problems.length > 0 || total === undefined || !Array.isArray(body.item_ids)) return { problems };

@@ -98,8 +98,19 @@ export async function createOrder(deps: OrderDeps, body: CreateOrderBody): Promi
     return { created: true, order: { order_id: order.orderId, status: "pending" } };
   }
   const { existing } = outcome;
-  if (!sameOrder(existing, order)) throw orderIdConflict(order.orderId);
+  if (!sameOrder(existing, asReplayOf(existing, order, body))) throw orderIdConflict(order.orderId);
   return { created: false, order: { order_id: existing.orderId, status: existing.status } };
+}
+
+/**
+ * The new order as a replay of `existing`: a body that names no currency meant the default of its
+ * time, so it is priced again in the stored order's currency (DEFAULT_CURRENCY may have changed
+ * since, or differ between replicas). A body that does not fit that currency is another order.
+ */
+function asReplayOf(existing: NewOrder, order: NewOrder, body: CreateOrderBody): NewOrder {
+  if (body.currency !== undefined || existing.currency === order.currency) return order;
+  const pricing = priceOrder(body, existing.currency);
+  return "priced" in pricing ? { ...order, ...pricing.priced } : order;
 }
 
 /** The order's currency, total and lines, or the 422 that says why they cannot be. */

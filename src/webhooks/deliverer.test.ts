@@ -155,3 +155,25 @@ test("a receiver that keeps failing is paused: a few attempts, then none until i
   const dead = outbox.rows.filter((row) => row.webhookId === "dead");
   expect(dead.filter((row) => row.status === "pending").length).toBeGreaterThan(20);
 });
+
+test("while the only subscription with deliveries due is paused, the sender claims at its poll, not every few ms", async () => {
+  const outbox = memoryOutbox(40);
+  for (const row of outbox.rows) row.webhookId = "dead";
+  let claims = 0;
+  const claim = outbox.store.claimDeliveries;
+  outbox.store.claimDeliveries = async (args) => {
+    claims++;
+    return claim(args);
+  };
+  let sent = 0;
+  start(outbox, async () => {
+    sent++;
+    return { ok: false, error: "connect ECONNREFUSED", durationMs: 0 };
+  });
+  await waitFor(() => sent >= OPEN_AFTER);
+  await Bun.sleep(100);
+  const before = claims;
+  await Bun.sleep(500);
+  // Once a second at most (the poll); it was ~50 in 500 ms when an empty claim asked for a quick pass.
+  expect(claims - before).toBeLessThanOrEqual(1);
+});

@@ -183,7 +183,9 @@ export class WebhookDeliverer {
         const due = await store.claimDeliveries({ owner, limit: room, now, leaseUntil, perSubscription });
         this.#claims.take(owner, due.map(asJob), leaseUntil, now);
         this.#queue.add(due);
-        this.#fill();
+        // An empty claim (every due delivery's subscription at its bound or paused) asks for no
+        // quick pass: the next comes when an attempt ends, events commit, or at the poll.
+        if (due.length > 0) this.#fill();
         if (due.length === room) nextInMs = WAKE_MS;
       } else if (next !== null && next > now) {
         nextInMs = Math.min(POLL_MS, next - now);

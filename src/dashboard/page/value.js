@@ -1,6 +1,6 @@
 /*
  * The "Value accepted" card: the value of the orders accepted over the last minute, per currency,
- * largest first, as the service formats it (the currency's own digits). Rebuilt on each poll: a few
+ * by currency code, as the service formats it (the currency's own digits). Rebuilt on each poll: a few
  * rows, nothing to click. `data-currencies` on the list is what the tests read.
  */
 
