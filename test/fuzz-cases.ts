@@ -17,7 +17,8 @@ type Rng = {
 };
 
 /** mulberry32: 32 bits of state, fast, good enough to spread test inputs (not for cryptography). */
-function mulberry32(seed: number): Rng {
+/** mulberry32: a small seeded generator, so a failing case can be replayed from its seed. */
+export function mulberry32(seed: number): Rng {
   let state = seed >>> 0;
   const next = () => {
     state = (state + 0x6d2b79f5) >>> 0;

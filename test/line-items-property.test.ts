@@ -7,6 +7,7 @@
  * amount, quantity, currency, SKU or line count) must be a 422 naming that field.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mulberry32 } from "./fuzz-cases.ts";
 import { call, cleanup, startService, type TestService } from "./helpers.ts";
 
 const SEED = 0x5eed22;
@@ -21,19 +22,7 @@ beforeAll(async () => {
 });
 afterAll(cleanup);
 
-/** mulberry32: a small seeded generator, so a failure names a case that can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(list: readonly T[]) => list[int(list.length)] as T };
-}
+const rng = mulberry32;
 type Rng = ReturnType<typeof rng>;
 
 /** A decimal string with at most `digits` decimals and up to `whole` integer digits. */

@@ -18,6 +18,7 @@ import * as w from "../src/db/postgres/webhook-sql.ts";
 import * as lifecycle from "../src/lifecycle.ts";
 import type { NewOrder } from "../src/records/order.ts";
 import type { Storage } from "../src/storage.ts";
+import { ORDER_BEFORE_LINE_ITEMS } from "./fixtures/order-before-line-items.ts";
 import { wants } from "./fixtures/queue-records.ts";
 import { describeStorageContract } from "./storage-contract.ts";
 
@@ -265,21 +266,7 @@ if (ADMIN_URL) {
       );
       const storage = await openPostgresStorage({ url }, { log: () => {} });
       try {
-        expect(await storage.orders.findOrder("old-1")).toEqual({
-          seq: 1,
-          orderId: "old-1",
-          userId: "u-1",
-          itemIds: ["a", "b"],
-          currency: "USD",
-          totalMinor: 15099,
-          cart: null,
-          status: "completed",
-          createdAt: 1000,
-          startedAt: 1010,
-          completedAt: 1020,
-          attempts: 2,
-          lastError: "first try timed out",
-        });
+        expect(await storage.orders.findOrder("old-1")).toEqual(ORDER_BEFORE_LINE_ITEMS);
       } finally {
         await storage.close();
       }

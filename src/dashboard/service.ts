@@ -5,7 +5,7 @@
  * section is webhooks.ts's.
  */
 
-import { currencyDigits, formatMinor } from "../kit/currency.ts";
+import { formatMinor, storedDigits } from "../kit/currency.ts";
 import type { Logger } from "../kit/logger.ts";
 import { ORDER_STATUSES, type Order, type OrderStatus } from "../records/order.ts";
 import type { OrderCounts } from "../system/store.ts";
@@ -172,7 +172,7 @@ function valueByCurrency(all: Record<string, number>[]): DashboardData["value_ac
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([currency, minor]) => ({
       currency,
-      amount: formatMinor(minor, currencyDigits(currency) ?? 2),
+      amount: formatMinor(minor, storedDigits(currency)),
       minor: Number(minor),
     }));
 }

@@ -44,6 +44,15 @@ export function currencyDigits(code: string): number | undefined {
 }
 
 /**
+ * The digits to show a stored amount in: its currency's, or 2 for a code no longer on the list (a
+ * package upgrade that dropped it), so an old order stays readable. Orders are only ever taken in
+ * accepted codes (currencyDigits).
+ */
+export function storedDigits(code: string): number {
+  return DIGITS.get(code) ?? 2;
+}
+
+/**
  * Converts a JSON number to minor units, or returns null unless it is finite, not negative, has at
  * most `digits` decimals and is at most MAX_MINOR minor units. Decimals are read from the number's
  * shortest round-trip form (what JSON shows: "150.99", "1e-7", "1e+21"), never by multiplying and

@@ -5,7 +5,7 @@
  * thread. The levels (orders by status, slots busy) are read at each scrape.
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { currencyDigits } from "../kit/currency.ts";
+import { storedDigits } from "../kit/currency.ts";
 import * as lifecycle from "../lifecycle.ts";
 import { type QueueObserver, queueWaitMs } from "../queue/observer.ts";
 import {
@@ -59,7 +59,7 @@ const WAIT = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 
 /** An order's total in units of its currency (a float: a counter is a float anyway). */
 const orderValue = ({ currency, totalMinor }: Pick<NewOrder, "currency" | "totalMinor">) =>
-  totalMinor / 10 ** (currencyDigits(currency) ?? 2);
+  totalMinor / 10 ** storedDigits(currency);
 
 /** The queue's counters and histograms, every series there from the start. */
 function queueInstruments(registers: Registry[]) {

@@ -5,7 +5,7 @@
  * reads as one line per item id, quantity 1, unpriced.
  */
 
-import { currencyDigits, formatMinor, fromMinor } from "../kit/currency.ts";
+import { formatMinor, fromMinor, storedDigits } from "../kit/currency.ts";
 import type { Order } from "../records/order.ts";
 import type { OrderView } from "./model.ts";
 
@@ -13,8 +13,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 /** The public shape of an order. */
 export function toOrderView(order: Order): OrderView {
-  // Stored orders were priced in an accepted currency; 2 only keeps an unknown code readable.
-  const digits = currencyDigits(order.currency) ?? 2;
+  const digits = storedDigits(order.currency);
   const money = (minor: number) => ({ amount: formatMinor(minor, digits), minor });
   const { cart } = order;
   const items = cart

@@ -10,7 +10,7 @@
  * It is built from the leased-job engine's pieces (src/jobs/), as the order queue is: its claims
  * and their leases, renewed every third of LEASE_MS (a claim whose lease ran out is another
  * sender's to take, and a lost claim's outcome is not recorded); a pump that runs once at a time;
- * outcomes recorded one call at a time, and kept for the next call when one fails.
+ * outcomes recorded one call at a time, and kept for the next call when one fails (outcome-recorder.ts).
  *
  * Delivery is at least once: an attempt whose outcome could not be recorded (a crash, a database
  * lost for longer than a lease) is sent again once its claim's lease runs out, with the same
@@ -25,9 +25,10 @@ import { Serial } from "../jobs/serial.ts";
 import type { Logger } from "../kit/logger.ts";
 import { Breakers } from "./circuit.ts";
 import { OutboxQueue } from "./outbox-queue.ts";
+import { OutcomeRecorder } from "./outcome-recorder.ts";
 import { decideDelivery } from "./policy.ts";
 import type { DeliveryResult } from "./send.ts";
-import type { DeliveryOutcome, DueDelivery, WebhookStore } from "./store.ts";
+import type { DueDelivery, WebhookStore } from "./store.ts";
 
 /** What the sender needs. */
 export type DelivererDeps = RetryRules & {
@@ -54,8 +55,6 @@ const POLL_MS = 1000;
 const WAKE_MS = 10;
 // Rounds of `concurrency` attempts held claimed at most (of `perSubscription` for one subscription).
 export const CLAIM_DEPTH = 4;
-// After a failed record of outcomes, the next try.
-const RECORD_AGAIN_MS = 100;
 
 /** A delivery as the claims know it. */
 const asJob = ({ seq, attempts }: DueDelivery): Job => ({ key: String(seq), seq, attempts });
@@ -64,11 +63,10 @@ export class WebhookDeliverer {
   readonly #claims = new Claims();
   readonly #leases: LeaseKeeper;
   readonly #pump: Serial;
-  readonly #recorder: Serial;
+  readonly #recorder: OutcomeRecorder;
   #inFlight = new Set<Promise<void>>();
   // Claimed, not started: up to CLAIM_DEPTH × concurrency that can start, so claims come in batches.
   readonly #queue: OutboxQueue;
-  #outcomes: DeliveryOutcome[] = [];
   #stopped = true;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = 0;
@@ -104,7 +102,15 @@ export class WebhookDeliverer {
       onRescued: () => {},
     });
     this.#pump = new Serial(() => this.#claimDue(), logFailure("webhook outbox unavailable"));
-    this.#recorder = new Serial(() => this.#record(), logFailure("could not record webhook outcomes"));
+    this.#recorder = new OutcomeRecorder(
+      (outcomes) => deps.store.settleDeliveries(outcomes),
+      (outcomes) => {
+        for (const { seq } of outcomes) this.#drop(seq);
+        // Their claims made room: claim again now, not at the next poll.
+        this.#schedule(WAKE_MS);
+      },
+      logFailure("could not record webhook outcomes"),
+    );
   }
 
   start(): void {
@@ -125,7 +131,7 @@ export class WebhookDeliverer {
     // restart, or by another replica).
     for (const delivery of this.#queue.drain()) this.#drop(delivery.seq);
     await Promise.race([Promise.all(this.#inFlight), Bun.sleep(timeoutMs)]);
-    await this.#record().catch(() => {});
+    await this.#recorder.flush();
   }
 
   /** A subscription was created here: look at the outbox on the next events. */
@@ -238,27 +244,6 @@ export class WebhookDeliverer {
     const outcome = decideDelivery(deps.owner, delivery, result, deps.now(), deps);
     if (outcome.kind === "dead")
       deps.log("warn", "webhook delivery dead", { delivery: delivery.seq, webhook: delivery.webhookId });
-    // The outcomes of attempts ending together are recorded in one call, one call at a time.
-    this.#outcomes.push(outcome);
-    this.#recorder.request();
-  }
-
-  /**
-   * Records the outcomes gathered so far in one call; their claims end with it. A failed call
-   * keeps them (their leases are still renewed) for another try shortly.
-   */
-  async #record(): Promise<void> {
-    const outcomes = this.#outcomes.splice(0);
-    if (outcomes.length === 0) return;
-    try {
-      await this.deps.store.settleDeliveries(outcomes);
-      for (const { seq } of outcomes) this.#drop(seq);
-      // Their claims made room: claim again now, not at the next poll.
-      this.#schedule(WAKE_MS);
-    } catch (error) {
-      this.#outcomes.unshift(...outcomes);
-      if (!this.#stopped) setTimeout(() => this.#recorder.request(), RECORD_AGAIN_MS);
-      throw error;
-    }
+    this.#recorder.add(outcome);
   }
 }
