@@ -43,6 +43,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY package.json tsconfig.json bunfig.toml ./
 COPY drizzle ./drizzle
 COPY src ./src
+# The example processing module (PROCESS_ORDER_MODULE=examples/three-step.ts).
+COPY examples ./examples
 COPY --from=build --chown=65532:65532 /data /data
 
 ENV NODE_ENV=production \

@@ -17,6 +17,11 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 const TRANSITIONS = {
   created: { from: null, to: "pending", means: "stored, due at once" },
   claimed: { from: "pending", to: "processing", means: "a worker slot took it: an attempt starts" },
+  step_completed: {
+    from: "processing",
+    to: "processing",
+    means: "a step of a module that exports steps completed; its result is stored with the order",
+  },
   completed: { from: "processing", to: "completed", means: "the attempt succeeded" },
   attempt_failed: {
     from: "processing",
@@ -57,13 +62,20 @@ function make<T extends EventType, D extends Record<string, unknown> | null = nu
 export const created = () => make("created");
 /** A worker slot (`owner`) takes the order: an attempt begins. */
 export const claimed = (owner: string) => make("claimed", { claimed_by: owner });
+/**
+ * A step of a module that exports `steps` completed in this attempt; the order stays processing
+ * and the next step runs (src/queue/steps.ts).
+ */
+export const stepCompleted = (step: string) => make("step_completed", { step });
 /** The attempt succeeded. */
 export const completed = () => make("completed");
+/** `step` is set when a module exports steps: the one that failed (a retry resumes there). */
+const inStep = (step: string | undefined) => (step === undefined ? {} : { step });
 /** The attempt failed and the order runs again after `backoffMs`. */
-export const attemptFailed = (error: string, backoffMs: number) =>
-  make("attempt_failed", { error, backoff_ms: backoffMs });
+export const attemptFailed = (error: string, backoffMs: number, step?: string) =>
+  make("attempt_failed", { error, backoff_ms: backoffMs, ...inStep(step) });
 /** The last allowed attempt failed: the order gives up. */
-export const failed = (error: string) => make("failed", { error });
+export const failed = (error: string, step?: string) => make("failed", { error, ...inStep(step) });
 /** A client cancelled the order before any worker took it. */
 export const cancelled = () => make("cancelled");
 /** An operator retried a failed order: pending again, with a fresh attempt budget. */
@@ -83,8 +95,9 @@ export const RELEASE_REASONS = [workerStopped(), restarted(), leaseExpired()].ma
 export function describeEventTypes(): { types: string; details: string } {
   const examples = [
     claimed("<owner>"),
-    attemptFailed("<error>", 0),
-    failed("<error>"),
+    stepCompleted("<step>"),
+    attemptFailed("<error>", 0, "<step>"),
+    failed("<error>", "<step>"),
     retried(0),
     workerStopped(),
   ];

@@ -98,6 +98,17 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
     async function settle(result: Result, now: number): Promise<void> {
       await pump([], now, [result]);
     }
+    /** The events of `orderId` as [type, from, to, attempt, at, details]. */
+    async function history(orderId: string) {
+      return (await storage.orders.listOrderEvents(orderId)).map((e) => [
+        e.type,
+        e.fromStatus,
+        e.toStatus,
+        e.attempt,
+        e.at,
+        e.details,
+      ]);
+    }
     /** The order, which must exist. */
     async function find(orderId: string): Promise<Order> {
       const order = await storage.orders.findOrder(orderId);
@@ -133,6 +144,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           completedAt: null,
           attempts: 0,
           lastError: null,
+          steps: [],
         });
       });
 
@@ -423,6 +435,100 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
       });
     });
 
+    describe("steps", () => {
+      /** A completed step as the dispatcher records it. */
+      const step = (name: string, attempt: number, at: number, result: unknown = { ok: name }) => ({
+        name,
+        status: "completed" as const,
+        attempt,
+        completedAt: at,
+        result,
+      });
+      const record = (order: Order, owner: string, name: string, at: number, result?: unknown) =>
+        storage.queue.recordSteps({
+          records: [
+            {
+              seq: order.seq,
+              owner,
+              transition: lifecycle.stepCompleted(name),
+              step: step(name, order.attempts, at, result),
+            },
+          ],
+          now: at,
+        });
+
+      test("the holder's steps are appended in order with their events; the hold stays", async () => {
+        await create(newOrder("a"));
+        const claimed = await claimOne("w1", T0 + 10);
+        expect(
+          await record(claimed, "w1", "reserve", T0 + 20, { reservation: "r-1", lines: [1, 2] }),
+        ).toEqual([claimed.seq]);
+        expect(await record(claimed, "w1", "charge", T0 + 30)).toEqual([claimed.seq]);
+        const steps = [
+          step("reserve", 1, T0 + 20, { reservation: "r-1", lines: [1, 2] }),
+          step("charge", 1, T0 + 30),
+        ];
+        expect(await find("a")).toEqual({ ...claimed, steps });
+        // Still held by w1: its lease renews, its completion settles.
+        expect(
+          await storage.queue.renewLeases({ held: [{ seq: claimed.seq, owner: "w1" }], until: T0 + 90_000 }),
+        ).toEqual([claimed.seq]);
+        await settle({ kind: "completed", seq: claimed.seq, owner: "w1" }, T0 + 40);
+        expect(await find("a")).toEqual({ ...claimed, status: "completed", completedAt: T0 + 40, steps });
+        expect((await history("a")).slice(2, 4)).toEqual([
+          ["step_completed", "processing", "processing", 1, T0 + 20, { step: "reserve" }],
+          ["step_completed", "processing", "processing", 1, T0 + 30, { step: "charge" }],
+        ]);
+      });
+
+      test("steps outlive a release and come back with the next claim", async () => {
+        await create(newOrder("a"));
+        const first = await claimOne("w1", T0 + 10);
+        await record(first, "w1", "reserve", T0 + 20);
+        await releaseOwner("w1", T0 + 30);
+        const again = await claimOne("w2", T0 + 40);
+        expect(again.steps).toEqual([step("reserve", 1, T0 + 20)]);
+        expect(again.attempts).toBe(2);
+      });
+
+      test("a step from a slot that does not hold the order is not recorded", async () => {
+        await create(newOrder("a"), newOrder("b"));
+        const [a, b] = (await claim("w1", 2, T0 + 10)) as [Order, Order];
+        await releaseOwner("w1", T0 + 15);
+        const reclaimed = await claimOne("w2", T0 + 20);
+        expect(reclaimed.orderId).toBe("a");
+        // A batch of three: a by its old holder, a by someone else, b (pending, held by nobody).
+        const recorded = await storage.queue.recordSteps({
+          records: [
+            {
+              seq: a.seq,
+              owner: "w1",
+              transition: lifecycle.stepCompleted("x"),
+              step: step("x", 1, T0 + 30),
+            },
+            {
+              seq: a.seq,
+              owner: "w9",
+              transition: lifecycle.stepCompleted("y"),
+              step: step("y", 1, T0 + 30),
+            },
+            {
+              seq: b.seq,
+              owner: "w1",
+              transition: lifecycle.stepCompleted("z"),
+              step: step("z", 1, T0 + 30),
+            },
+          ],
+          now: T0 + 30,
+        });
+        expect(recorded).toEqual([]);
+        expect((await find("a")).steps).toEqual([]);
+        expect((await find("b")).steps).toEqual([]);
+        // The holder's record in the same shape is.
+        expect(await record(reclaimed, "w2", "x", T0 + 40)).toEqual([a.seq]);
+      });
+    });
+
     describe("release", () => {
       test("releaseOrders puts back only that owner's orders and returns how many", async () => {
         await create(newOrder("a"), newOrder("b"), newOrder("c"));
@@ -547,18 +653,6 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
     });
 
     describe("events", () => {
-      /** The events of `orderId` as [type, from, to, attempt, at, details]. */
-      async function history(orderId: string) {
-        return (await storage.orders.listOrderEvents(orderId)).map((e) => [
-          e.type,
-          e.fromStatus,
-          e.toStatus,
-          e.attempt,
-          e.at,
-          e.details,
-        ]);
-      }
-
       test("every transition is recorded, in order, with its attempt, time and details", async () => {
         await create(newOrder("a"));
         let order = await claimOne("w1", T0 + 10);

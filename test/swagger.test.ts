@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { AppError, type ErrorCode } from "../src/kit/errors.ts";
+import { EVENT_TYPES } from "../src/lifecycle.ts";
 import { cleanDocument } from "../src/openapi-document.ts";
 import { browserMissing, expectPagePolicy, launchBrowser, offlineBut, watchCsp } from "./browser.ts";
 import { call, cleanup, order, startService, type TestService, waitFor } from "./helpers.ts";
@@ -96,7 +97,12 @@ describe.skipIf(browserMissing("Swagger UI browser test"))("Swagger UI offline",
       expect(operations).toEqual(
         expect.arrayContaining(["POST /orders", "GET /orders/{order_id}/status", "GET /metrics"]),
       );
-      expect(operations.length).toBe(25);
+      // Every operation of the document, the webhooks' too: one per event type.
+      const inDocument = (section: Record<string, object>) =>
+        Object.values(section).reduce((sum, methods) => sum + Object.keys(methods).length, 0);
+      expect(inDocument(doc.webhooks)).toBe(EVENT_TYPES.length);
+      expect(operations.length).toBe(inDocument(doc.paths) + inDocument(doc.webhooks));
+      expect(operations.length).toBe(26);
       expect(postColour).toBe("rgb(73, 204, 144)");
       expect(foreign).toEqual([]);
       expect(failed).toEqual([]);

@@ -8,8 +8,9 @@
 export type Job = { key: string; seq: number; attempts: number };
 
 /**
- * One held job: what its result needs to be recorded, when it was handed over, until when its lease
- * is known to hold (the claim's or the latest renewal's), whether its result has arrived, and
+ * One held job: what its result needs to be recorded, when it was handed over, since when it has
+ * been on its current step (the hand-over, or its last recorded step: a deadline counts from
+ * there), until when its lease is known to hold (the claim's or the latest renewal's), whether its result has arrived, and
  * whether its claim was lost (then its result is not recorded: the attempt only frees its slot when
  * it ends).
  */
@@ -17,6 +18,7 @@ export type Claim = {
   seq: number;
   attempts: number;
   handedAt: number;
+  activeSince: number;
   leaseUntil: number;
   reported: boolean;
   lost: boolean;
@@ -49,6 +51,7 @@ export class Claims {
         seq: job.seq,
         attempts: job.attempts,
         handedAt: now,
+        activeSince: now,
         leaseUntil,
         reported: false,
         lost: false,

@@ -11,6 +11,7 @@ const order = (overrides: Partial<Order>): Order => ({
   currency: "USD",
   totalMinor: 100,
   cart: null,
+  steps: [],
   status: "processing",
   createdAt: 1_000,
   startedAt: 1_250,

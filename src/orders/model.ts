@@ -105,6 +105,15 @@ export type OrderStatusView = typeof OrderStatusView.static;
 
 const Timestamp = t.Nullable(t.String({ format: "date-time", description: "ISO-8601 UTC" }));
 
+/** A step of processing that completed (a module that exports `steps`: docs/STEPS.md). */
+export const StepView = t.Object({
+  name: t.String(),
+  status: t.Literal("completed"),
+  attempt: t.Integer({ description: "The order's attempt that completed it" }),
+  completed_at: t.String({ format: "date-time", description: "ISO-8601 UTC" }),
+  result: t.Unknown({ description: "What the step returned (JSON), handed to the later steps" }),
+});
+
 export const OrderView = t.Object(
   {
     order_id: t.String(),
@@ -126,6 +135,12 @@ export const OrderView = t.Object(
     completed_at: Timestamp,
     attempts: t.Integer({ description: "Processing attempts started so far" }),
     last_error: t.Nullable(t.String({ description: "Why the latest attempt failed" })),
+    steps: t.Optional(
+      t.Array(StepView, {
+        description:
+          "When PROCESS_ORDER_MODULE exports steps: those completed so far, in order. A completed step never runs again for this order.",
+      }),
+    ),
   },
   {
     examples: [

@@ -46,5 +46,16 @@ export function toOrderView(order: Order): OrderView {
     completed_at: iso(order.completedAt),
     attempts: order.attempts,
     last_error: order.lastError,
+    ...(order.steps.length === 0
+      ? {}
+      : {
+          steps: order.steps.map((step) => ({
+            name: step.name,
+            status: step.status,
+            attempt: step.attempt,
+            completed_at: new Date(step.completedAt).toISOString(),
+            result: step.result,
+          })),
+        }),
   };
 }

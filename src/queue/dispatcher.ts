@@ -20,6 +20,7 @@ import { HandOver } from "./hand-over.ts";
 import type { Reported } from "./messages.ts";
 import { ignoreQueue, type QueueObserver } from "./observer.ts";
 import { claimRequests, type FreeSlots, freeSlots, outcomeOf, settle, shareClaimed } from "./policy.ts";
+import { StepRecorder } from "./step-recorder.ts";
 import type { QueueStore } from "./store.ts";
 import { Watchdog } from "./watchdog.ts";
 import type { Workers } from "./worker-pool.ts";
@@ -54,6 +55,7 @@ export class Dispatcher {
   private readonly held = new Claims();
   private readonly leases: LeaseKeeper;
   private readonly handOver: HandOver;
+  private readonly steps: StepRecorder;
   private reported: Reported[] = [];
   // One pump at a time; a wake-up during one asks for one more after it.
   private readonly pumps = new Serial(
@@ -99,6 +101,13 @@ export class Dispatcher {
       release: (owner) => void this.releaseOrders(owner, deps.now()),
       wake: () => this.wake(),
     });
+    this.steps = new StepRecorder({
+      queue: deps.queue,
+      claims: this.held,
+      workers: this.pool,
+      now: deps.now,
+      log: deps.log,
+    });
   }
 
   /** Starts the worker threads; orders are claimed as soon as the first one is ready. */
@@ -117,6 +126,7 @@ export class Dispatcher {
         }
         this.wake();
       },
+      steps: (owner, steps) => this.steps.add(owner, steps),
       exited: (owner) => this.release(owner),
     });
     this.watchdogTimer = setInterval(() => this.checkDeadlines(), MAX_IDLE_MS);

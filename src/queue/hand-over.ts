@@ -85,6 +85,7 @@ export class HandOver {
       cart: order.cart,
       totalCents: order.totalMinor,
       attempt: order.attempts,
+      steps: order.steps,
     }));
     if (!this.deps.workers.send(owner, work)) {
       for (const order of orders) this.deps.claims.delete(owner, order.orderId);
@@ -94,7 +95,10 @@ export class HandOver {
     const handedAt = this.deps.now();
     for (const order of orders) {
       const claim = this.deps.claims.get(owner, order.orderId);
-      if (claim) claim.handedAt = handedAt;
+      if (claim) {
+        claim.handedAt = handedAt;
+        claim.activeSince = handedAt;
+      }
     }
   }
 }

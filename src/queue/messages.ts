@@ -8,10 +8,18 @@ export type ToWorker =
   // Shutdown ran out of time: abort every attempt.
   | { type: "abort" }
   // These attempts lost their claim (the lease ran out and the order was taken up again): abort them.
-  | { type: "cancel"; orderIds: string[]; reason: string };
+  | { type: "cancel"; orderIds: string[]; reason: string }
+  // The answers to `steps`: each one recorded (no error: run the next step) or not (stop with it).
+  | { type: "recorded"; answers: StepAnswer[] };
 
-/** The outcome of one attempt; `error` is set when it failed. */
-export type AttemptResult = { orderId: string; error?: string };
+/** A step that completed (a module that exports `steps`), to record before the next one runs. */
+export type StepDone = { orderId: string; name: string; result: unknown };
+
+/** Whether a completed step was recorded; `error` is set when not (the attempt ends with it). */
+export type StepAnswer = { orderId: string; error?: string };
+
+/** The outcome of one attempt; `error` is set when it failed, `step` when a module's step failed. */
+export type AttemptResult = { orderId: string; error?: string; step?: string };
 
 /** A result as it arrived on the main thread (`at`, for the processing time), waiting to be recorded. */
 export type Reported = { owner: string; result: AttemptResult; at: number };
@@ -20,5 +28,7 @@ export type Reported = { owner: string; result: AttemptResult; at: number };
 export type FromWorker =
   | { type: "ready" }
   | { type: "done"; results: AttemptResult[] }
+  // Steps completed in this turn: record them, then answer with `recorded`.
+  | { type: "steps"; steps: StepDone[] }
   // An attempt went on past its deadline and did not end when aborted: replace this thread.
   | { type: "stuck"; orderId: string };

@@ -23,13 +23,13 @@ export function decideOutcome(
   rules: RetryRules,
 ): Settlement {
   const held = { seq: claim.seq, owner };
-  const { error } = result;
+  const { error, step } = result;
   if (error === undefined) return { ...held, transition: lifecycle.completed(), completedAt: now };
   const again = retryAfter(claim.attempts, now, rules);
-  if (!again) return { ...held, transition: lifecycle.failed(error), lastError: error };
+  if (!again) return { ...held, transition: lifecycle.failed(error, step), lastError: error };
   return {
     ...held,
-    transition: lifecycle.attemptFailed(error, again.backoffMs),
+    transition: lifecycle.attemptFailed(error, again.backoffMs, step),
     runAt: again.runAt,
     lastError: error,
   };
@@ -106,13 +106,14 @@ export function freeSlots(
 }
 
 /**
- * The attempts handed over more than `limitMs` before `now`, by thread (skipping `skip`): their
- * thread's own deadline timer would have reported them, so the thread is not answering.
+ * The attempts on one step for more than `limitMs` before `now` (since their hand-over or their last
+ * recorded step), by thread (skipping `skip`): their thread's own deadline timer would have
+ * reported them, so the thread is not answering.
  */
 export function overdueAttempts(claims: Claims, now: number, limitMs: number, skip: Set<string>) {
   const overdue = new Map<string, string[]>();
   for (const { owner, key: orderId, claim } of claims.all())
-    if (!skip.has(owner) && now - claim.handedAt > limitMs)
+    if (!skip.has(owner) && now - claim.activeSince > limitMs)
       overdue.set(owner, [...(overdue.get(owner) ?? []), orderId]);
   return overdue;
 }

@@ -1,11 +1,11 @@
 /**
  * The processing step, run inside a worker thread: the one function to replace with a real
  * fulfilment call, either here or with `PROCESS_ORDER_MODULE` (a module exporting a function
- * `processOrder` of the same shape). It gets the order and an AbortSignal (raised when the attempt
+ * `processOrder` of the same shape, or `steps`: steps.ts). It gets the order and an AbortSignal (raised when the attempt
  * passes PROCESSING_TIMEOUT_MS, or when shutdown runs out of time) and either resolves (the order is
  * completed) or throws (the attempt failed and is retried with backoff until MAX_ATTEMPTS).
  */
-import type { Cart } from "../records/order.ts";
+import type { Cart, CompletedStep } from "../records/order.ts";
 
 /**
  * The order as a worker sees it: money in integer minor units of `currency`; `cart` (its priced
@@ -21,6 +21,8 @@ export type WorkOrder = {
   /** Deprecated: `totalMinor`, named when every order was in cents. */
   totalCents: number;
   attempt: number;
+  /** The steps completed before this attempt, in order (a module that exports `steps`: steps.ts). */
+  steps: CompletedStep[];
 };
 
 /** The processing function's shape. */

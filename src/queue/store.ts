@@ -4,9 +4,9 @@
  * under src/db/ implements it; test/storage-contract.ts defines its behaviour.
  */
 import type { Transition } from "../records/order.ts";
-import type { ClaimRequest, SettleAndClaimResult, Settlement } from "../records/queue.ts";
+import type { ClaimRequest, SettleAndClaimResult, Settlement, StepRecord } from "../records/queue.ts";
 
-export type { ClaimRequest, SettleAndClaimResult, Settlement };
+export type { ClaimRequest, SettleAndClaimResult, Settlement, StepRecord };
 
 /** What the queue needs from storage. */
 export type QueueStore = {
@@ -22,6 +22,12 @@ export type QueueStore = {
     now: number;
     leaseUntil: number;
   }): Promise<SettleAndClaimResult>;
+  /**
+   * Appends each record's step to its order's steps, with its event at `now`, where its owner
+   * still holds the order; one transaction for the lot. Returns the seqs recorded: a record missing
+   * from them lost its claim (its step is not recorded, and the attempt must stop).
+   */
+  recordSteps(args: { records: StepRecord[]; now: number }): Promise<number[]>;
   /**
    * Extends to `until` the lease of each of these orders that its owner still holds, and returns
    * the seqs it extended: a listed order missing from them was lost to its owner (rescued after

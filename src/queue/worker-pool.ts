@@ -4,7 +4,7 @@
  * those. Each thread is known by its `owner` id, which changes with every replacement, so a result
  * or a release can never be mistaken for another thread's.
  */
-import type { AttemptResult, FromWorker, ToWorker } from "./messages.ts";
+import type { AttemptResult, FromWorker, StepAnswer, StepDone, ToWorker } from "./messages.ts";
 import type { ProcessingSettings, WorkOrder } from "./process-order.ts";
 
 /** What the pool tells its user. */
@@ -13,6 +13,8 @@ export type PoolEvents = {
   ready: (owner: string) => void;
   /** A thread finished some orders. */
   results: (owner: string, results: AttemptResult[]) => void;
+  /** A thread completed steps of a module that exports `steps`: record them, then `answer`. */
+  steps: (owner: string, steps: StepDone[]) => void;
   /** A thread ended unexpectedly; whatever it held is lost to it (a replacement comes shortly). */
   exited: (owner: string) => void;
 };
@@ -29,7 +31,7 @@ export class WorkerPool {
   private readonly runId = crypto.randomUUID().slice(0, 8);
   private generation = 0;
   private stopping = false;
-  private events: PoolEvents = { ready: () => {}, results: () => {}, exited: () => {} };
+  private events: PoolEvents = { ready: () => {}, results: () => {}, steps: () => {}, exited: () => {} };
 
   constructor(
     private readonly options: { size: number; processing: ProcessingSettings },
@@ -58,6 +60,12 @@ export class WorkerPool {
     if (!thread) return false;
     thread.worker.postMessage({ type: "process", orders } satisfies ToWorker);
     return true;
+  }
+
+  /** Tells thread `owner` whether the steps it reported were recorded (if it is still there). */
+  answer(owner: string, answers: StepAnswer[]): void {
+    const thread = this.threads.find((t) => t.owner === owner);
+    thread?.worker.postMessage({ type: "recorded", answers } satisfies ToWorker);
   }
 
   /** Tells every thread to abort what it is running (shutdown ran out of time). */
@@ -106,6 +114,8 @@ export class WorkerPool {
         this.events.ready(thread.owner);
       } else if (message.type === "done") {
         this.events.results(thread.owner, message.results);
+      } else if (message.type === "steps") {
+        this.events.steps(thread.owner, message.steps);
       } else {
         this.log("processOrder ignored its abort past the deadline; replacing the worker thread", {
           worker: thread.owner,
@@ -143,5 +153,5 @@ export class WorkerPool {
 /** What the dispatcher uses of the pool: a pool, or, in its unit tests, a stand-in. */
 export type Workers = Pick<
   WorkerPool,
-  "start" | "readyOwners" | "health" | "send" | "cancel" | "abort" | "kill" | "stop"
+  "start" | "readyOwners" | "health" | "send" | "answer" | "cancel" | "abort" | "kill" | "stop"
 >;

@@ -26,6 +26,20 @@ export type OrderLine = { sku: string; quantity: number; unitPrice: number; name
 export type Cart = { lines: OrderLine[]; shipping: number; tax: number; discount: number };
 
 /**
+ * A step of an order's processing that completed (a module that exports `steps`, src/queue/steps.ts):
+ * recorded with the order, fenced by its claim, before the next step ran, so no retry, crash or
+ * lost lease runs it again. `result` is what its `run` returned (JSON, at most 16 KB); `attempt` is
+ * the order's attempt that completed it.
+ */
+export type CompletedStep = {
+  name: string;
+  status: "completed";
+  attempt: number;
+  completedAt: number;
+  result: unknown;
+};
+
+/**
  * An order as storage returns it. `seq` is the insertion order (listing keyset and FIFO
  * tie-break); times are epoch milliseconds (UTC); money is integer minor units of `currency`
  * (ISO 4217). `cart` is null for a seed-shaped order (item ids and a total, nothing priced).
@@ -44,6 +58,8 @@ export type Order = {
   completedAt: number | null;
   attempts: number;
   lastError: string | null;
+  /** The steps completed so far, in the order they ran (empty for a module with one `processOrder`). */
+  steps: CompletedStep[];
 };
 
 /** A new order as the service computed it; storage adds the status and the queue columns. */

@@ -168,6 +168,7 @@ const EXAMPLE_EVENTS = new Map(
     [
       [lifecycle.created(), 0],
       [lifecycle.claimed("worker-0-slot-3"), 1],
+      [lifecycle.stepCompleted("charge"), 1],
       [lifecycle.completed(), 1],
       [lifecycle.attemptFailed("payment gateway timed out", 740), 1],
       [lifecycle.failed("card declined"), 5],

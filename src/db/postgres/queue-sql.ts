@@ -14,14 +14,14 @@
  * explains the stream key `tx_id` that they get by default, and the one exception (the claim).
  */
 import type { NewOrder, OrderChange, Transition } from "../../records/order.ts";
-import type { ClaimRequest, Settlement } from "../../records/queue.ts";
+import type { ClaimRequest, Settlement, StepRecord } from "../../records/queue.ts";
 import { at, ms, statement } from "./sql.ts";
 
 /** The columns of an order as the ports speak them (times as epoch ms). */
 export const ORDER_COLUMNS = `seq::float8 AS "seq", order_id AS "orderId", user_id AS "userId",
   item_ids AS "itemIds", currency, total_minor::float8 AS "totalMinor", cart, status, ${ms("created_at")} AS "createdAt",
   ${ms("started_at")} AS "startedAt", ${ms("completed_at")} AS "completedAt", attempts,
-  last_error AS "lastError"`;
+  last_error AS "lastError", coalesce(steps, '[]'::jsonb) AS steps`;
 
 const INSERT_EVENTS =
   "INSERT INTO order_events (order_seq, type, from_status, to_status, attempt, at, details)";
@@ -222,6 +222,43 @@ export const renewLeases = statement(
    FROM held WHERE orders.seq = held.seq
    RETURNING orders.seq::float8 AS "seq"`,
 );
+
+const recordStepsStatement = statement(
+  "record_steps",
+  `WITH input AS (
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[])
+       AS x(seq, owner, from_status, to_status, type, details, step)),
+   held AS (
+     SELECT orders.seq FROM orders JOIN input ON orders.seq = input.seq AND orders.claimed_by = input.owner
+       AND orders.status = input.from_status
+     ORDER BY orders.seq FOR UPDATE OF orders),
+   appended AS (
+     UPDATE orders SET steps = coalesce(orders.steps, '[]'::jsonb) || jsonb_build_array(input.step)
+     FROM held JOIN input USING (seq) WHERE orders.seq = held.seq
+     RETURNING orders.seq, orders.attempts, input.type, input.from_status, input.to_status, input.details),
+   events AS (
+     ${INSERT_EVENTS}
+     SELECT seq, type, from_status, to_status, attempts, ${at("$8")}, details FROM appended ORDER BY seq)
+   SELECT seq::float8 AS "seq" FROM appended`,
+);
+
+/**
+ * Appends each record's step to its order's steps with its event at `now`, where its owner still
+ * holds the order in the transition's `from`; the hold stays. Returns the seqs recorded. Locks in
+ * seq order, as the pump and the renewals do, so none of them deadlock. The status does not
+ * change, so the counters' trigger writes nothing.
+ */
+export const recordSteps = (records: StepRecord[], now: number) =>
+  recordStepsStatement([
+    records.map((r) => r.seq),
+    records.map((r) => r.owner),
+    records.map((r) => r.transition.from),
+    records.map((r) => r.transition.to),
+    records.map((r) => r.transition.type),
+    records.map((r) => json(r.transition.details)),
+    records.map((r) => JSON.stringify(r.step)),
+    now,
+  ]);
 
 /** Creates every counter row that does not exist yet: [statuses]. */
 export const createCounters = statement(

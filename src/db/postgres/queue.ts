@@ -5,7 +5,7 @@
  */
 import type pg from "pg";
 import type { Transition } from "../../records/order.ts";
-import type { ClaimRequest, Settlement } from "../../records/queue.ts";
+import type { ClaimRequest, Settlement, StepRecord } from "../../records/queue.ts";
 import type { Adapter } from "./context.ts";
 import { queryWithDeadline } from "./deadline.ts";
 import { NEW_ORDERS } from "./notify.ts";
@@ -33,6 +33,15 @@ export function createQueueStore(adapter: Adapter) {
         const { changed, ...result } = await settleAndClaim(pool, args, deadlineMs);
         if (changed) recorded();
         return result;
+      }),
+    recordSteps: (args: { records: StepRecord[]; now: number }) =>
+      guarded("step record", async () => {
+        const statement = q.recordSteps(args.records, args.now);
+        const seqs = (await queryWithDeadline<{ seq: number }>(pool, statement, deadlineMs)).rows.map(
+          (r) => r.seq,
+        );
+        if (seqs.length > 0) recorded();
+        return seqs;
       }),
     releaseOrders: (args: { owner: string; now: number; released: Transition }) =>
       guarded("release", () => release(q.releaseOwner(args))),

@@ -20,7 +20,14 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 import type { ActivityReport } from "../../records/activity.ts";
-import { type Cart, EVENT_TYPES, type EventType, ORDER_STATUSES, type Order } from "../../records/order.ts";
+import {
+  type Cart,
+  type CompletedStep,
+  EVENT_TYPES,
+  type EventType,
+  ORDER_STATUSES,
+  type Order,
+} from "../../records/order.ts";
 import { DELIVERY_STATUSES } from "../../records/webhook.ts";
 
 const quoted = (values: readonly string[]) => values.map((value) => `'${value}'`).join(", ");
@@ -53,6 +60,8 @@ export const orders = pgTable(
     // renews the lease while it works; an expired lease means the holder is gone (rescue).
     claimedBy: text("claimed_by"),
     leaseUntil: time("lease_until"),
+    // The steps completed so far (records/order.ts, CompletedStep), in order; NULL for none.
+    steps: jsonb("steps").$type<CompletedStep[]>(),
   },
   (table) => [
     uniqueIndex("orders_order_id_unique").on(table.orderId),
@@ -205,5 +214,6 @@ export function toOrder(row: OrderRow): Order {
     completedAt: ms(row.completedAt),
     attempts: row.attempts,
     lastError: row.lastError,
+    steps: row.steps ?? [],
   };
 }

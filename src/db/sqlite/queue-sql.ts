@@ -106,6 +106,13 @@ function holdSql(db: Db) {
     .where(and(fromStatus, lt(orders.leaseUntil, p("now"))))
     .returning(changed)
     .prepare();
+  // A step completed: appended to the order's steps, the hold kept (the attempt goes on).
+  const appendStep = db
+    .update(orders)
+    .set({ steps: sql`json_insert(coalesce(${orders.steps}, '[]'), '$[#]', json(${p("step")}))` })
+    .where(and(eq(orders.seq, p("seq")), fromStatus, eq(orders.claimedBy, p("owner"))))
+    .returning(changed)
+    .prepare();
   // Held: claimed_by is set by a claim and cleared by whatever ends the hold.
   const renew = db
     .update(orders)
@@ -121,6 +128,13 @@ function holdSql(db: Db) {
       const columns = SETTLE_COLUMNS.filter((column) => args[column] !== undefined);
       return settle(columns).get(args);
     },
+    /** Appends `step` (JSON) to order `seq`'s steps if `owner` holds it in `from`; the order, if so. */
+    appendStep: (args: {
+      seq: number;
+      owner: string;
+      from: string | null;
+      step: string;
+    }): Changed | undefined => appendStep.get(args),
     /** Ends every hold of `owner` in `from`; returns the orders. */
     releaseOrders: (args: Hold & { owner: string }): Changed[] => release.all(args),
     /** Ends every hold in `from` (start-up: no holder survived); returns the orders. */

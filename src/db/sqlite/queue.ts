@@ -10,6 +10,7 @@ import type { WriteOps } from "./writes.ts";
 export function createQueueStore({ writer }: Adapter) {
   return {
     settleAndClaim: (args: Parameters<WriteOps["settleAndClaim"]>[0]) => writer.run("settleAndClaim", args),
+    recordSteps: (args: Parameters<WriteOps["recordSteps"]>[0]) => writer.run("recordSteps", args),
     renewLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
       writer.run("renewLeases", args),
     releaseOrders: (args: Parameters<WriteOps["releaseOrders"]>[0]) => writer.run("releaseOrders", args),

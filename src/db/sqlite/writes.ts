@@ -8,7 +8,7 @@
  */
 import { eq, sql } from "drizzle-orm";
 import type { Order, OrderChange, Transition } from "../../records/order.ts";
-import type { ClaimRequest, Settlement } from "../../records/queue.ts";
+import type { ClaimRequest, Settlement, StepRecord } from "../../records/queue.ts";
 import type { Db } from "./client.ts";
 import { type Changed, createQueueSql } from "./queue-sql.ts";
 import { orderEvents, orders, toOrder } from "./schema.ts";
@@ -191,6 +191,18 @@ function queueWrites(db: Db, record: RecordEvent) {
       }
       const short = claimed.length < claims.length;
       return { claimed, nextDueAt: short ? queue.nextDueAt(from) : undefined };
+    },
+
+    /** Appends each completed step to its order, where its owner still holds it; the seqs recorded. */
+    recordSteps(args: { records: StepRecord[]; now: number }): number[] {
+      const recorded: number[] = [];
+      for (const { seq, owner, transition, step } of args.records) {
+        const row = queue.appendStep({ seq, owner, from: transition.from, step: JSON.stringify(step) });
+        if (!row) continue;
+        record(row, transition, args.now);
+        recorded.push(seq);
+      }
+      return recorded;
     },
 
     /** Ends every hold of `owner` with `released`. */

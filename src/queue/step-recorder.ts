@@ -1,0 +1,98 @@
+/**
+ * Records the steps the worker threads completed (a module that exports `steps`: steps.ts), each
+ * before its attempt runs the next one. The steps reported in one turn go to storage in one
+ * `recordSteps` call (one group commit on SQLite, one statement on PostgreSQL), each fenced by its
+ * claim, and each thread then hears which were recorded. A step whose claim is lost or no longer
+ * held is not recorded: its attempt stops there, and whoever holds the order next resumes from what
+ * was recorded. A failed call records nothing: the attempts fail and are retried with backoff, and
+ * the retry runs those steps again (with the same idempotency keys).
+ */
+
+import type { Claim, Claims } from "../jobs/claims.ts";
+import * as lifecycle from "../lifecycle.ts";
+import type { StepAnswer, StepDone } from "./messages.ts";
+import type { QueueStore, StepRecord } from "./store.ts";
+import type { Workers } from "./worker-pool.ts";
+
+/** What the recorder needs. */
+export type StepRecorderDeps = {
+  queue: Pick<QueueStore, "recordSteps">;
+  claims: Claims;
+  workers: Pick<Workers, "answer">;
+  now: () => number;
+  log: (level: "error", message: string, extra?: Record<string, unknown>) => void;
+};
+
+const LOST = "the claim on this order was lost before its step was recorded";
+
+type Waiting = { owner: string; done: StepDone; claim: Claim };
+
+/** Records completed steps; see the file comment. */
+export class StepRecorder {
+  private waiting: Waiting[] = [];
+
+  constructor(private readonly deps: StepRecorderDeps) {}
+
+  /** Steps thread `owner` completed: recorded with the next turn's others, then answered. */
+  add(owner: string, steps: StepDone[]): void {
+    const lost: StepAnswer[] = [];
+    for (const done of steps) {
+      const claim = this.deps.claims.get(owner, done.orderId);
+      if (!claim || claim.lost) lost.push({ orderId: done.orderId, error: LOST });
+      else {
+        if (this.waiting.length === 0) setImmediate(() => void this.flush());
+        this.waiting.push({ owner, done, claim });
+      }
+    }
+    if (lost.length > 0) this.deps.workers.answer(owner, lost);
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.waiting;
+    this.waiting = [];
+    const now = this.deps.now();
+    const records: StepRecord[] = batch.map(({ owner, done, claim }) => ({
+      seq: claim.seq,
+      owner,
+      transition: lifecycle.stepCompleted(done.name),
+      step: {
+        name: done.name,
+        status: "completed",
+        attempt: claim.attempts,
+        completedAt: now,
+        result: done.result,
+      },
+    }));
+    let recorded: Set<number>;
+    try {
+      recorded = new Set(await this.deps.queue.recordSteps({ records, now }));
+    } catch (error) {
+      this.deps.log("error", "queue write failed", { write: "recordSteps", error: String(error) });
+      const why = `the step's completion could not be recorded: ${String(error)}`;
+      this.answer(batch.map(({ owner, done }) => ({ owner, answer: { orderId: done.orderId, error: why } })));
+      return;
+    }
+    const at = this.deps.now();
+    this.answer(
+      batch.map(({ owner, done, claim }) => {
+        if (recorded.has(claim.seq)) {
+          // The next step's deadline counts from now (watchdog.ts).
+          claim.activeSince = at;
+          return { owner, answer: { orderId: done.orderId } };
+        }
+        claim.lost = true;
+        return { owner, answer: { orderId: done.orderId, error: LOST } };
+      }),
+    );
+  }
+
+  /** Sends each thread its answers in one message. */
+  private answer(answers: { owner: string; answer: StepAnswer }[]): void {
+    const byOwner = Map.groupBy(answers, (entry) => entry.owner);
+    for (const [owner, entries] of byOwner)
+      this.deps.workers.answer(
+        owner,
+        entries.map((entry) => entry.answer),
+      );
+  }
+}
