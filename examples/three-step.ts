@@ -11,8 +11,13 @@
  * crash or a lost lease resumes at the first step not completed; the key covers the one window
  * left, a call that succeeded just before the process died (src/queue/steps.ts, docs/STEPS.md).
  *
+ * When an order fails for good (MAX_ATTEMPTS used up), the completed steps are undone, last first:
+ * the shipment is not booked, so the payment is refunded and the reservation released, each call
+ * with its own idempotency key (`<order_id>:<step>:compensate`).
+ *
  * EXAMPLE_STEP_MS: how long each simulated call takes (default 0). EXAMPLE_FAIL_STEP: the name of a
- * step that always fails, to watch the retries resume at it (the steps before it do not run again).
+ * step that always fails, to watch the retries resume at it (the steps before it do not run again)
+ * and then the compensations.
  */
 import type { WorkOrder } from "../src/queue/process-order.ts";
 import type { Step, StepContext } from "../src/queue/steps.ts";
@@ -39,7 +44,9 @@ class FakeSystem {
 }
 
 const stock = new FakeSystem("res");
+const releases = new FakeSystem("rel");
 const payments = new FakeSystem("pay");
+const refunds = new FakeSystem("ref");
 const carrier = new FakeSystem("shp");
 
 function failIfAsked(step: string): void {
@@ -57,6 +64,9 @@ export const steps: Step[] = [
       failIfAsked("reserve_stock");
       return { reservation: await stock.call(ctx.idempotencyKey, ctx.signal), units: units(order) };
     },
+    async compensate(_order: WorkOrder, ctx: StepContext) {
+      await releases.call(ctx.idempotencyKey, ctx.signal);
+    },
   },
   {
     name: "charge",
@@ -64,6 +74,9 @@ export const steps: Step[] = [
       failIfAsked("charge");
       const payment = await payments.call(ctx.idempotencyKey, ctx.signal);
       return { payment, amount_minor: order.totalMinor, currency: order.currency };
+    },
+    async compensate(_order: WorkOrder, ctx: StepContext) {
+      await refunds.call(ctx.idempotencyKey, ctx.signal);
     },
   },
   {

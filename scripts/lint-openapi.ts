@@ -40,6 +40,7 @@ async function servedDocument(env: Record<string, string> = {}): Promise<unknown
       onOrderStored: () => {},
       onOrderRetried: () => {},
       defaultCurrency: config.defaultCurrency,
+      maxAttempts: config.maxAttempts,
       feed: unusedPort<EventFeed>("EventFeed"),
     },
     events: {

@@ -22,6 +22,16 @@ const TRANSITIONS = {
     to: "processing",
     means: "a step of a module that exports steps completed; its result is stored with the order",
   },
+  step_compensated: {
+    from: "processing",
+    to: "processing",
+    means: "a completed step was undone by its compensate, the order having failed for good",
+  },
+  step_compensation_failed: {
+    from: "processing",
+    to: "processing",
+    means: "a step's compensate failed on the last attempt allowed; an operator's retry tries it again",
+  },
   completed: { from: "processing", to: "completed", means: "the attempt succeeded" },
   attempt_failed: {
     from: "processing",
@@ -67,6 +77,11 @@ export const claimed = (owner: string) => make("claimed", { claimed_by: owner })
  * and the next step runs (src/queue/steps.ts).
  */
 export const stepCompleted = (step: string) => make("step_completed", { step });
+/** A completed step was undone (its module's `compensate`). */
+export const stepCompensated = (step: string) => make("step_compensated", { step });
+/** A step's `compensate` failed and no attempt is left to try it again. */
+export const stepCompensationFailed = (step: string, error: string) =>
+  make("step_compensation_failed", { step, error });
 /** The attempt succeeded. */
 export const completed = () => make("completed");
 /** `step` is set when a module exports steps: the one that failed (a retry resumes there). */
@@ -74,8 +89,14 @@ const inStep = (step: string | undefined) => (step === undefined ? {} : { step }
 /** The attempt failed and the order runs again after `backoffMs`. */
 export const attemptFailed = (error: string, backoffMs: number, step?: string) =>
   make("attempt_failed", { error, backoff_ms: backoffMs, ...inStep(step) });
-/** The last allowed attempt failed: the order gives up. */
-export const failed = (error: string, step?: string) => make("failed", { error, ...inStep(step) });
+/**
+ * The last allowed attempt failed: the order gives up. For a module's steps, `step` is the one that
+ * failed and `compensation` says whether its completed steps were undone.
+ */
+export const failed = (error: string, step?: string, compensation?: Compensation) =>
+  make("failed", { error, ...inStep(step), ...(compensation === undefined ? {} : { compensation }) });
+/** How the undoing of a failed order's completed steps ended. */
+export type Compensation = "compensated" | "compensation_failed";
 /** A client cancelled the order before any worker took it. */
 export const cancelled = () => make("cancelled");
 /** An operator retried a failed order: pending again, with a fresh attempt budget. */
@@ -96,8 +117,10 @@ export function describeEventTypes(): { types: string; details: string } {
   const examples = [
     claimed("<owner>"),
     stepCompleted("<step>"),
+    stepCompensated("<step>"),
+    stepCompensationFailed("<step>", "<error>"),
     attemptFailed("<error>", 0, "<step>"),
-    failed("<error>", "<step>"),
+    failed("<error>", "<step>", "compensated"),
     retried(0),
     workerStopped(),
   ];

@@ -124,6 +124,7 @@ function createHttpApp({ config, log, now, storage, metrics, dispatcher, sender,
       },
       onOrderRetried: () => dispatcher.wake(),
       defaultCurrency: config.defaultCurrency,
+      maxAttempts: config.maxAttempts,
       feed,
     },
     events: {

@@ -104,6 +104,7 @@ function stubApp(orders: Partial<OrderStore>, env: Record<string, string> = {}) 
       onOrderStored: () => {},
       onOrderRetried: () => {},
       defaultCurrency: "USD",
+      maxAttempts: 5,
       feed: {} as EventFeed,
     },
     events: {} as EventDeps,

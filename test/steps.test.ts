@@ -5,7 +5,7 @@
  * TEST_STORAGE=postgres); the crash tests are in steps-crash.test.ts.
  */
 import { afterEach, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { call, cleanup, order, startService, tempDir, waitFor } from "./helpers.ts";
 
@@ -21,12 +21,26 @@ const journalOf = (path: string) =>
     .split("\n")
     .map((line) => line.split(" "));
 
-/** A fresh journal file for the steps fixture (worker threads read STEPS_JOURNAL from the process). */
+/**
+ * A fresh journal file and gates folder for the steps fixture (worker threads read STEPS_JOURNAL
+ * and STEPS_GATES from the process).
+ */
 function freshJournal(): string {
-  const path = join(tempDir(), "journal");
+  const dir = tempDir();
+  process.env.STEPS_GATES = dir;
+  const path = join(dir, "journal");
   process.env.STEPS_JOURNAL = path;
   return path;
 }
+
+/** Opens a gate of the fixture: a file in STEPS_GATES. */
+const openGate = (name: string) => writeFileSync(join(process.env.STEPS_GATES as string, name), "");
+
+/** The journal's steps of `orderId`, with the attempt that ran each. */
+const runsOf = (journal: string, orderId: string) =>
+  journalOf(journal)
+    .filter(([, id]) => id === orderId)
+    .map(([step, , attempt]) => `${step} ${attempt}`);
 
 async function settled(url: URL, orderId: string, status = "completed") {
   await waitFor(async () => (await call(url, "GET", `/orders/${orderId}/status`)).body.status === status, {
@@ -74,6 +88,31 @@ test("the three-step example: each step's result is stored with the order and se
     ["step_completed", "book_shipment"],
     ["completed", null],
   ]);
+});
+
+test("the example, its shipment refused: the payment is refunded and the stock released, and the order fails", async () => {
+  process.env.EXAMPLE_FAIL_STEP = "book_shipment";
+  try {
+    const { url } = await startService({
+      PROCESS_ORDER_MODULE: EXAMPLE,
+      MAX_ATTEMPTS: "2",
+      RETRY_BASE_MS: "10",
+    });
+    await call(url, "POST", "/orders", order("example-2"));
+    const failed = await settled(url, "example-2", "failed");
+    expect(failed.last_error).toBe("book_shipment failed (EXAMPLE_FAIL_STEP)");
+    expect(failed.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
+      ["reserve_stock", "compensated"],
+      ["charge", "compensated"],
+    ]);
+    expect((await historyOf(url, "example-2")).slice(-3)).toEqual([
+      ["step_compensated", "charge"],
+      ["step_compensated", "reserve_stock"],
+      ["failed", null],
+    ]);
+  } finally {
+    delete process.env.EXAMPLE_FAIL_STEP;
+  }
 });
 
 test("a failed step is retried where it failed: the steps before it do not run again", async () => {
@@ -135,4 +174,104 @@ test("a module with one processOrder keeps today's history: no step events, no s
     ["claimed", null],
     ["completed", null],
   ]);
+});
+
+/** Starts the journaling module with two attempts, posts `orderId` and waits until it fails. */
+async function failedWithTwoAttempts(orderId: string) {
+  const journal = freshJournal();
+  const { url } = await startService({
+    PROCESS_ORDER_MODULE: JOURNALING,
+    MAX_ATTEMPTS: "2",
+    RETRY_BASE_MS: "10",
+  });
+  await call(url, "POST", "/orders", order(orderId));
+  const failed = await settled(url, orderId, "failed");
+  // Both forward attempts ran steps one and two once, then three each time.
+  expect(runsOf(journal, orderId).slice(0, 4)).toEqual([
+    "one attempt=1",
+    "two attempt=1",
+    "three attempt=1",
+    "three attempt=2",
+  ]);
+  return { journal, url, failed };
+}
+
+test("a step that always fails: the completed steps are compensated once each, last first; a retry once it is fixed completes", async () => {
+  const { journal, url, failed } = await failedWithTwoAttempts("broken-1");
+  expect(runsOf(journal, "broken-1").slice(4)).toEqual(["undo-two attempt=3", "undo-one attempt=3"]);
+  // Each compensation had every completed step's result, and a key of its own.
+  const undoTwo = journalOf(journal).find(([step]) => step === "undo-two") as string[];
+  expect(undoTwo[3]).toBe("key=broken-1:two:compensate");
+  expect(undoTwo[4]).toBe('results={"one":{"first":8},"two":{"second":true}}');
+  expect(failed.last_error).toBe("three always fails");
+  expect(failed.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
+    ["one", "compensated"],
+    ["two", "compensated"],
+  ]);
+  expect(failed.steps[1].result).toEqual({ second: true });
+  expect(Date.parse(failed.steps[1].compensated_at)).toBeGreaterThanOrEqual(
+    Date.parse(failed.steps[1].completed_at),
+  );
+  const events = (await call(url, "GET", "/orders/broken-1/events")).body.events;
+  expect(events.slice(-4).map((e: { type: string; details: unknown }) => [e.type, e.details])).toEqual([
+    ["claimed", { claimed_by: expect.any(String) }],
+    ["step_compensated", { step: "two" }],
+    ["step_compensated", { step: "one" }],
+    ["failed", { error: "three always fails", compensation: "compensated" }],
+  ]);
+  const undo = events.find(
+    (e: { type: string; attempt: number }) => e.type === "attempt_failed" && e.attempt === 2,
+  );
+  expect(undo.details).toEqual({ error: "three always fails", backoff_ms: 0, step: "three" });
+
+  // Fixed: an operator's retry runs every step again from the first (they were undone).
+  openGate("broken-1");
+  expect((await call(url, "POST", "/orders/broken-1/retry")).status).toBe(200);
+  const done = await settled(url, "broken-1");
+  expect(runsOf(journal, "broken-1").slice(6)).toEqual(["one attempt=1", "two attempt=1", "three attempt=1"]);
+  expect(done.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
+    ["one", "completed"],
+    ["two", "completed"],
+    ["three", "completed"],
+  ]);
+});
+
+test("a compensation that keeps failing is given up and the rest undone; an operator's retry tries only it again", async () => {
+  const { journal, url, failed } = await failedWithTwoAttempts("stubborn-1");
+  expect(runsOf(journal, "stubborn-1").slice(4)).toEqual([
+    "undo-two attempt=3",
+    "undo-two attempt=4",
+    "undo-one attempt=4",
+  ]);
+  expect(failed.steps).toEqual([
+    expect.objectContaining({ name: "one", status: "compensated", attempt: 4 }),
+    expect.objectContaining({
+      name: "two",
+      status: "compensation_failed",
+      attempt: 4,
+      error: "refund refused",
+    }),
+  ]);
+  const last = (await call(url, "GET", "/orders/stubborn-1/events")).body.events.at(-1);
+  expect(last.details).toEqual({ error: "three always fails", compensation: "compensation_failed" });
+
+  openGate("stubborn-1.undo");
+  expect((await call(url, "POST", "/orders/stubborn-1/retry")).status).toBe(200);
+  await waitFor(
+    async () =>
+      (await historyOf(url, "stubborn-1")).at(-1)?.[0] === "failed" &&
+      runsOf(journal, "stubborn-1").length === 8,
+    {
+      what: "the retried compensation",
+    },
+  );
+  expect(runsOf(journal, "stubborn-1").at(-1)).toBe("undo-two attempt=3");
+  const again = (await call(url, "GET", "/orders/stubborn-1")).body;
+  expect(again.status).toBe("failed");
+  expect(again.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
+    ["one", "compensated"],
+    ["two", "compensated"],
+  ]);
+  const end = (await call(url, "GET", "/orders/stubborn-1/events")).body.events.at(-1);
+  expect(end.details).toEqual({ error: "three always fails", compensation: "compensated" });
 });

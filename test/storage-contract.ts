@@ -441,7 +441,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
         name,
         status: "completed" as const,
         attempt,
-        completedAt: at,
+        at,
         result,
       });
       const record = (order: Order, owner: string, name: string, at: number, result?: unknown) =>

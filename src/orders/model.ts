@@ -4,7 +4,7 @@
  */
 import { t } from "elysia";
 import { DEFAULT_PAGE, limitRule } from "../kit/paging.ts";
-import { ORDER_STATUSES } from "../records/order.ts";
+import { ORDER_STATUSES, STEP_STATUSES, type StepStatus } from "../records/order.ts";
 import { Amount, LineItem, LineView, MAX_LINES, MoneyView, Text } from "./fields.ts";
 
 const ID_PATTERN = "^[A-Za-z0-9._:-]+$";
@@ -105,14 +105,25 @@ export type OrderStatusView = typeof OrderStatusView.static;
 
 const Timestamp = t.Nullable(t.String({ format: "date-time", description: "ISO-8601 UTC" }));
 
-/** A step of processing that completed (a module that exports `steps`: docs/STEPS.md). */
+/** A step of processing that completed, and whether it was undone (docs/STEPS.md). */
 export const StepView = t.Object({
   name: t.String(),
-  status: t.Literal("completed"),
-  attempt: t.Integer({ description: "The order's attempt that completed it" }),
+  status: t.Unsafe<StepStatus>(
+    t.Union(
+      STEP_STATUSES.map((status) => t.Literal(status)),
+      {
+        description:
+          "completed; compensated (undone after the order failed for good); compensation_failed (its compensate gave up: an operator's retry tries it again)",
+      },
+    ),
+  ),
+  attempt: t.Integer({ description: "The order's attempt that recorded its status" }),
   completed_at: t.String({ format: "date-time", description: "ISO-8601 UTC" }),
   result: t.Unknown({ description: "What the step returned (JSON), handed to the later steps" }),
+  compensated_at: t.Optional(t.String({ format: "date-time", description: "ISO-8601 UTC" })),
+  error: t.Optional(t.String({ description: "Why its compensate gave up" })),
 });
+export type StepView = typeof StepView.static;
 
 export const OrderView = t.Object(
   {

@@ -16,7 +16,7 @@ import {
 } from "../kit/errors.ts";
 import { pageOf, pageRequest } from "../kit/paging.ts";
 import * as lifecycle from "../lifecycle.ts";
-import type { Cart, NewOrder, OrderStatus } from "../records/order.ts";
+import { type Cart, type NewOrder, type Order, type OrderStatus, stepStates } from "../records/order.ts";
 import {
   type CreateOrderBody,
   type ListOrdersQuery,
@@ -42,6 +42,8 @@ export type OrderDeps = {
   onOrderStored: (order: NewOrder) => void;
   /** ISO 4217 code of an order that names none (DEFAULT_CURRENCY). */
   defaultCurrency: string;
+  /** Attempts an order gets (MAX_ATTEMPTS); as many again undo the completed steps of one that failed. */
+  maxAttempts: number;
   /** Called after an operator's retry made a failed order pending again. */
   onOrderRetried: () => void;
   /** The live events, for long-polls. */
@@ -162,7 +164,10 @@ export async function cancelOrder(deps: OrderDeps, orderId: string): Promise<Ord
 
 /**
  * An operator's retry: a failed order goes back to pending, due now, with a fresh attempt budget
- * (attempts back to 0). Any other status is a 409: retrying is for orders that gave up.
+ * (attempts back to 0). Any other status is a 409: retrying is for orders that gave up. An order
+ * whose compensations gave up (a module's steps: docs/STEPS.md) gets a fresh budget of compensation
+ * attempts instead (attempts at MAX_ATTEMPTS, past which an attempt undoes): the retry tries the
+ * compensations that failed, not the steps.
  */
 export async function retryOrder(deps: OrderDeps, orderId: string): Promise<OrderView> {
   let order = await deps.store.findOrder(orderId);
@@ -174,7 +179,8 @@ export async function retryOrder(deps: OrderDeps, orderId: string): Promise<Orde
     const retried = lifecycle.retried(order.attempts);
     if (order.status !== retried.from) throw orderNotRetryable(orderId, order.status);
     const now = deps.now();
-    const change = { transition: retried, runAt: now, attempts: 0, ifAttempts: order.attempts };
+    const attempts = compensationFailed(order) ? deps.maxAttempts : 0;
+    const change = { transition: retried, runAt: now, attempts, ifAttempts: order.attempts };
     const outcome = await deps.store.changeOrder(orderId, change, now);
     if (outcome.changed) {
       deps.onOrderRetried();
@@ -185,6 +191,10 @@ export async function retryOrder(deps: OrderDeps, orderId: string): Promise<Orde
   if (!order) throw orderNotFound(orderId);
   throw orderNotRetryable(orderId, order.status);
 }
+
+/** Whether a step's compensation of this order gave up (its latest entry says so). */
+const compensationFailed = (order: Order) =>
+  [...stepStates(order.steps).values()].some(({ latest }) => latest.status === "compensation_failed");
 
 /** The order's events, oldest first; 404 when unknown. */
 export async function listOrderEvents(store: OrderStore, orderId: string): Promise<OrderEventsView> {

@@ -6,10 +6,23 @@
  */
 
 import { formatMinor, fromMinor, storedDigits } from "../kit/currency.ts";
-import type { Order } from "../records/order.ts";
-import type { OrderView } from "./model.ts";
+import { type Order, type StepEntry, stepStates } from "../records/order.ts";
+import type { OrderView, StepView } from "./model.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** Each step as it stands now (its latest entry), with when it completed and its result. */
+function stepViews(entries: StepEntry[]): StepView[] {
+  return [...stepStates(entries)].map(([name, { latest, completed }]) => ({
+    name,
+    status: latest.status,
+    attempt: latest.attempt,
+    completed_at: new Date(completed?.at ?? latest.at).toISOString(),
+    result: completed?.result ?? null,
+    ...(latest.status === "compensated" ? { compensated_at: new Date(latest.at).toISOString() } : {}),
+    ...(latest.error === undefined ? {} : { error: latest.error }),
+  }));
+}
 
 /** The public shape of an order. */
 export function toOrderView(order: Order): OrderView {
@@ -46,16 +59,6 @@ export function toOrderView(order: Order): OrderView {
     completed_at: iso(order.completedAt),
     attempts: order.attempts,
     last_error: order.lastError,
-    ...(order.steps.length === 0
-      ? {}
-      : {
-          steps: order.steps.map((step) => ({
-            name: step.name,
-            status: step.status,
-            attempt: step.attempt,
-            completed_at: new Date(step.completedAt).toISOString(),
-            result: step.result,
-          })),
-        }),
+    ...(order.steps.length === 0 ? {} : { steps: stepViews(order.steps) }),
   };
 }

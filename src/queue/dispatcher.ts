@@ -96,6 +96,7 @@ export class Dispatcher {
       workers: this.pool,
       now: deps.now,
       leaseMs: deps.leaseMs,
+      maxAttempts: deps.maxAttempts,
       observer: this.observer,
       log: deps.log,
       release: (owner) => void this.releaseOrders(owner, deps.now()),

@@ -9,6 +9,7 @@ import type { Claims, Job } from "../jobs/claims.ts";
 import type { LeaseKeeper } from "../jobs/lease-keeper.ts";
 import type { Order } from "../records/order.ts";
 import type { QueueObserver } from "./observer.ts";
+import { attemptPlan } from "./policy.ts";
 import type { WorkOrder } from "./process-order.ts";
 import type { Workers } from "./worker-pool.ts";
 
@@ -22,6 +23,8 @@ export type HandOverDeps = {
   workers: Pick<Workers, "readyOwners" | "send">;
   now: () => number;
   leaseMs: number;
+  /** MAX_ATTEMPTS: each order's plan (policy.ts, attemptPlan) is made from it. */
+  maxAttempts: number;
   observer: QueueObserver;
   log: (level: "info" | "warn" | "error", message: string, extra?: Record<string, unknown>) => void;
   /** Puts back to pending whatever `owner` holds (its thread is gone). */
@@ -86,6 +89,8 @@ export class HandOver {
       totalCents: order.totalMinor,
       attempt: order.attempts,
       steps: order.steps,
+      lastError: order.lastError,
+      plan: attemptPlan(order.attempts, this.deps.maxAttempts),
     }));
     if (!this.deps.workers.send(owner, work)) {
       for (const order of orders) this.deps.claims.delete(owner, order.orderId);

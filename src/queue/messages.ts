@@ -1,4 +1,6 @@
 /** The messages between the dispatcher (main thread) and a worker thread. */
+import type { Compensation } from "../lifecycle.ts";
+import type { StepStatus } from "../records/order.ts";
 import type { ProcessingSettings, WorkOrder } from "./process-order.ts";
 
 /** Main thread -> worker. */
@@ -9,17 +11,38 @@ export type ToWorker =
   | { type: "abort" }
   // These attempts lost their claim (the lease ran out and the order was taken up again): abort them.
   | { type: "cancel"; orderIds: string[]; reason: string }
-  // The answers to `steps`: each one recorded (no error: run the next step) or not (stop with it).
+  // The answers to `steps`: each one recorded (no error: go on) or not (stop with it).
   | { type: "recorded"; answers: StepAnswer[] };
 
-/** A step that completed (a module that exports `steps`), to record before the next one runs. */
-export type StepDone = { orderId: string; name: string; result: unknown };
+/**
+ * A step's outcome (a module that exports `steps`), to record before anything after it runs:
+ * completed with its `result`, compensated, or its compensation given up with `error`.
+ */
+export type StepOutcome = {
+  orderId: string;
+  name: string;
+  status: StepStatus;
+  result?: unknown;
+  error?: string;
+};
 
 /** Whether a completed step was recorded; `error` is set when not (the attempt ends with it). */
 export type StepAnswer = { orderId: string; error?: string };
 
-/** The outcome of one attempt; `error` is set when it failed, `step` when a module's step failed. */
-export type AttemptResult = { orderId: string; error?: string; step?: string };
+/**
+ * The outcome of one attempt; `error` is set when it failed, `step` when a module's step failed.
+ * `undo`: it was the last forward attempt and completed steps are left to compensate (the order
+ * goes on to compensation at once). `compensation`: the compensation ended (the order fails).
+ */
+export type AttemptResult = {
+  orderId: string;
+  error?: string;
+  step?: string;
+  undo?: boolean;
+  /** A compensation attempt failed (retried within the compensation budget). */
+  compensating?: boolean;
+  compensation?: Compensation;
+};
 
 /** A result as it arrived on the main thread (`at`, for the processing time), waiting to be recorded. */
 export type Reported = { owner: string; result: AttemptResult; at: number };
@@ -28,7 +51,7 @@ export type Reported = { owner: string; result: AttemptResult; at: number };
 export type FromWorker =
   | { type: "ready" }
   | { type: "done"; results: AttemptResult[] }
-  // Steps completed in this turn: record them, then answer with `recorded`.
-  | { type: "steps"; steps: StepDone[] }
+  // Step outcomes of this turn: record them, then answer with `recorded`.
+  | { type: "steps"; steps: StepOutcome[] }
   // An attempt went on past its deadline and did not end when aborted: replace this thread.
   | { type: "stuck"; orderId: string };

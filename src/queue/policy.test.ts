@@ -3,6 +3,7 @@ import { Claims } from "../jobs/claims.ts";
 import * as lifecycle from "../lifecycle.ts";
 import type { Order } from "../records/order.ts";
 import {
+  attemptPlan,
   claimRequests,
   decideOutcome,
   freeSlots,
@@ -43,6 +44,42 @@ test("an attempt's outcome: completed; retried after its backoff; failed at the 
   });
   expect(failed.transition.details).toEqual({ error: "no stock" });
   expect(outcomeOf(failed)).toBe("failed");
+});
+
+test("a module's steps: MAX_ATTEMPTS attempts forward, then as many to undo the completed steps", () => {
+  expect([1, 2, 3, 4, 5, 6].map((attempt) => attemptPlan(attempt, 3))).toEqual([
+    { compensating: false, lastForward: false, lastCompensation: false },
+    { compensating: false, lastForward: false, lastCompensation: false },
+    { compensating: false, lastForward: true, lastCompensation: false },
+    { compensating: true, lastForward: true, lastCompensation: false },
+    { compensating: true, lastForward: true, lastCompensation: false },
+    { compensating: true, lastForward: true, lastCompensation: true },
+  ]);
+  const decide = (attempts: number, result: Omit<Parameters<typeof decideOutcome>[2], "orderId">) =>
+    decideOutcome("w", { seq: 7, attempts }, { orderId: "o", ...result }, 1000, rules);
+  // The last forward attempt left steps to undo: compensation starts at once, not after a backoff.
+  expect(decide(3, { error: "declined", step: "charge", undo: true })).toEqual({
+    seq: 7,
+    owner: "w",
+    transition: lifecycle.attemptFailed("declined", 0, "charge"),
+    runAt: 1000,
+    lastError: "declined",
+  });
+  // A compensation that failed is retried within its own budget; last_error is left as it was.
+  const again = decide(4, { error: "refund refused", step: "charge", compensating: true });
+  expect(again.transition).toMatchObject({ type: "attempt_failed", details: { step: "charge" } });
+  expect(again.runAt).toBeGreaterThanOrEqual(1000);
+  expect(again.lastError).toBeUndefined();
+  expect(decide(6, { error: "refund refused", compensating: true }).transition).toEqual(
+    lifecycle.failed("refund refused"),
+  );
+  // The compensation ended: the order fails, saying how, at whatever attempt.
+  expect(decide(5, { error: "declined", compensation: "compensated" })).toEqual({
+    seq: 7,
+    owner: "w",
+    transition: lifecycle.failed("declined", undefined, "compensated"),
+    lastError: "declined",
+  });
 });
 
 test("the claim rule: one request per order wanted, threads in turn, each claim naming its holder", () => {

@@ -14,7 +14,28 @@ import type { ClaimRequest, Settlement } from "./store.ts";
 /** How many orders a worker thread (`owner`) may be given now. */
 export type FreeSlots = { owner: string; limit: number };
 
-/** What to record for one reported attempt: completed, retry after its backoff, or failed for good. */
+/**
+ * Where an attempt stands in its order's budget: MAX_ATTEMPTS attempts to run the steps, then, for
+ * a module's steps, as many again to undo the completed ones (docs/STEPS.md). `lastForward`: a
+ * failure now is final for the steps (compensation follows); `lastCompensation`: a compensation
+ * that fails now gives up.
+ */
+export function attemptPlan(attempt: number, maxAttempts: number) {
+  return {
+    compensating: attempt > maxAttempts,
+    lastForward: attempt >= maxAttempts,
+    lastCompensation: attempt >= 2 * maxAttempts,
+  };
+}
+/** An attempt's plan (what the worker thread is told with the order). */
+export type AttemptPlan = ReturnType<typeof attemptPlan>;
+
+/**
+ * What to record for one reported attempt: completed, retry after its backoff, or failed for good.
+ * For a module's steps: a last forward attempt that leaves steps to undo goes on to compensation
+ * at once; a failed compensation attempt is retried within the compensation budget; an ended
+ * compensation fails the order, saying how it ended.
+ */
 export function decideOutcome(
   owner: string,
   claim: Pick<Claim, "seq" | "attempts">,
@@ -23,8 +44,19 @@ export function decideOutcome(
   rules: RetryRules,
 ): Settlement {
   const held = { seq: claim.seq, owner };
-  const { error, step } = result;
+  const { error, step, compensation } = result;
   if (error === undefined) return { ...held, transition: lifecycle.completed(), completedAt: now };
+  if (compensation)
+    return { ...held, transition: lifecycle.failed(error, step, compensation), lastError: error };
+  if (result.undo)
+    return { ...held, transition: lifecycle.attemptFailed(error, 0, step), runAt: now, lastError: error };
+  if (result.compensating) {
+    // A compensation attempt counts in the compensation budget, past MAX_ATTEMPTS; its error is in
+    // its event, and the order's last_error stays why the order failed.
+    const again = retryAfter(claim.attempts - rules.maxAttempts, now, rules);
+    if (!again) return { ...held, transition: lifecycle.failed(error, step) };
+    return { ...held, transition: lifecycle.attemptFailed(error, again.backoffMs, step), runAt: again.runAt };
+  }
   const again = retryAfter(claim.attempts, now, rules);
   if (!again) return { ...held, transition: lifecycle.failed(error, step), lastError: error };
   return {

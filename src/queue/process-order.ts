@@ -5,7 +5,8 @@
  * passes PROCESSING_TIMEOUT_MS, or when shutdown runs out of time) and either resolves (the order is
  * completed) or throws (the attempt failed and is retried with backoff until MAX_ATTEMPTS).
  */
-import type { Cart, CompletedStep } from "../records/order.ts";
+import type { Cart, StepEntry } from "../records/order.ts";
+import type { AttemptPlan } from "./policy.ts";
 
 /**
  * The order as a worker sees it: money in integer minor units of `currency`; `cart` (its priced
@@ -21,8 +22,12 @@ export type WorkOrder = {
   /** Deprecated: `totalMinor`, named when every order was in cents. */
   totalCents: number;
   attempt: number;
-  /** The steps completed before this attempt, in order (a module that exports `steps`: steps.ts). */
-  steps: CompletedStep[];
+  /** Its steps' outcomes recorded before this attempt, oldest first (a module's `steps`: steps.ts). */
+  steps: StepEntry[];
+  /** Why the previous attempt failed, if one did. */
+  lastError: string | null;
+  /** Where this attempt stands in the order's budget (policy.ts; only a module's steps use it). */
+  plan: AttemptPlan;
 };
 
 /** The processing function's shape. */

@@ -38,35 +38,49 @@ function setUp() {
 
 test("the steps of one turn are recorded in one call and answered in one message", async () => {
   const { queue, claims, answers, recorder } = setUp();
-  recorder.add("w1", [{ orderId: "a", name: "one", result: { x: 1 } }]);
-  recorder.add("w1", [{ orderId: "b", name: "one", result: null }]);
+  recorder.add("w1", [{ orderId: "a", name: "one", status: "completed", result: { x: 1 } }]);
+  recorder.add("w1", [{ orderId: "b", name: "one", status: "completed", result: null }]);
   await waitFor(() => answers.length > 0);
   expect(answers).toEqual([{ owner: "w1", answers: [{ orderId: "a" }, { orderId: "b" }] }]);
   expect(queue.row("a").steps).toEqual([
-    { name: "one", status: "completed", attempt: 1, completedAt: 1_000, result: { x: 1 } },
+    { name: "one", status: "completed", attempt: 1, at: 1_000, result: { x: 1 } },
   ]);
   // The next step's deadline counts from the record.
   expect(claims.get("w1", "a")?.activeSince).toBe(1_000);
+});
+
+test("a compensation is recorded as an entry of its own, with its event", async () => {
+  const { queue, answers, recorder } = setUp();
+  recorder.add("w1", [
+    { orderId: "a", name: "charge", status: "compensated" },
+    { orderId: "b", name: "charge", status: "compensation_failed", error: "refund refused" },
+  ]);
+  await waitFor(() => answers.length > 0);
+  expect(answers[0]?.answers).toEqual([{ orderId: "a" }, { orderId: "b" }]);
+  expect(queue.row("a").steps).toEqual([{ name: "charge", status: "compensated", attempt: 1, at: 1_000 }]);
+  expect(queue.row("b").steps).toEqual([
+    { name: "charge", status: "compensation_failed", attempt: 1, at: 1_000, error: "refund refused" },
+  ]);
 });
 
 test("a step whose claim was lost is not recorded: the attempt is told to stop", async () => {
   const { queue, claims, answers, recorder } = setUp();
   // Rescued meanwhile and held by another replica.
   queue.row("a").claimedBy = "elsewhere";
-  recorder.add("w1", [{ orderId: "a", name: "one", result: 1 }]);
+  recorder.add("w1", [{ orderId: "a", name: "one", status: "completed", result: 1 }]);
   await waitFor(() => answers.length > 0);
   expect(answers[0]?.answers[0]?.error).toMatch(/claim on this order was lost/);
   expect(queue.row("a").steps).toEqual([]);
   expect(claims.get("w1", "a")?.lost).toBe(true);
   // A claim already known lost is answered at once, without a call.
-  recorder.add("w1", [{ orderId: "a", name: "two", result: 1 }]);
+  recorder.add("w1", [{ orderId: "a", name: "two", status: "completed", result: 1 }]);
   expect(answers).toHaveLength(2);
 });
 
 test("a failed write records nothing and fails the attempt; the claim is still held", async () => {
   const { queue, claims, answers, recorder } = setUp();
   queue.failNext("recordSteps");
-  recorder.add("w1", [{ orderId: "a", name: "one", result: 1 }]);
+  recorder.add("w1", [{ orderId: "a", name: "one", status: "completed", result: 1 }]);
   await waitFor(() => answers.length > 0);
   expect(answers[0]?.answers[0]?.error).toMatch(/^the step's completion could not be recorded/);
   expect(queue.row("a").steps).toEqual([]);

@@ -1,6 +1,6 @@
 /**
- * Records the steps the worker threads completed (a module that exports `steps`: steps.ts), each
- * before its attempt runs the next one. The steps reported in one turn go to storage in one
+ * Records the step outcomes the worker threads report (a module that exports `steps`: steps.ts):
+ * a step completed, compensated or its compensation given up, each before its attempt goes on. The steps reported in one turn go to storage in one
  * `recordSteps` call (one group commit on SQLite, one statement on PostgreSQL), each fenced by its
  * claim, and each thread then hears which were recorded. A step whose claim is lost or no longer
  * held is not recorded: its attempt stops there, and whoever holds the order next resumes from what
@@ -10,7 +10,8 @@
 
 import type { Claim, Claims } from "../jobs/claims.ts";
 import * as lifecycle from "../lifecycle.ts";
-import type { StepAnswer, StepDone } from "./messages.ts";
+import type { StepEntry } from "../records/order.ts";
+import type { StepAnswer, StepOutcome } from "./messages.ts";
 import type { QueueStore, StepRecord } from "./store.ts";
 import type { Workers } from "./worker-pool.ts";
 
@@ -25,7 +26,22 @@ export type StepRecorderDeps = {
 
 const LOST = "the claim on this order was lost before its step was recorded";
 
-type Waiting = { owner: string; done: StepDone; claim: Claim };
+/** The event of a step's outcome. */
+function transitionOf(outcome: StepOutcome) {
+  if (outcome.status === "completed") return lifecycle.stepCompleted(outcome.name);
+  if (outcome.status === "compensated") return lifecycle.stepCompensated(outcome.name);
+  return lifecycle.stepCompensationFailed(outcome.name, outcome.error ?? "");
+}
+
+/** The entry a step's outcome appends to the order's steps. */
+function entryOf(outcome: StepOutcome, attempt: number, at: number): StepEntry {
+  const { name, status } = outcome;
+  if (status === "completed") return { name, status, attempt, at, result: outcome.result };
+  if (status === "compensated") return { name, status, attempt, at };
+  return { name, status, attempt, at, error: outcome.error ?? "" };
+}
+
+type Waiting = { owner: string; done: StepOutcome; claim: Claim };
 
 /** Records completed steps; see the file comment. */
 export class StepRecorder {
@@ -33,8 +49,8 @@ export class StepRecorder {
 
   constructor(private readonly deps: StepRecorderDeps) {}
 
-  /** Steps thread `owner` completed: recorded with the next turn's others, then answered. */
-  add(owner: string, steps: StepDone[]): void {
+  /** Step outcomes of thread `owner`: recorded with the next turn's others, then answered. */
+  add(owner: string, steps: StepOutcome[]): void {
     const lost: StepAnswer[] = [];
     for (const done of steps) {
       const claim = this.deps.claims.get(owner, done.orderId);
@@ -54,14 +70,8 @@ export class StepRecorder {
     const records: StepRecord[] = batch.map(({ owner, done, claim }) => ({
       seq: claim.seq,
       owner,
-      transition: lifecycle.stepCompleted(done.name),
-      step: {
-        name: done.name,
-        status: "completed",
-        attempt: claim.attempts,
-        completedAt: now,
-        result: done.result,
-      },
+      transition: transitionOf(done),
+      step: entryOf(done, claim.attempts, now),
     }));
     let recorded: Set<number>;
     try {

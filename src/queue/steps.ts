@@ -12,7 +12,6 @@
  * is for: the retry calls the other system again with the same key, and it answers with its first
  * result instead of acting twice. docs/STEPS.md has the design.
  */
-import type { CompletedStep } from "../records/order.ts";
 import { createProcessOrder, type ProcessingSettings, type WorkOrder } from "./process-order.ts";
 
 /** What a step gets besides the order. */
@@ -27,8 +26,17 @@ export type StepContext = {
   idempotencyKey: string;
 };
 
-/** One step: `run` resolves with its result (JSON, at most 16 KB) or throws (the attempt failed). */
-export type Step = { name: string; run: (order: WorkOrder, ctx: StepContext) => unknown };
+/**
+ * One step: `run` resolves with its result (JSON, at most 16 KB) or throws (the attempt failed).
+ * `compensate` undoes it once the order has failed for good (its ctx has every completed step's
+ * result, its own included, and the idempotency key `<order_id>:<step>:compensate`); a step
+ * without one is kept done.
+ */
+export type Step = {
+  name: string;
+  run: (order: WorkOrder, ctx: StepContext) => unknown;
+  compensate?: (order: WorkOrder, ctx: StepContext) => unknown;
+};
 
 /** The steps of processing, and whether each one's completion is recorded (a module's `steps`). */
 export type Pipeline = { steps: Step[]; durable: boolean };
@@ -44,11 +52,13 @@ function checkSteps(module: string, steps: unknown): Step[] {
   if (!Array.isArray(steps) || steps.length === 0) throw wrong("must be a non-empty array");
   const names = new Set<string>();
   for (const [i, step] of steps.entries()) {
-    const { name, run } = (step ?? {}) as { name?: unknown; run?: unknown };
+    const { name, run, compensate } = (step ?? {}) as { name?: unknown; run?: unknown; compensate?: unknown };
     if (typeof name !== "string" || !STEP_NAME.test(name))
       throw wrong(`[${i}].name must be 1-32 characters of a-z, 0-9 and _, starting with a letter`);
     if (names.has(name)) throw wrong(`[${i}].name ${name} is used twice`);
     if (typeof run !== "function") throw wrong(`[${i}].run must be a function`);
+    if (compensate !== undefined && typeof compensate !== "function")
+      throw wrong(`[${i}].compensate must be a function when given`);
     names.add(name);
   }
   return steps as Step[];
@@ -84,7 +94,3 @@ export function storedResult(value: unknown): unknown {
   }
   return JSON.parse(json);
 }
-
-/** The results of the steps an order completed before, by name. */
-export const resultsOf = (completed: CompletedStep[]) =>
-  Object.fromEntries(completed.map((step) => [step.name, step.result]));

@@ -4,7 +4,7 @@
  * those. Each thread is known by its `owner` id, which changes with every replacement, so a result
  * or a release can never be mistaken for another thread's.
  */
-import type { AttemptResult, FromWorker, StepAnswer, StepDone, ToWorker } from "./messages.ts";
+import type { AttemptResult, FromWorker, StepAnswer, StepOutcome, ToWorker } from "./messages.ts";
 import type { ProcessingSettings, WorkOrder } from "./process-order.ts";
 
 /** What the pool tells its user. */
@@ -14,7 +14,7 @@ export type PoolEvents = {
   /** A thread finished some orders. */
   results: (owner: string, results: AttemptResult[]) => void;
   /** A thread completed steps of a module that exports `steps`: record them, then `answer`. */
-  steps: (owner: string, steps: StepDone[]) => void;
+  steps: (owner: string, steps: StepOutcome[]) => void;
   /** A thread ended unexpectedly; whatever it held is lost to it (a replacement comes shortly). */
   exited: (owner: string) => void;
 };

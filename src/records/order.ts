@@ -25,19 +25,39 @@ export type OrderLine = { sku: string; quantity: number; unitPrice: number; name
  */
 export type Cart = { lines: OrderLine[]; shipping: number; tax: number; discount: number };
 
+/** Where a step of an order stands: done, undone, or its undoing gave up. */
+export const STEP_STATUSES = ["completed", "compensated", "compensation_failed"] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
 /**
- * A step of an order's processing that completed (a module that exports `steps`, src/queue/steps.ts):
- * recorded with the order, fenced by its claim, before the next step ran, so no retry, crash or
- * lost lease runs it again. `result` is what its `run` returned (JSON, at most 16 KB); `attempt` is
- * the order's attempt that completed it.
+ * One outcome of one step of an order's processing (a module that exports `steps`,
+ * src/queue/steps.ts), recorded with the order, fenced by its claim, before anything after it ran:
+ * a step completed (`result`: what its `run` returned, JSON, at most 16 KB), compensated (its
+ * `compensate` undid it), or its compensation gave up (`error`). Entries are appended, never
+ * changed: a step's state is its latest entry (`stepStates`). `attempt` is the order's attempt that
+ * recorded it; `at` when (epoch ms).
  */
-export type CompletedStep = {
+export type StepEntry = {
   name: string;
-  status: "completed";
+  status: StepStatus;
   attempt: number;
-  completedAt: number;
-  result: unknown;
+  at: number;
+  result?: unknown;
+  error?: string;
 };
+
+/**
+ * Each step's state, by name, in the order the steps first appear: its latest entry, and the
+ * latest entry that completed it (what `result` a later step gets, and when it was done).
+ */
+export function stepStates(entries: StepEntry[]): Map<string, { latest: StepEntry; completed?: StepEntry }> {
+  const states = new Map<string, { latest: StepEntry; completed?: StepEntry }>();
+  for (const entry of entries) {
+    const completed = entry.status === "completed" ? entry : states.get(entry.name)?.completed;
+    states.set(entry.name, { latest: entry, completed });
+  }
+  return states;
+}
 
 /**
  * An order as storage returns it. `seq` is the insertion order (listing keyset and FIFO
@@ -58,8 +78,8 @@ export type Order = {
   completedAt: number | null;
   attempts: number;
   lastError: string | null;
-  /** The steps completed so far, in the order they ran (empty for a module with one `processOrder`). */
-  steps: CompletedStep[];
+  /** Its steps' outcomes as recorded, oldest first (empty for a module with one `processOrder`). */
+  steps: StepEntry[];
 };
 
 /** A new order as the service computed it; storage adds the status and the queue columns. */

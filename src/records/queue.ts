@@ -4,7 +4,7 @@
  * transitions (src/queue/policy.ts); applied as given by the adapters.
  */
 import type { Transition } from "../lifecycle.ts";
-import type { CompletedStep, Order } from "./order.ts";
+import type { Order, StepEntry } from "./order.ts";
 
 /**
  * What to record for an order a worker slot held, as the queue decided it (src/queue/policy.ts):
@@ -27,7 +27,7 @@ export type Settlement = {
  * with the event of `transition`, fenced like a settlement (only while the order is in
  * `transition.from` and held by `owner`). The hold stays: the attempt goes on to the next step.
  */
-export type StepRecord = { seq: number; owner: string; transition: Transition; step: CompletedStep };
+export type StepRecord = { seq: number; owner: string; transition: Transition; step: StepEntry };
 
 /**
  * One order wanted by a worker slot (`owner`), taken with `transition` (every request of one call

@@ -22,11 +22,11 @@ import {
 import type { ActivityReport } from "../../records/activity.ts";
 import {
   type Cart,
-  type CompletedStep,
   EVENT_TYPES,
   type EventType,
   ORDER_STATUSES,
   type Order,
+  type StepEntry,
 } from "../../records/order.ts";
 import { DELIVERY_STATUSES } from "../../records/webhook.ts";
 
@@ -60,8 +60,8 @@ export const orders = pgTable(
     // renews the lease while it works; an expired lease means the holder is gone (rescue).
     claimedBy: text("claimed_by"),
     leaseUntil: time("lease_until"),
-    // The steps completed so far (records/order.ts, CompletedStep), in order; NULL for none.
-    steps: jsonb("steps").$type<CompletedStep[]>(),
+    // The steps completed so far (records/order.ts, StepEntry), in order; NULL for none.
+    steps: jsonb("steps").$type<StepEntry[]>(),
   },
   (table) => [
     uniqueIndex("orders_order_id_unique").on(table.orderId),

@@ -5,13 +5,7 @@
  */
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import {
-  type Cart,
-  type CompletedStep,
-  EVENT_TYPES,
-  ORDER_STATUSES,
-  type Order,
-} from "../../records/order.ts";
+import { type Cart, EVENT_TYPES, ORDER_STATUSES, type Order, type StepEntry } from "../../records/order.ts";
 import { DELIVERY_STATUSES } from "../../records/webhook.ts";
 
 const statusList = ORDER_STATUSES.map((status) => `'${status}'`).join(", ");
@@ -45,7 +39,7 @@ export const orders = sqliteTable(
     // already keeps a second process away, so on SQLite an expired lease means a stuck dispatcher,
     // and start-up releases every processing order anyway; the lease keeps both adapters alike.
     leaseUntil: integer("lease_until"),
-    // JSON array of the steps completed so far (records/order.ts, CompletedStep); NULL for none.
+    // JSON array of the steps completed so far (records/order.ts, StepEntry); NULL for none.
     steps: text("steps"),
   },
   (table) => [
@@ -162,6 +156,6 @@ export function toOrder(row: OrderRow): Order {
     completedAt: row.completedAt,
     attempts: row.attempts,
     lastError: row.lastError,
-    steps: row.steps === null ? [] : (JSON.parse(row.steps) as CompletedStep[]),
+    steps: row.steps === null ? [] : (JSON.parse(row.steps) as StepEntry[]),
   };
 }
