@@ -40,6 +40,16 @@ const TRANSITIONS = {
   },
   failed: { from: "processing", to: "failed", means: "the last allowed attempt failed" },
   cancelled: { from: "pending", to: "cancelled", means: "cancelled by a client before any attempt" },
+  cancel_requested: {
+    from: "pending",
+    to: "pending",
+    means: "cancelled by a client while it had completed steps: they are undone first, at once",
+  },
+  cancel_completed: {
+    from: "processing",
+    to: "cancelled",
+    means: "the completed steps of an order a client cancelled were undone: it is cancelled",
+  },
   retried: { from: "failed", to: "pending", means: "an operator's retry, with a fresh attempt budget" },
   released: { from: "processing", to: "pending", means: "back to pending because its holder is gone" },
 } as const satisfies Record<string, { from: OrderStatus | null; to: OrderStatus; means: string }>;
@@ -99,6 +109,10 @@ export const failed = (error: string, step?: string, compensation?: Compensation
 export type Compensation = "compensated" | "compensation_failed";
 /** A client cancelled the order before any worker took it. */
 export const cancelled = () => make("cancelled");
+/** A client cancelled a pending order whose completed steps must be undone first. */
+export const cancelRequested = () => make("cancel_requested");
+/** The completed steps of an order a client cancelled were undone (compensated). */
+export const cancelCompleted = () => make("cancel_completed", { compensation: "compensated" });
 /** An operator retried a failed order: pending again, with a fresh attempt budget. */
 export const retried = (previousAttempts: number) => make("retried", { previous_attempts: previousAttempts });
 /**
@@ -131,6 +145,11 @@ export function describeEventTypes(): { types: string; details: string } {
 }
 
 /** The transitions that settle an attempt (what a worker reported), and how the queue counts each. */
-export type SettleTransition = TransitionOf<"completed" | "attempt_failed" | "failed">;
-export const OUTCOMES = { completed: "completed", attempt_failed: "retry", failed: "failed" } as const;
+export type SettleTransition = TransitionOf<"completed" | "attempt_failed" | "failed" | "cancel_completed">;
+export const OUTCOMES = {
+  completed: "completed",
+  attempt_failed: "retry",
+  failed: "failed",
+  cancel_completed: "cancelled",
+} as const;
 export type Outcome = (typeof OUTCOMES)[keyof typeof OUTCOMES];

@@ -10,7 +10,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
-import { call, cleanup, order, startService, type TestService, waitFor } from "./helpers.ts";
+import { call, cleanup, order, startService, type TestService, tempDir, waitFor } from "./helpers.ts";
 
 type Doc = {
   paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
@@ -171,6 +171,21 @@ test("every declared status of every operation: the real answer matches the docu
     "POST /orders/{order_id}/cancel",
     await fetch(new URL("/orders/oa-pending/cancel", held.url), { method: "POST" }),
   );
+  // A module's steps: an order with a completed step, read back with its steps; cancelled while a
+  // failed step waits for its retry (202: its step is undone first).
+  process.env.STEPS_JOURNAL = join(tempDir(), "journal");
+  const stepped = await startService({
+    PROCESS_ORDER_MODULE: join(import.meta.dir, "fixtures/steps-journal.ts"),
+    RETRY_BASE_MS: "60000",
+  });
+  await call(stepped.url, "POST", "/orders", order("stalled-oa"));
+  await waitFor(async () => (await call(stepped.url, "GET", "/orders/stalled-oa")).body.steps?.length === 1);
+  await check("GET /orders/{order_id}", await fetch(new URL("/orders/stalled-oa", stepped.url)));
+  const accepted = await waitFor(async () => {
+    const answer = await fetch(new URL("/orders/stalled-oa/cancel", stepped.url), { method: "POST" });
+    return answer.status === 202 && answer;
+  });
+  await check("POST /orders/{order_id}/cancel", accepted);
 
   // Events: the stream's frames, and its refusals.
   const stream = await fetch(url("/events?last_event_id=0"));

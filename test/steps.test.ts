@@ -49,6 +49,13 @@ async function settled(url: URL, orderId: string, status = "completed") {
   return (await call(url, "GET", `/orders/${orderId}`)).body;
 }
 
+/** The value of one Prometheus series of the service, 0 when absent. */
+async function series(url: URL, line: string): Promise<number> {
+  const text = await (await fetch(new URL("/metrics?format=prometheus", url))).text();
+  const found = text.split("\n").find((l) => l.startsWith(`${line} `));
+  return found ? Number(found.slice(line.length + 1)) : 0;
+}
+
 const historyOf = async (url: URL, orderId: string) =>
   (await call(url, "GET", `/orders/${orderId}/events`)).body.events.map(
     (e: { type: string; details: Record<string, unknown> | null }) => [e.type, e.details?.step ?? null],
@@ -88,6 +95,8 @@ test("the three-step example: each step's result is stored with the order and se
     ["step_completed", "book_shipment"],
     ["completed", null],
   ]);
+  expect(await series(url, 'order_steps_total{step="charge",outcome="completed"}')).toBe(1);
+  expect(await series(url, 'order_step_duration_seconds_count{step="charge",outcome="completed"}')).toBe(1);
 });
 
 test("the example, its shipment refused: the payment is refunded and the stock released, and the order fails", async () => {
@@ -199,6 +208,8 @@ async function failedWithTwoAttempts(orderId: string) {
 test("a step that always fails: the completed steps are compensated once each, last first; a retry once it is fixed completes", async () => {
   const { journal, url, failed } = await failedWithTwoAttempts("broken-1");
   expect(runsOf(journal, "broken-1").slice(4)).toEqual(["undo-two attempt=3", "undo-one attempt=3"]);
+  expect(await series(url, 'order_steps_total{step="three",outcome="failed"}')).toBe(2);
+  expect(await series(url, 'order_steps_total{step="two",outcome="compensated"}')).toBe(1);
   // Each compensation had every completed step's result, and a key of its own.
   const undoTwo = journalOf(journal).find(([step]) => step === "undo-two") as string[];
   expect(undoTwo[3]).toBe("key=broken-1:two:compensate");
@@ -274,4 +285,40 @@ test("a compensation that keeps failing is given up and the rest undone; an oper
   ]);
   const end = (await call(url, "GET", "/orders/stubborn-1/events")).body.events.at(-1);
   expect(end.details).toEqual({ error: "three always fails", compensation: "compensated" });
+});
+
+test("cancelling a pending order with completed steps: 202, they are undone first, then it is cancelled", async () => {
+  const journal = freshJournal();
+  // Step two always fails, and its retries wait long: the order waits, pending, with step one done.
+  const { url } = await startService({ PROCESS_ORDER_MODULE: JOURNALING, RETRY_BASE_MS: "60000" });
+  await call(url, "POST", "/orders", order("stalled-1"));
+  await waitFor(async () =>
+    (await historyOf(url, "stalled-1")).some(([type]: string[]) => type === "attempt_failed"),
+  );
+  // (A retry may have started meanwhile: then the cancel is a 409 until it is pending again.)
+  const accepted = await waitFor(async () => {
+    const answer = await call(url, "POST", "/orders/stalled-1/cancel");
+    return answer.status === 202 && answer.body;
+  });
+  expect(accepted.status).toBe("pending");
+  expect(Date.parse(accepted.cancel_requested_at)).toBeGreaterThan(0);
+  const cancelled = await settled(url, "stalled-1", "cancelled");
+  expect(cancelled.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
+    ["one", "compensated"],
+  ]);
+  // Step one ran once and was undone once; step three never ran.
+  const runs = runsOf(journal, "stalled-1").map((run) => run.split(" ")[0]);
+  expect(runs.filter((step) => step === "one")).toHaveLength(1);
+  expect(runs.filter((step) => step === "three")).toHaveLength(0);
+  expect(runs.at(-1)).toBe("undo-one");
+  expect(runs.filter((step) => step === "undo-one")).toHaveLength(1);
+  expect((await historyOf(url, "stalled-1")).slice(-4)).toEqual([
+    ["cancel_requested", null],
+    ["claimed", null],
+    ["step_compensated", "one"],
+    ["cancel_completed", null],
+  ]);
+  // Cancelling it again is the no-op it always was.
+  const again = await call(url, "POST", "/orders/stalled-1/cancel");
+  expect([again.status, again.body.status]).toEqual([200, "cancelled"]);
 });

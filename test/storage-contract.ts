@@ -145,6 +145,7 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           attempts: 0,
           lastError: null,
           steps: [],
+          cancelRequestedAt: null,
         });
       });
 
@@ -649,6 +650,33 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           order: { status: "processing" },
         });
         expect(await operatorRetry("nope", T0)).toEqual({ changed: false, order: undefined });
+      });
+
+      test("a change can keep a cancel request with the order, set once, through later claims", async () => {
+        await create(newOrder("a"));
+        const claimed = await claimOne("w1", T0 + 10);
+        await settle(
+          { kind: "retry", seq: claimed.seq, owner: "w1", runAt: T0 + 60_000, error: "e" },
+          T0 + 20,
+        );
+        const change = {
+          transition: lifecycle.cancelRequested(),
+          runAt: T0 + 30,
+          attempts: 5,
+          ifAttempts: 1,
+          cancelRequestedAt: T0 + 30,
+        };
+        const outcome = await storage.orders.changeOrder("a", change, T0 + 30);
+        expect(outcome).toEqual({
+          changed: true,
+          order: expect.objectContaining({ status: "pending", attempts: 5, cancelRequestedAt: T0 + 30 }),
+        });
+        const again = await claimOne("w2", T0 + 40);
+        expect(again).toMatchObject({ attempts: 6, cancelRequestedAt: T0 + 30 });
+        expect((await history("a")).slice(-2)).toEqual([
+          ["cancel_requested", "pending", "pending", 5, T0 + 30, null],
+          ["claimed", "pending", "processing", 6, T0 + 40, { claimed_by: "w2" }],
+        ]);
       });
     });
 

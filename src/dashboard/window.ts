@@ -65,6 +65,7 @@ export class ActivityWindow {
     leaseTickSkipped: () => {},
     claimLost: () => {},
     timed: () => {},
+    step: () => {},
   };
 
   /** An order was accepted: its value counts in this second, under its currency. */

@@ -7,7 +7,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { storedDigits } from "../kit/currency.ts";
 import * as lifecycle from "../lifecycle.ts";
-import { type QueueObserver, queueWaitMs } from "../queue/observer.ts";
+import { type QueueObserver, queueWaitMs, type StepOutcomeLabel } from "../queue/observer.ts";
 import {
   type NewOrder,
   ORDER_STATUSES,
@@ -37,11 +37,13 @@ const SETTLED: Record<Outcome, { from: string; to: OrderStatus }> = {
   completed: labelsOf(lifecycle.completed()),
   retry: labelsOf(lifecycle.attemptFailed("", 0)),
   failed: labelsOf(lifecycle.failed("")),
+  cancelled: labelsOf(lifecycle.cancelCompleted()),
 };
 const OUTCOMES: Record<Outcome, { outcome: Outcome }> = {
   completed: { outcome: "completed" },
   retry: { outcome: "retry" },
   failed: { outcome: "failed" },
+  cancelled: { outcome: "cancelled" },
 };
 // Processing: from an instant processOrder (hand-over and messaging alone) to the 30 s deadline.
 // No bound at 0.1: an attempt of the default PROCESSING_TIME_MS=100 takes a few milliseconds more
@@ -92,7 +94,7 @@ function queueInstruments(registers: Registry[]) {
   });
   const processing = new Histogram({
     name: "order_processing_duration_seconds",
-    help: "One attempt, from its hand-over to a worker thread to its result, by outcome (completed, retry, failed)",
+    help: "One attempt, from its hand-over to a worker thread to its result, by outcome (completed, retry, failed, cancelled: a cancelled order's steps undone)",
     labelNames: ["outcome"],
     buckets: PROCESSING,
     registers,
@@ -121,6 +123,20 @@ function queueInstruments(registers: Registry[]) {
     registers,
   });
   for (const call of ["pump", "renewal", "rescue"] as const) calls.zero({ call });
+  // Per step of a module's steps (docs/STEPS.md): the names are the module's, so bounded by it.
+  const steps = new Counter({
+    name: "order_steps_total",
+    help: "Step outcomes of a module's steps, committed: completed, failed (the attempt failed in it), compensated, compensation_failed",
+    labelNames: ["step", "outcome"],
+    registers,
+  });
+  const stepDuration = new Histogram({
+    name: "order_step_duration_seconds",
+    help: "How long a step's run (completed) or compensate (compensated) took on its worker thread",
+    labelNames: ["step", "outcome"],
+    buckets: PROCESSING,
+    registers,
+  });
   // Every series from the start, so a rate over a fresh process is 0, not absent.
   for (const labels of [CLAIMED, RELEASED, CANCELLED, ...Object.values(SETTLED)]) transitions.inc(labels, 0);
   for (const labels of Object.values(OUTCOMES)) processing.zero(labels);
@@ -135,6 +151,8 @@ function queueInstruments(registers: Registry[]) {
     leaseTicksSkipped,
     claimsLost,
     calls,
+    steps,
+    stepDuration,
   };
 }
 
@@ -172,6 +190,17 @@ function watchQueue(registers: Registry[], sources: QueueSources): void {
 export function createQueueMetrics(registry: Registry) {
   const registers = [registry];
   const m = queueInstruments(registers);
+  // Label sets made once per step and outcome (the module's few), not per observation.
+  const labelSets = new Map<string, { step: string; outcome: StepOutcomeLabel }>();
+  const stepLabels = (step: string, outcome: StepOutcomeLabel) => {
+    const key = `${step}\u0000${outcome}`;
+    let labels = labelSets.get(key);
+    if (!labels) {
+      labels = { step, outcome };
+      labelSets.set(key, labels);
+    }
+    return labels;
+  };
   const observer: QueueObserver = {
     claimed(order: Order) {
       m.transitions.inc(CLAIMED);
@@ -190,6 +219,12 @@ export function createQueueMetrics(registry: Registry) {
     leaseTickSkipped: () => m.leaseTicksSkipped.inc(),
     claimLost: () => m.claimsLost.inc(),
     timed: (call, ms) => m.calls.observe(CALL_LABELS[call], ms / 1000),
+    step(name, outcome, ms) {
+      const labels = stepLabels(name, outcome);
+      m.steps.inc(labels);
+      if (ms !== undefined && (outcome === "completed" || outcome === "compensated"))
+        m.stepDuration.observe(labels, ms / 1000);
+    },
   };
 
   return {

@@ -12,6 +12,7 @@ const order = (overrides: Partial<Order>): Order => ({
   totalMinor: 100,
   cart: null,
   steps: [],
+  cancelRequestedAt: null,
   status: "processing",
   createdAt: 1_000,
   startedAt: 1_250,

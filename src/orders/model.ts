@@ -146,6 +146,13 @@ export const OrderView = t.Object(
     completed_at: Timestamp,
     attempts: t.Integer({ description: "Processing attempts started so far" }),
     last_error: t.Nullable(t.String({ description: "Why the latest attempt failed" })),
+    cancel_requested_at: t.Optional(
+      t.String({
+        format: "date-time",
+        description:
+          "Set when a client cancelled it with completed steps: they are undone first, then it is cancelled",
+      }),
+    ),
     steps: t.Optional(
       t.Array(StepView, {
         description:

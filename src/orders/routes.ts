@@ -218,19 +218,33 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
           },
         }),
       })
-      .post("/:order_id/cancel", ({ params }) => cancelOrder(deps, params.order_id), {
-        params: OrderIdParams,
-        ...contract({
-          errors: [orderNotFound(ORDER_ID), orderNotCancellable(ORDER_ID, "completed"), WRITER_DOWN],
-          response: { 200: OrderView },
-          detail: {
-            operationId: "cancelOrder",
-            summary: "Cancel a pending order",
-            description:
-              "A pending order becomes cancelled; cancelling a cancelled order again is a no-op. " +
-              "An order already processing, completed or failed answers 409 ORDER_NOT_CANCELLABLE.",
-          },
-        }),
-      })
+      .post(
+        "/:order_id/cancel",
+        async ({ params, set }) => {
+          const { accepted, order } = await cancelOrder(deps, params.order_id);
+          set.status = accepted ? 202 : 200;
+          return order;
+        },
+        {
+          params: OrderIdParams,
+          ...contract({
+            errors: [orderNotFound(ORDER_ID), orderNotCancellable(ORDER_ID, "completed"), WRITER_DOWN],
+            response: {
+              200: OrderView,
+              // Still pending, cancel_requested_at set: its completed steps are undone first.
+              202: OrderView,
+            },
+            detail: {
+              operationId: "cancelOrder",
+              summary: "Cancel a pending order",
+              description:
+                "A pending order becomes cancelled (200); cancelling a cancelled order again is a no-op. " +
+                "A pending order with completed steps (a module's steps, after a failed attempt) answers 202: " +
+                "its steps are compensated first, then it is cancelled (event cancel_completed). " +
+                "An order already processing, completed or failed answers 409 ORDER_NOT_CANCELLABLE.",
+            },
+          }),
+        },
+      )
   );
 }

@@ -154,12 +154,39 @@ export async function getOrder(store: OrderStore, orderId: string): Promise<Orde
  * claimed (or finished) is a 409. Storage decides the transition atomically against the queue's
  * claims, so a cancel and a claim can never both win.
  */
-export async function cancelOrder(deps: OrderDeps, orderId: string): Promise<OrderView> {
-  const cancel = { transition: lifecycle.cancelled() };
-  const { changed, order } = await deps.store.changeOrder(orderId, cancel, deps.now());
+export async function cancelOrder(
+  deps: OrderDeps,
+  orderId: string,
+): Promise<{ accepted: boolean; order: OrderView }> {
+  let order = await deps.store.findOrder(orderId);
+  // Guarded by the attempts read: an attempt that started (and perhaps completed steps) between
+  // the read and the write makes the change miss, and the order is read again. Each round is a
+  // change someone else committed, so this ends.
+  for (let round = 0; round < RETRY_ROUNDS; round++) {
+    if (!order) throw orderNotFound(orderId);
+    if (order.status === "cancelled") return { accepted: false, order: toOrderView(order) };
+    if (order.status !== "pending") throw orderNotCancellable(orderId, order.status);
+    if (order.cancelRequestedAt !== null) return { accepted: true, order: toOrderView(order) };
+    const now = deps.now();
+    const undo = hasCompletedSteps(order);
+    const change = undo
+      ? // The next claim is a compensation attempt (past MAX_ATTEMPTS), due now.
+        {
+          transition: lifecycle.cancelRequested(),
+          runAt: now,
+          attempts: Math.max(order.attempts, deps.maxAttempts),
+          cancelRequestedAt: now,
+        }
+      : { transition: lifecycle.cancelled() };
+    const outcome = await deps.store.changeOrder(orderId, { ...change, ifAttempts: order.attempts }, now);
+    if (outcome.changed) {
+      if (undo) deps.onOrderRetried();
+      return { accepted: undo, order: toOrderView(outcome.order) };
+    }
+    order = outcome.order;
+  }
   if (!order) throw orderNotFound(orderId);
-  if (!changed && order.status !== cancel.transition.to) throw orderNotCancellable(orderId, order.status);
-  return toOrderView(order);
+  throw orderNotCancellable(orderId, order.status);
 }
 
 /**
@@ -191,6 +218,10 @@ export async function retryOrder(deps: OrderDeps, orderId: string): Promise<Orde
   if (!order) throw orderNotFound(orderId);
   throw orderNotRetryable(orderId, order.status);
 }
+
+/** Whether some step of this order is completed now (its latest entry says so). */
+const hasCompletedSteps = (order: Order) =>
+  [...stepStates(order.steps).values()].some(({ latest }) => latest.status === "completed");
 
 /** Whether a step's compensation of this order gave up (its latest entry says so). */
 const compensationFailed = (order: Order) =>

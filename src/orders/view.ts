@@ -59,6 +59,9 @@ export function toOrderView(order: Order): OrderView {
     completed_at: iso(order.completedAt),
     attempts: order.attempts,
     last_error: order.lastError,
+    ...(order.cancelRequestedAt === null
+      ? {}
+      : { cancel_requested_at: new Date(order.cancelRequestedAt).toISOString() }),
     ...(order.steps.length === 0 ? {} : { steps: stepViews(order.steps) }),
   };
 }

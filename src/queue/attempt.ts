@@ -2,8 +2,8 @@
  * One attempt of one order on a worker thread (worker.ts runs one per order it is given). It runs
  * the steps the order has not completed, in order, each with its own deadline; for a module that
  * exports `steps`, each outcome is recorded (through the main thread) before anything after it
- * runs. An attempt past MAX_ATTEMPTS whose order has completed steps to undo runs their
- * `compensate` instead, last step first (docs/STEPS.md).
+ * runs. An attempt past MAX_ATTEMPTS whose order has completed steps to undo, or of an order a
+ * client cancelled, runs their `compensate` instead, last step first (docs/STEPS.md).
  *
  * Deadlines: each step has PROCESSING_TIMEOUT_MS. When a forward step passes it, its signal is
  * aborted and the attempt is reported failed at once, so its slot is free again; when a compensate
@@ -42,6 +42,8 @@ export class Attempt {
   private readonly gaveUp = new Set<string>();
   private readonly undoing: boolean;
   private current: string | undefined;
+  // How long the latest step's run or compensate took (its outcome's `ms`).
+  private tookMs = 0;
   private compensation: Compensation | undefined;
   private reported = false;
   private ended = false;
@@ -54,7 +56,9 @@ export class Attempt {
       if (latest.status === "completed") this.results.set(name, latest.result);
       if (latest.status === "compensation_failed") this.gaveUp.add(name);
     }
-    this.undoing = deps.pipeline.durable && order.plan.compensating && this.toUndo().length > 0;
+    // A cancelled order never runs its steps again, even with nothing to undo.
+    this.undoing =
+      deps.pipeline.durable && (order.cancelling || (order.plan.compensating && this.toUndo().length > 0));
   }
 
   /** Runs the attempt to its end and reports it. */
@@ -80,7 +84,7 @@ export class Attempt {
       if (!pipeline.durable) continue;
       const result = storedResult(value);
       await this.deps.record(
-        { orderId: this.order.orderId, name: step.name, status: "completed", result },
+        { orderId: this.order.orderId, name: step.name, status: "completed", result, ms: this.tookMs },
         this.controller.signal,
       );
       this.results.set(step.name, result);
@@ -105,7 +109,7 @@ export class Attempt {
       } catch (error) {
         failure = messageOf(error);
       }
-      const outcome = { orderId: this.order.orderId, name: step.name };
+      const outcome = { orderId: this.order.orderId, name: step.name, ms: this.tookMs };
       if (failure === undefined)
         await this.deps.record({ ...outcome, status: "compensated" }, this.controller.signal);
       else if (!this.order.plan.lastCompensation) throw new Error(failure);
@@ -143,9 +147,11 @@ export class Attempt {
         if (!this.ended && this.current === step.name) this.deps.stuck();
       }, ABORT_GRACE_MS);
     }, this.deps.timeoutMs);
+    const started = performance.now();
     try {
       return await work(signal);
     } finally {
+      this.tookMs = performance.now() - started;
       clearTimeout(timer);
     }
   }
@@ -168,6 +174,7 @@ export class Attempt {
     if (error !== undefined) result.error = error;
     if (error !== undefined && this.deps.pipeline.durable) {
       result.step = this.current;
+      if (this.order.cancelling) result.cancelled = true;
       if (this.compensation) result.compensation = this.compensation;
       else if (this.undoing) result.compensating = true;
       else if (this.order.plan.lastForward && this.toUndo().length > 0) result.undo = true;

@@ -108,6 +108,7 @@ export class Dispatcher {
       workers: this.pool,
       now: deps.now,
       log: deps.log,
+      observer: this.observer,
     });
   }
 
@@ -173,8 +174,12 @@ export class Dispatcher {
           });
       if (!idle) this.observer.timed("pump", this.deps.now() - now);
       for (const { owner, result } of reported) this.held.delete(owner, result.orderId);
-      for (const [i, settlement] of settlements.entries())
+      for (const [i, settlement] of settlements.entries()) {
         this.observer.settled(outcomeOf(settlement), tookMs[i] ?? 0);
+        // A step that failed its attempt (an ended compensation names no step).
+        const { step } = settlement.transition.details ?? {};
+        if (typeof step === "string") this.observer.step(step, "failed");
+      }
       const leaseUntil = now + this.deps.leaseMs;
       const shares = shareClaimed(slots, claimed);
       for (const [i, { owner }] of slots.entries()) this.handOver.hand(owner, shares[i] ?? [], leaseUntil);

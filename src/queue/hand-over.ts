@@ -91,6 +91,7 @@ export class HandOver {
       steps: order.steps,
       lastError: order.lastError,
       plan: attemptPlan(order.attempts, this.deps.maxAttempts),
+      cancelling: order.cancelRequestedAt !== null,
     }));
     if (!this.deps.workers.send(owner, work)) {
       for (const order of orders) this.deps.claims.delete(owner, order.orderId);

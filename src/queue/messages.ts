@@ -24,6 +24,8 @@ export type StepOutcome = {
   status: StepStatus;
   result?: unknown;
   error?: string;
+  /** How long its `run` or `compensate` took. */
+  ms: number;
 };
 
 /** Whether a completed step was recorded; `error` is set when not (the attempt ends with it). */
@@ -42,6 +44,8 @@ export type AttemptResult = {
   /** A compensation attempt failed (retried within the compensation budget). */
   compensating?: boolean;
   compensation?: Compensation;
+  /** The compensation was for a client's cancel: compensated, the order is cancelled. */
+  cancelled?: boolean;
 };
 
 /** A result as it arrived on the main thread (`at`, for the processing time), waiting to be recorded. */

@@ -26,7 +26,16 @@ export type QueueObserver = {
    * must outlast (LEASE_MS is safe while pump and renewal take well under a third of it).
    */
   timed: (call: QueueCall, ms: number) => void;
+  /**
+   * A step of a module's steps (docs/STEPS.md) came to `outcome`, committed: completed or
+   * compensated (its `run` or `compensate` took `ms`), failed (the attempt's failure, settled), or
+   * its compensation given up.
+   */
+  step: (name: string, outcome: StepOutcomeLabel, ms?: number) => void;
 };
+
+/** How a step's outcome is counted. */
+export type StepOutcomeLabel = "completed" | "failed" | "compensated" | "compensation_failed";
 
 /** The storage calls the dispatcher times. */
 export type QueueCall = "pump" | "renewal" | "rescue";
@@ -47,6 +56,7 @@ export const ignoreQueue: QueueObserver = {
   leaseTickSkipped: () => {},
   claimLost: () => {},
   timed: () => {},
+  step: () => {},
 };
 
 /** One observer that tells each of `observers` in turn. */
@@ -69,6 +79,9 @@ export function tellAll(...observers: QueueObserver[]): QueueObserver {
     },
     timed: (call, ms) => {
       for (const observer of observers) observer.timed(call, ms);
+    },
+    step: (name, outcome, ms) => {
+      for (const observer of observers) observer.step(name, outcome, ms);
     },
   };
 }

@@ -46,6 +46,8 @@ export function decideOutcome(
   const held = { seq: claim.seq, owner };
   const { error, step, compensation } = result;
   if (error === undefined) return { ...held, transition: lifecycle.completed(), completedAt: now };
+  if (compensation === "compensated" && result.cancelled)
+    return { ...held, transition: lifecycle.cancelCompleted() };
   if (compensation)
     return { ...held, transition: lifecycle.failed(error, step, compensation), lastError: error };
   if (result.undo)

@@ -28,6 +28,8 @@ export type WorkOrder = {
   lastError: string | null;
   /** Where this attempt stands in the order's budget (policy.ts; only a module's steps use it). */
   plan: AttemptPlan;
+  /** A client cancelled it with completed steps: this attempt undoes them (a module's steps). */
+  cancelling: boolean;
 };
 
 /** The processing function's shape. */

@@ -26,25 +26,28 @@ function setUp() {
     0,
   );
   const answers: { owner: string; answers: StepAnswer[] }[] = [];
+  const observed: string[] = [];
   const recorder = new StepRecorder({
     queue: queue.store,
     claims,
     workers: { answer: (owner, given) => answers.push({ owner, answers: given }) },
+    observer: { step: (name, outcome) => observed.push(`${name} ${outcome}`) },
     now: () => 1_000,
     log: () => {},
   });
-  return { queue, claims, answers, recorder };
+  return { queue, claims, answers, recorder, observed };
 }
 
 test("the steps of one turn are recorded in one call and answered in one message", async () => {
-  const { queue, claims, answers, recorder } = setUp();
-  recorder.add("w1", [{ orderId: "a", name: "one", status: "completed", result: { x: 1 } }]);
-  recorder.add("w1", [{ orderId: "b", name: "one", status: "completed", result: null }]);
+  const { queue, claims, answers, recorder, observed } = setUp();
+  recorder.add("w1", [{ orderId: "a", name: "one", status: "completed", result: { x: 1 }, ms: 5 }]);
+  recorder.add("w1", [{ orderId: "b", name: "one", status: "completed", result: null, ms: 5 }]);
   await waitFor(() => answers.length > 0);
   expect(answers).toEqual([{ owner: "w1", answers: [{ orderId: "a" }, { orderId: "b" }] }]);
   expect(queue.row("a").steps).toEqual([
     { name: "one", status: "completed", attempt: 1, at: 1_000, result: { x: 1 } },
   ]);
+  expect(observed).toEqual(["one completed", "one completed"]);
   // The next step's deadline counts from the record.
   expect(claims.get("w1", "a")?.activeSince).toBe(1_000);
 });
@@ -52,8 +55,8 @@ test("the steps of one turn are recorded in one call and answered in one message
 test("a compensation is recorded as an entry of its own, with its event", async () => {
   const { queue, answers, recorder } = setUp();
   recorder.add("w1", [
-    { orderId: "a", name: "charge", status: "compensated" },
-    { orderId: "b", name: "charge", status: "compensation_failed", error: "refund refused" },
+    { orderId: "a", name: "charge", status: "compensated", ms: 5 },
+    { orderId: "b", name: "charge", status: "compensation_failed", error: "refund refused", ms: 5 },
   ]);
   await waitFor(() => answers.length > 0);
   expect(answers[0]?.answers).toEqual([{ orderId: "a" }, { orderId: "b" }]);
@@ -67,20 +70,20 @@ test("a step whose claim was lost is not recorded: the attempt is told to stop",
   const { queue, claims, answers, recorder } = setUp();
   // Rescued meanwhile and held by another replica.
   queue.row("a").claimedBy = "elsewhere";
-  recorder.add("w1", [{ orderId: "a", name: "one", status: "completed", result: 1 }]);
+  recorder.add("w1", [{ orderId: "a", name: "one", status: "completed", result: 1, ms: 5 }]);
   await waitFor(() => answers.length > 0);
   expect(answers[0]?.answers[0]?.error).toMatch(/claim on this order was lost/);
   expect(queue.row("a").steps).toEqual([]);
   expect(claims.get("w1", "a")?.lost).toBe(true);
   // A claim already known lost is answered at once, without a call.
-  recorder.add("w1", [{ orderId: "a", name: "two", status: "completed", result: 1 }]);
+  recorder.add("w1", [{ orderId: "a", name: "two", status: "completed", result: 1, ms: 5 }]);
   expect(answers).toHaveLength(2);
 });
 
 test("a failed write records nothing and fails the attempt; the claim is still held", async () => {
   const { queue, claims, answers, recorder } = setUp();
   queue.failNext("recordSteps");
-  recorder.add("w1", [{ orderId: "a", name: "one", status: "completed", result: 1 }]);
+  recorder.add("w1", [{ orderId: "a", name: "one", status: "completed", result: 1, ms: 5 }]);
   await waitFor(() => answers.length > 0);
   expect(answers[0]?.answers[0]?.error).toMatch(/^the step's completion could not be recorded/);
   expect(queue.row("a").steps).toEqual([]);

@@ -12,6 +12,7 @@ import type { Claim, Claims } from "../jobs/claims.ts";
 import * as lifecycle from "../lifecycle.ts";
 import type { StepEntry } from "../records/order.ts";
 import type { StepAnswer, StepOutcome } from "./messages.ts";
+import type { QueueObserver } from "./observer.ts";
 import type { QueueStore, StepRecord } from "./store.ts";
 import type { Workers } from "./worker-pool.ts";
 
@@ -21,6 +22,8 @@ export type StepRecorderDeps = {
   claims: Claims;
   workers: Pick<Workers, "answer">;
   now: () => number;
+  /** Told of each outcome once it is committed (the per-step metrics). */
+  observer: Pick<QueueObserver, "step">;
   log: (level: "error", message: string, extra?: Record<string, unknown>) => void;
 };
 
@@ -88,6 +91,7 @@ export class StepRecorder {
         if (recorded.has(claim.seq)) {
           // The next step's deadline counts from now (watchdog.ts).
           claim.activeSince = at;
+          this.deps.observer.step(done.name, done.status, done.ms);
           return { owner, answer: { orderId: done.orderId } };
         }
         claim.lost = true;

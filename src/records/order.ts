@@ -80,6 +80,11 @@ export type Order = {
   lastError: string | null;
   /** Its steps' outcomes as recorded, oldest first (empty for a module with one `processOrder`). */
   steps: StepEntry[];
+  /**
+   * When a client cancelled it while it had completed steps to undo (a module's steps): it is
+   * cancelled once they are compensated. Null otherwise.
+   */
+  cancelRequestedAt: number | null;
 };
 
 /** A new order as the service computed it; storage adds the status and the queue columns. */
@@ -115,10 +120,17 @@ export type CreateOutcome = { created: true } | { created: false; existing: Orde
 
 /**
  * A change of one order by id (a cancel, an operator's retry): applied only while the order is in
- * `transition.from` (and, if `ifAttempts` is set, has that many attempts); `runAt` and `attempts`
- * are set with it when given.
+ * `transition.from` (and, if `ifAttempts` is set, has that many attempts); `runAt`, `attempts` and
+ * `cancelRequestedAt` are set with it when given.
  */
-export type OrderChange = { transition: Transition; runAt?: number; attempts?: number; ifAttempts?: number };
+export type OrderChange = {
+  transition: Transition;
+  runAt?: number;
+  attempts?: number;
+  ifAttempts?: number;
+  /** Sets `cancelRequestedAt`. */
+  cancelRequestedAt?: number;
+};
 
 /** A change either applied now (the order as it became), or not (the order as it is, or none). */
 export type ChangeOutcome = { changed: true; order: Order } | { changed: false; order: Order | undefined };

@@ -175,6 +175,8 @@ const EXAMPLE_EVENTS = new Map(
       [lifecycle.attemptFailed("payment gateway timed out", 740), 1],
       [lifecycle.failed("card declined"), 5],
       [lifecycle.cancelled(), 0],
+      [lifecycle.cancelRequested(), 1],
+      [lifecycle.cancelCompleted(), 6],
       [lifecycle.retried(5), 0],
       [lifecycle.restarted(), 1],
     ] as const

@@ -21,7 +21,8 @@ import { at, ms, statement } from "./sql.ts";
 export const ORDER_COLUMNS = `seq::float8 AS "seq", order_id AS "orderId", user_id AS "userId",
   item_ids AS "itemIds", currency, total_minor::float8 AS "totalMinor", cart, status, ${ms("created_at")} AS "createdAt",
   ${ms("started_at")} AS "startedAt", ${ms("completed_at")} AS "completedAt", attempts,
-  last_error AS "lastError", coalesce(steps, '[]'::jsonb) AS steps`;
+  last_error AS "lastError", coalesce(steps, '[]'::jsonb) AS steps,
+  ${ms("cancel_requested_at")} AS "cancelRequestedAt"`;
 
 const INSERT_EVENTS =
   "INSERT INTO order_events (order_seq, type, from_status, to_status, attempt, at, details)";
@@ -78,7 +79,8 @@ const changeOrderStatement = statement(
   "change_order",
   `WITH changed AS (
      UPDATE orders SET status = $3::text, run_at = coalesce(${at("$7")}, run_at),
-       attempts = coalesce($8::int, attempts)
+       attempts = coalesce($8::int, attempts),
+       cancel_requested_at = coalesce(${at("$10")}, cancel_requested_at)
      WHERE order_id = $1 AND status = $2::text AND ($9::int IS NULL OR attempts = $9::int)
      RETURNING *),
    events AS (
@@ -104,6 +106,7 @@ export const changeOrder = (orderId: string, change: OrderChange, now: number) =
     change.runAt ?? null,
     change.attempts ?? null,
     change.ifAttempts ?? null,
+    change.cancelRequestedAt ?? null,
   ]);
 };
 

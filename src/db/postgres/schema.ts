@@ -62,6 +62,8 @@ export const orders = pgTable(
     leaseUntil: time("lease_until"),
     // The steps completed so far (records/order.ts, StepEntry), in order; NULL for none.
     steps: jsonb("steps").$type<StepEntry[]>(),
+    // When a client cancelled it with completed steps to undo: it is cancelled once they are.
+    cancelRequestedAt: time("cancel_requested_at"),
   },
   (table) => [
     uniqueIndex("orders_order_id_unique").on(table.orderId),
@@ -215,5 +217,6 @@ export function toOrder(row: OrderRow): Order {
     attempts: row.attempts,
     lastError: row.lastError,
     steps: row.steps ?? [],
+    cancelRequestedAt: ms(row.cancelRequestedAt),
   };
 }

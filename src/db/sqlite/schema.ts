@@ -41,6 +41,8 @@ export const orders = sqliteTable(
     leaseUntil: integer("lease_until"),
     // JSON array of the steps completed so far (records/order.ts, StepEntry); NULL for none.
     steps: text("steps"),
+    // When a client cancelled it with completed steps to undo: it is cancelled once they are.
+    cancelRequestedAt: integer("cancel_requested_at"),
   },
   (table) => [
     uniqueIndex("orders_order_id_unique").on(table.orderId),
@@ -157,5 +159,6 @@ export function toOrder(row: OrderRow): Order {
     attempts: row.attempts,
     lastError: row.lastError,
     steps: row.steps === null ? [] : (JSON.parse(row.steps) as StepEntry[]),
+    cancelRequestedAt: row.cancelRequestedAt,
   };
 }

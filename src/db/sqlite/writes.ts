@@ -87,6 +87,7 @@ function orderWrites(db: Db, record: RecordEvent) {
       status: sql`${p("to")}`,
       runAt: sql`coalesce(${p("runAt")}, ${orders.runAt})`,
       attempts: sql`coalesce(${p("attempts")}, ${orders.attempts})`,
+      cancelRequestedAt: sql`coalesce(${p("cancelRequestedAt")}, ${orders.cancelRequestedAt})`,
     })
     .where(
       sql`${orders.orderId} = ${p("orderId")} AND ${orders.status} = ${p("from")}
@@ -130,6 +131,7 @@ function orderWrites(db: Db, record: RecordEvent) {
         runAt: wanted.runAt ?? null,
         attempts: wanted.attempts ?? null,
         ifAttempts: wanted.ifAttempts ?? null,
+        cancelRequestedAt: wanted.cancelRequestedAt ?? null,
       });
       if (!row) return { changed: false, order: findOrder(orderId) };
       record(row, transition, now);
