@@ -13,6 +13,7 @@ import { call, cleanup, order, startService, type TestService, tempDir, waitFor 
 
 // Debian's chromium; .ci/run installs it when missing.
 const GATED = join(import.meta.dir, "fixtures/process-order-gated.ts");
+const STEPS = join(import.meta.dir, "fixtures/steps-journal.ts");
 // Generous: chromium and the service share two cores.
 // (Browser callbacks reach the page through `globalThis as any`: this TypeScript has no DOM library.)
 const STEP_MS = 15_000;
@@ -87,6 +88,66 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
         expect(await page.textContent("#connection")).toBe("Live");
         expect(await page.textContent("#orders-total")).toBe("50");
         expect(foreign).toEqual([]);
+        expect(errors).toEqual([]);
+        expect(refused).toEqual([]);
+      } finally {
+        await close();
+      }
+    },
+    TEST_MS,
+  );
+
+  test(
+    "a module's steps: each step's run time and outcomes over the last minute; a failed order says its steps were undone",
+    async () => {
+      process.env.STEPS_JOURNAL = join(tempDir(), "journal");
+      const service = await startService({
+        PROCESS_ORDER_MODULE: STEPS,
+        MAX_ATTEMPTS: "2",
+        RETRY_BASE_MS: "10",
+      });
+      const { page, errors, refused, close } = await openDashboard(service);
+      try {
+        for (let i = 0; i < 5; i++) await call(service.url, "POST", "/orders", order(`steps-${i}`));
+        // Step three always fails for this one: after two attempts, steps two and one are undone.
+        await call(service.url, "POST", "/orders", order("broken-dash"));
+        const data = await waitFor(async () => {
+          const body = (await call(service.url, "GET", "/dashboard/data")).body;
+          const one = body.steps.find((step: { name: string }) => step.name === "one");
+          return one?.compensated === 1 && body.recent_failures.length === 1 && body;
+        });
+        const outcomes = (step: { name: string; completed: number; failed: number; compensated: number }) => [
+          step.name,
+          step.completed,
+          step.failed,
+          step.compensated,
+        ];
+        expect(data.steps.map(outcomes)).toEqual([
+          ["one", 6, 0, 1],
+          ["two", 6, 0, 1],
+          ["three", 5, 2, 0],
+        ]);
+        for (const step of data.steps) expect(step.p95_ms).toBeGreaterThanOrEqual(step.p50_ms);
+        expect(data.recent_failures[0]).toMatchObject({
+          order_id: "broken-dash",
+          compensation: "compensated",
+        });
+        await page.waitForSelector('#steps[data-steps="one,two,three"]', { timeout: STEP_MS });
+        const rows = await page.$$eval("#steps tr", (trs) =>
+          trs.map((tr) => [...tr.children].map((cell) => cell.textContent)),
+        );
+        expect(rows.map((cells) => [cells[0], cells[3], cells[4], cells[5]])).toEqual([
+          ["one", "6", "0", "1"],
+          ["two", "6", "0", "1"],
+          ["three", "5", "2", "0"],
+        ]);
+        expect(await page.isHidden("#steps-empty")).toBe(true);
+        await page.waitForFunction(
+          () =>
+            (globalThis as any).document.getElementById("failures").textContent.includes("(steps undone)"),
+          undefined,
+          { timeout: STEP_MS },
+        );
         expect(errors).toEqual([]);
         expect(refused).toEqual([]);
       } finally {

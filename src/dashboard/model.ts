@@ -69,6 +69,11 @@ export const DashboardDataView = t.Object({
       attempts: t.Integer(),
       last_error: t.Nullable(t.String()),
       created_at: t.String({ format: "date-time" }),
+      compensation: t.Nullable(
+        t.Union([t.Literal("compensated"), t.Literal("compensation_failed")], {
+          description: "A module's steps: whether its completed steps were undone; null otherwise",
+        }),
+      ),
     }),
     { description: "The latest failed orders, newest first (at most 10)" },
   ),
@@ -83,6 +88,21 @@ export const DashboardDataView = t.Object({
     }),
     {
       description: "Value of the orders accepted over the last window_s seconds, by currency, largest first",
+    },
+  ),
+  steps: t.Array(
+    t.Object({
+      name: t.String(),
+      completed: t.Integer(),
+      failed: t.Integer({ description: "Attempts that failed in this step" }),
+      compensated: t.Integer(),
+      compensation_failed: t.Integer(),
+      p50_ms: t.Nullable(t.Number({ description: "Of its completed runs; null without any" })),
+      p95_ms: t.Nullable(t.Number()),
+    }),
+    {
+      description:
+        "A module's steps (PROCESS_ORDER_MODULE exporting steps) over the last window_s seconds of all replicas, in pipeline order; empty otherwise",
     },
   ),
 });

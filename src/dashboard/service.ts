@@ -7,12 +7,13 @@
 
 import { formatMinor, storedDigits } from "../kit/currency.ts";
 import type { Logger } from "../kit/logger.ts";
-import { ORDER_STATUSES, type Order, type OrderStatus } from "../records/order.ts";
+import type { StepActivity } from "../records/activity.ts";
+import { ORDER_STATUSES, type Order, type OrderStatus, stepStates } from "../records/order.ts";
 import type { OrderCounts } from "../system/store.ts";
 import type { DashboardWebhooks } from "./model.ts";
 import type { DashboardStore } from "./store.ts";
 import { WebhookLag, type WebhookLagDeps } from "./webhooks.ts";
-import { type ActivityWindow, mergeBuckets, quantileMs, WINDOW_S } from "./window.ts";
+import { type ActivityWindow, addStep, emptyStep, mergeBuckets, quantileMs, WINDOW_S } from "./window.ts";
 
 /** What the dashboard needs. */
 export type DashboardDeps = {
@@ -52,11 +53,23 @@ export type DashboardData = {
     attempts: number;
     last_error: string | null;
     created_at: string;
+    /** A module's steps: whether its completed steps were undone. */
+    compensation: "compensated" | "compensation_failed" | null;
   }[];
   /** Webhook subscriptions behind, the lagging ones flagged. */
   webhooks: DashboardWebhooks;
   /** Value of the orders accepted over the last `window_s`, all replicas, by currency. */
   value_accepted: { currency: string; amount: string; minor: number }[];
+  /** A module's steps over the last `window_s`, all replicas, in pipeline order. */
+  steps: {
+    name: string;
+    completed: number;
+    failed: number;
+    compensated: number;
+    compensation_failed: number;
+    p50_ms: number | null;
+    p95_ms: number | null;
+  }[];
 };
 
 const PUBLISH_MS = 1000;
@@ -150,11 +163,43 @@ export class Dashboard {
         attempts: order.attempts,
         last_error: order.lastError,
         created_at: new Date(order.createdAt).toISOString(),
+        compensation: compensationOf(order),
       })),
       webhooks,
       value_accepted: valueByCurrency(reports.map((r) => r.valueByCurrency ?? {})),
+      steps: stepsOf(reports.map((r) => r.steps ?? {})),
     };
   }
+}
+
+/**
+ * Whether a failed order's completed steps were undone (a module's steps): `compensation_failed`
+ * if one's compensation gave up, `compensated` if some were undone, else null.
+ */
+function compensationOf(order: Order): "compensated" | "compensation_failed" | null {
+  const statuses = [...stepStates(order.steps).values()].map(({ latest }) => latest.status);
+  if (statuses.includes("compensation_failed")) return "compensation_failed";
+  return statuses.includes("compensated") ? "compensated" : null;
+}
+
+/** Each step over every replica's window: its outcomes, and its run time's p50 and p95. */
+function stepsOf(all: Record<string, StepActivity>[]): DashboardData["steps"] {
+  const merged = new Map<string, StepActivity>();
+  for (const steps of all)
+    for (const [name, step] of Object.entries(steps)) {
+      const into = merged.get(name) ?? emptyStep();
+      addStep(into, step);
+      merged.set(name, into);
+    }
+  return [...merged].map(([name, step]) => ({
+    name,
+    completed: step.buckets.reduce((sum, n) => sum + n, 0),
+    failed: step.failed,
+    compensated: step.compensated,
+    compensation_failed: step.compensationFailed,
+    p50_ms: quantileMs(step.buckets, 0.5),
+    p95_ms: quantileMs(step.buckets, 0.95),
+  }));
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
  * This process's recent queue activity for the dashboard: how long orders waited and took over the
  * last minute, as counts per latency bucket (mergeable across replicas, unlike percentiles), the
- * value of the orders accepted by currency, and running totals of retries and failures. Fed by the dispatcher as a QueueObserver; one ring of
+ * value of the orders accepted by currency, each step's outcomes and run times (a module's steps),
+ * and running totals of retries and failures. Fed by the dispatcher as a QueueObserver; one ring of
  * per-second slots, so recording is an array increment and a snapshot sums 60 small arrays.
  */
 
 import { type QueueObserver, queueWaitMs } from "../queue/observer.ts";
-import type { ActivityReport } from "../records/activity.ts";
+import type { ActivityReport, StepActivity } from "../records/activity.ts";
 import type { Order } from "../records/order.ts";
 
 /** Upper bounds of the latency buckets, in ms (the last bucket is everything above). */
@@ -22,7 +23,13 @@ export const WINDOW_S = 60;
  */
 export type ActivitySnapshot = Omit<ActivityReport, "replica" | "at">;
 
-type Slot = { second: number; wait: number[]; processing: number[]; value: Map<string, number> };
+type Slot = {
+  second: number;
+  wait: number[];
+  processing: number[];
+  value: Map<string, number>;
+  steps: Map<string, StepActivity>;
+};
 
 const bucketOf = (ms: number) => {
   const i = BUCKETS_MS.findIndex((bound) => ms <= bound);
@@ -36,6 +43,19 @@ const count = (buckets: number[], i: number) => {
   buckets[i] = (buckets[i] ?? 0) + 1;
 };
 const zeros = () => new Array<number>(BUCKETS_MS.length + 1).fill(0);
+export const emptyStep = (): StepActivity => ({
+  buckets: zeros(),
+  failed: 0,
+  compensated: 0,
+  compensationFailed: 0,
+});
+/** Adds one step's activity into another's. */
+export const addStep = (into: StepActivity, step: StepActivity) => {
+  add(into.buckets, step.buckets);
+  into.failed += step.failed;
+  into.compensated += step.compensated;
+  into.compensationFailed += step.compensationFailed;
+};
 
 export class ActivityWindow {
   readonly #slots: Slot[] = Array.from({ length: WINDOW_S }, () => ({
@@ -43,6 +63,7 @@ export class ActivityWindow {
     wait: zeros(),
     processing: zeros(),
     value: new Map(),
+    steps: new Map(),
   }));
   #retries = 0;
   #failures = 0;
@@ -65,7 +86,18 @@ export class ActivityWindow {
     leaseTickSkipped: () => {},
     claimLost: () => {},
     timed: () => {},
-    step: () => {},
+    step: (name, outcome, ms) => {
+      const steps = this.#slot().steps;
+      let step = steps.get(name);
+      if (!step) {
+        step = { buckets: zeros(), failed: 0, compensated: 0, compensationFailed: 0 };
+        steps.set(name, step);
+      }
+      if (outcome === "completed") count(step.buckets, bucketOf(ms ?? 0));
+      else if (outcome === "failed") step.failed++;
+      else if (outcome === "compensated") step.compensated++;
+      else step.compensationFailed++;
+    },
   };
 
   /** An order was accepted: its value counts in this second, under its currency. */
@@ -80,12 +112,18 @@ export class ActivityWindow {
     const waitBuckets = zeros();
     const processingBuckets = zeros();
     const valueByCurrency: Record<string, number> = {};
-    for (const slot of this.#slots) {
-      if (slot.second <= since) continue;
+    const steps: Record<string, StepActivity> = {};
+    // Oldest second first, so the steps come in the order they first came (a pipeline's order).
+    const recent = this.#slots.filter((slot) => slot.second > since).sort((a, b) => a.second - b.second);
+    for (const slot of recent) {
       add(waitBuckets, slot.wait);
       add(processingBuckets, slot.processing);
       for (const [currency, minor] of slot.value)
         valueByCurrency[currency] = (valueByCurrency[currency] ?? 0) + minor;
+      for (const [name, step] of slot.steps) {
+        steps[name] ??= emptyStep();
+        addStep(steps[name], step);
+      }
     }
     return {
       waitBuckets,
@@ -95,6 +133,7 @@ export class ActivityWindow {
       slotsBusy: slots.busy,
       slotsCapacity: slots.capacity,
       valueByCurrency,
+      steps,
     };
   }
 
@@ -107,6 +146,7 @@ export class ActivityWindow {
       slot.wait.fill(0);
       slot.processing.fill(0);
       slot.value.clear();
+      slot.steps.clear();
     }
     return slot;
   }

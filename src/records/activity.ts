@@ -16,4 +16,17 @@ export type ActivityReport = {
   slotsCapacity: number;
   /** Value of the orders accepted over the last minute, in minor units, by ISO 4217 code. */
   valueByCurrency: Record<string, number>;
+  /**
+   * A module's steps over the last minute, by step name, in the order they first came (absent in
+   * reports of replicas from before steps).
+   */
+  steps?: Record<string, StepActivity>;
+};
+
+/** One step's outcomes over the last minute, and its completed runs per latency bucket. */
+export type StepActivity = {
+  buckets: number[];
+  failed: number;
+  compensated: number;
+  compensationFailed: number;
 };

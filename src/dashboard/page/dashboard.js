@@ -16,6 +16,7 @@ import { createCharts } from "./charts.js";
 import { clock } from "./format.js";
 import { drawBacklog, drawFailures, drawFigures } from "./panels.js";
 import { addSample } from "./rates.js";
+import { drawSteps } from "./steps.js";
 import { drawValue } from "./value.js";
 import { drawWebhooks } from "./webhooks.js";
 
@@ -118,6 +119,7 @@ const poll = async () => {
     drawFailures(data.recent_failures, askForKeyToRetry);
     drawWebhooks(data.webhooks);
     drawValue(data.value_accepted, data.window_s);
+    drawSteps(data.steps, data.window_s);
     showState("live", "Live");
     $("updated").textContent = `updated ${clock.format(lastUpdate)}`;
   } finally {

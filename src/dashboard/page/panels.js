@@ -155,7 +155,9 @@ export const drawFailures = (failures, needKey) => {
     }
     showId(row.cells[1], failure.user_id);
     row.cells[2].textContent = integer.format(failure.attempts);
-    row.error.textContent = failure.last_error ?? "—";
+    // A module's steps: whether the completed ones were undone.
+    const undone = { compensated: " (steps undone)", compensation_failed: " (undoing gave up)" };
+    row.error.textContent = (failure.last_error ?? "—") + (undone[failure.compensation] ?? "");
     row.cells[3].title = failure.last_error ?? "";
     row.cells[4].textContent = formatCreated(failure.created_at);
     row.cells[4].title = failure.created_at;
