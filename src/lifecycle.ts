@@ -96,9 +96,17 @@ export const stepCompensationFailed = (step: string, error: string) =>
 export const completed = () => make("completed");
 /** `step` is set when a module exports steps: the one that failed (a retry resumes there). */
 const inStep = (step: string | undefined) => (step === undefined ? {} : { step });
-/** The attempt failed and the order runs again after `backoffMs`. */
-export const attemptFailed = (error: string, backoffMs: number, step?: string) =>
-  make("attempt_failed", { error, backoff_ms: backoffMs, ...inStep(step) });
+/**
+ * The attempt failed and the order runs again after `backoffMs`; `compensating` when it was an
+ * attempt to undo the order's steps (its `step`'s compensate failed).
+ */
+export const attemptFailed = (error: string, backoffMs: number, step?: string, compensating?: boolean) =>
+  make("attempt_failed", {
+    error,
+    backoff_ms: backoffMs,
+    ...inStep(step),
+    ...(compensating ? { compensating: true } : {}),
+  });
 /**
  * The last allowed attempt failed: the order gives up. For a module's steps, `step` is the one that
  * failed and `compensation` says whether its completed steps were undone.

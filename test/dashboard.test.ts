@@ -133,6 +133,14 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
           compensation: "compensated",
         });
         await page.waitForSelector('#steps[data-steps="one,two,three"]', { timeout: STEP_MS });
+        // The page polls once a second: wait for the poll that saw the compensations.
+        await page.waitForFunction(
+          () =>
+            (globalThis as any).document.querySelector("#steps tr:first-child td:nth-child(6)")
+              ?.textContent === "1",
+          undefined,
+          { timeout: STEP_MS },
+        );
         const rows = await page.$$eval("#steps tr", (trs) =>
           trs.map((tr) => [...tr.children].map((cell) => cell.textContent)),
         );

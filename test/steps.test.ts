@@ -233,13 +233,19 @@ test("a step that always fails: the completed steps are compensated once each, l
   const undo = events.find(
     (e: { type: string; attempt: number }) => e.type === "attempt_failed" && e.attempt === 2,
   );
-  expect(undo.details).toEqual({ error: "three always fails", backoff_ms: 0, step: "three" });
+  expect(undo.details).toEqual({ error: "three always fails", backoff_ms: 1000, step: "three" });
 
   // Fixed: an operator's retry runs every step again from the first (they were undone).
   openGate("broken-1");
   expect((await call(url, "POST", "/orders/broken-1/retry")).status).toBe(200);
   const done = await settled(url, "broken-1");
   expect(runsOf(journal, "broken-1").slice(6)).toEqual(["one attempt=1", "two attempt=1", "three attempt=1"]);
+  // Undone steps run again as new calls: their keys carry the generation; three was never undone.
+  const keys = journalOf(journal)
+    .filter(([, id]) => id === "broken-1")
+    .slice(6)
+    .map(([, , , key]) => key);
+  expect(keys).toEqual(["key=broken-1:one:1", "key=broken-1:two:1", "key=broken-1:three"]);
   expect(done.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
     ["one", "completed"],
     ["two", "completed"],
@@ -321,4 +327,32 @@ test("cancelling a pending order with completed steps: 202, they are undone firs
   // Cancelling it again is the no-op it always was.
   const again = await call(url, "POST", "/orders/stalled-1/cancel");
   expect([again.status, again.body.status]).toEqual([200, "cancelled"]);
+});
+
+test("a compensate that ignores its deadline fails at it: retried, then given up, and the rest undone", async () => {
+  const journal = freshJournal();
+  const { url } = await startService({
+    PROCESS_ORDER_MODULE: JOURNALING,
+    MAX_ATTEMPTS: "2",
+    RETRY_BASE_MS: "10",
+    PROCESSING_TIMEOUT_MS: "300",
+  });
+  await call(url, "POST", "/orders", order("hangs-1"));
+  const failed = await settled(url, "hangs-1", "failed");
+  expect(runsOf(journal, "hangs-1").slice(4)).toEqual([
+    "undo-two attempt=3",
+    "undo-two attempt=4",
+    "undo-one attempt=4",
+  ]);
+  expect(failed.steps).toEqual([
+    expect.objectContaining({ name: "one", status: "compensated" }),
+    expect.objectContaining({
+      name: "two",
+      status: "compensation_failed",
+      error: "processing timed out after 300 ms",
+    }),
+  ]);
+  // The compensation's failed attempt is not counted as the step failing.
+  expect(await series(url, 'order_steps_total{step="two",outcome="failed"}')).toBe(0);
+  expect(await series(url, 'order_steps_total{step="two",outcome="compensation_failed"}')).toBe(1);
 });

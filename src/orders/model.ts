@@ -156,7 +156,7 @@ export const OrderView = t.Object(
     steps: t.Optional(
       t.Array(StepView, {
         description:
-          "When PROCESS_ORDER_MODULE exports steps: those completed so far, in order. A completed step never runs again for this order.",
+          "When PROCESS_ORDER_MODULE exports steps: each step that completed, in order, as it stands now (completed, compensated or compensation_failed). A completed step never runs again for this order.",
       }),
     ),
   },

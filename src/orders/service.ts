@@ -219,9 +219,9 @@ export async function retryOrder(deps: OrderDeps, orderId: string): Promise<Orde
   throw orderNotRetryable(orderId, order.status);
 }
 
-/** Whether some step of this order is completed now (its latest entry says so). */
+/** Whether some step of this order is left to undo: completed, or its compensation gave up. */
 const hasCompletedSteps = (order: Order) =>
-  [...stepStates(order.steps).values()].some(({ latest }) => latest.status === "completed");
+  [...stepStates(order.steps).values()].some(({ latest }) => latest.status !== "compensated");
 
 /** Whether a step's compensation of this order gave up (its latest entry says so). */
 const compensationFailed = (order: Order) =>

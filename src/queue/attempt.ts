@@ -31,6 +31,12 @@ export type AttemptDeps = {
   stuck: () => void;
 };
 
+/** A promise that rejects with the signal's reason once it aborts. */
+const rejectOn = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) =>
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+  );
+
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** One attempt; see the file comment. */
@@ -40,6 +46,8 @@ export class Attempt {
   // The results of the steps completed (latest outcome), and those whose compensation gave up.
   private readonly results = new Map<string, unknown>();
   private readonly gaveUp = new Set<string>();
+  // How many times each step was undone before: its idempotency keys' generation.
+  private readonly undone = new Map<string, number>();
   private readonly undoing: boolean;
   private current: string | undefined;
   // How long the latest step's run or compensate took (its outcome's `ms`).
@@ -52,6 +60,8 @@ export class Attempt {
     private readonly order: WorkOrder,
     private readonly deps: AttemptDeps,
   ) {
+    for (const entry of order.steps)
+      if (entry.status === "compensated") this.undone.set(entry.name, (this.undone.get(entry.name) ?? 0) + 1);
     for (const [name, { latest }] of stepStates(order.steps)) {
       if (latest.status === "completed") this.results.set(name, latest.result);
       if (latest.status === "compensation_failed") this.gaveUp.add(name);
@@ -149,19 +159,28 @@ export class Attempt {
     }, this.deps.timeoutMs);
     const started = performance.now();
     try {
-      return await work(signal);
+      // Undoing, the deadline fails the compensate even if it ignores its signal: the failure is
+      // retried or given up, never waited on forever.
+      if (!this.undoing) return await work(signal);
+      return await Promise.race([work(signal), rejectOn(deadline.signal)]);
     } finally {
       this.tookMs = performance.now() - started;
       clearTimeout(timer);
     }
   }
 
+  /**
+   * The step's context. Its idempotency key is `<order_id>:<step>` (`…:compensate` to undo it),
+   * the same on every attempt; once the step was undone, running it again is a new call to the
+   * other system, so the key gets the generation: `<order_id>:<step>:<n>` after n compensations.
+   */
   private context(step: Step, signal: AbortSignal, suffix: string): StepContext {
+    const generation = this.undone.get(step.name) ?? 0;
     return {
       signal,
       attempt: this.order.attempt,
       results: Object.fromEntries(this.results),
-      idempotencyKey: `${this.order.orderId}:${step.name}${suffix}`,
+      idempotencyKey: `${this.order.orderId}:${step.name}${suffix}${generation === 0 ? "" : `:${generation}`}`,
     };
   }
 

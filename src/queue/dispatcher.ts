@@ -176,9 +176,10 @@ export class Dispatcher {
       for (const { owner, result } of reported) this.held.delete(owner, result.orderId);
       for (const [i, settlement] of settlements.entries()) {
         this.observer.settled(outcomeOf(settlement), tookMs[i] ?? 0);
-        // A step that failed its attempt (an ended compensation names no step).
-        const { step } = settlement.transition.details ?? {};
-        if (typeof step === "string") this.observer.step(step, "failed");
+        // A step that failed its attempt (not a compensation's failure; an ended compensation
+        // names no step).
+        const { step, compensating } = settlement.transition.details ?? {};
+        if (typeof step === "string" && !compensating) this.observer.step(step, "failed");
       }
       const leaseUntil = now + this.deps.leaseMs;
       const shares = shareClaimed(slots, claimed);

@@ -10,6 +10,7 @@ import {
   outcomeOf,
   overdueAttempts,
   shareClaimed,
+  UNDO_AFTER_MS,
 } from "./policy.ts";
 
 const rules = { maxAttempts: 3, retryBaseMs: 100 };
@@ -57,17 +58,21 @@ test("a module's steps: MAX_ATTEMPTS attempts forward, then as many to undo the 
   ]);
   const decide = (attempts: number, result: Omit<Parameters<typeof decideOutcome>[2], "orderId">) =>
     decideOutcome("w", { seq: 7, attempts }, { orderId: "o", ...result }, 1000, rules);
-  // The last forward attempt left steps to undo: compensation starts at once, not after a backoff.
+  // The last forward attempt left steps to undo: compensation starts once the worker's abort grace
+  // is past, not after a backoff.
   expect(decide(3, { error: "declined", step: "charge", undo: true })).toEqual({
     seq: 7,
     owner: "w",
-    transition: lifecycle.attemptFailed("declined", 0, "charge"),
-    runAt: 1000,
+    transition: lifecycle.attemptFailed("declined", UNDO_AFTER_MS, "charge"),
+    runAt: 1000 + UNDO_AFTER_MS,
     lastError: "declined",
   });
   // A compensation that failed is retried within its own budget; last_error is left as it was.
   const again = decide(4, { error: "refund refused", step: "charge", compensating: true });
-  expect(again.transition).toMatchObject({ type: "attempt_failed", details: { step: "charge" } });
+  expect(again.transition).toMatchObject({
+    type: "attempt_failed",
+    details: { step: "charge", compensating: true },
+  });
   expect(again.runAt).toBeGreaterThanOrEqual(1000);
   expect(again.lastError).toBeUndefined();
   expect(decide(6, { error: "refund refused", compensating: true }).transition).toEqual(

@@ -15,6 +15,12 @@ import type { ClaimRequest, Settlement } from "./store.ts";
 export type FreeSlots = { owner: string; limit: number };
 
 /**
+ * How long after a last forward attempt failed its undoing starts: past the worker thread's abort
+ * grace (attempt.ts), so a step that timed out has ended, or its thread was replaced, first.
+ */
+export const UNDO_AFTER_MS = 1000;
+
+/**
  * Where an attempt stands in its order's budget: MAX_ATTEMPTS attempts to run the steps, then, for
  * a module's steps, as many again to undo the completed ones (docs/STEPS.md). `lastForward`: a
  * failure now is final for the steps (compensation follows); `lastCompensation`: a compensation
@@ -50,14 +56,17 @@ export function decideOutcome(
     return { ...held, transition: lifecycle.cancelCompleted() };
   if (compensation)
     return { ...held, transition: lifecycle.failed(error, step, compensation), lastError: error };
-  if (result.undo)
-    return { ...held, transition: lifecycle.attemptFailed(error, 0, step), runAt: now, lastError: error };
+  if (result.undo) {
+    const transition = lifecycle.attemptFailed(error, UNDO_AFTER_MS, step);
+    return { ...held, transition, runAt: now + UNDO_AFTER_MS, lastError: error };
+  }
   if (result.compensating) {
     // A compensation attempt counts in the compensation budget, past MAX_ATTEMPTS; its error is in
     // its event, and the order's last_error stays why the order failed.
     const again = retryAfter(claim.attempts - rules.maxAttempts, now, rules);
     if (!again) return { ...held, transition: lifecycle.failed(error, step) };
-    return { ...held, transition: lifecycle.attemptFailed(error, again.backoffMs, step), runAt: again.runAt };
+    const transition = lifecycle.attemptFailed(error, again.backoffMs, step, true);
+    return { ...held, transition, runAt: again.runAt };
   }
   const again = retryAfter(claim.attempts, now, rules);
   if (!again) return { ...held, transition: lifecycle.failed(error, step), lastError: error };

@@ -78,7 +78,8 @@ async function run(order: WorkOrder): Promise<void> {
   try {
     await attempt.run();
   } finally {
-    running.delete(order.orderId);
+    // A timed-out attempt may end after the next attempt of its order started here.
+    if (running.get(order.orderId) === attempt.controller) running.delete(order.orderId);
   }
 }
 
