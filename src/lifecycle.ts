@@ -22,6 +22,11 @@ const TRANSITIONS = {
     to: "processing",
     means: "a step of a module that exports steps completed; its result is stored with the order",
   },
+  step_failed: {
+    from: "processing",
+    to: "processing",
+    means: "a step failed on the last attempt allowed: the order fails, its completed steps undone first",
+  },
   step_compensated: {
     from: "processing",
     to: "processing",
@@ -87,6 +92,8 @@ export const claimed = (owner: string) => make("claimed", { claimed_by: owner })
  * and the next step runs (src/queue/steps.ts).
  */
 export const stepCompleted = (step: string) => make("step_completed", { step });
+/** A step failed on the order's last forward attempt (its module's steps). */
+export const stepFailed = (step: string, error: string) => make("step_failed", { step, error });
 /** A completed step was undone (its module's `compensate`). */
 export const stepCompensated = (step: string) => make("step_compensated", { step });
 /** A step's `compensate` failed and no attempt is left to try it again. */
@@ -139,6 +146,7 @@ export function describeEventTypes(): { types: string; details: string } {
   const examples = [
     claimed("<owner>"),
     stepCompleted("<step>"),
+    stepFailed("<step>", "<error>"),
     stepCompensated("<step>"),
     stepCompensationFailed("<step>", "<error>"),
     attemptFailed("<error>", 0, "<step>"),

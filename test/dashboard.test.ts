@@ -130,6 +130,7 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
         for (const step of data.steps) expect(step.p95_ms).toBeGreaterThanOrEqual(step.p50_ms);
         expect(data.recent_failures[0]).toMatchObject({
           order_id: "broken-dash",
+          failed_step: "three",
           compensation: "compensated",
         });
         await page.waitForSelector('#steps[data-steps="one,two,three"]', { timeout: STEP_MS });
@@ -152,7 +153,9 @@ describe.skipIf(browserMissing("Dashboard browser tests"))("the dashboard in a b
         expect(await page.isHidden("#steps-empty")).toBe(true);
         await page.waitForFunction(
           () =>
-            (globalThis as any).document.getElementById("failures").textContent.includes("(steps undone)"),
+            (globalThis as any).document
+              .getElementById("failures")
+              .textContent.includes("(in three; steps undone)"),
           undefined,
           { timeout: STEP_MS },
         );

@@ -113,6 +113,7 @@ test("the example, its shipment refused: the payment is refunded and the stock r
     expect(failed.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
       ["reserve_stock", "compensated"],
       ["charge", "compensated"],
+      ["book_shipment", "failed"],
     ]);
     expect((await historyOf(url, "example-2")).slice(-3)).toEqual([
       ["step_compensated", "charge"],
@@ -169,8 +170,21 @@ test("a step whose result is over 16 KB fails its attempt, naming the step", asy
   await call(url, "POST", "/orders", order("big-1"));
   const failed = await settled(url, "big-1", "failed");
   expect(failed.last_error).toMatch(/^the step's result is \d+ bytes as JSON, more than 16384$/);
-  expect(failed.steps).toBeUndefined();
-  expect((await historyOf(url, "big-1")).at(-1)).toEqual(["failed", "one"]);
+  // The last attempt allowed: the step it failed in is recorded with the order.
+  expect(failed.steps).toEqual([
+    {
+      name: "one",
+      status: "failed",
+      attempt: 1,
+      completed_at: null,
+      result: null,
+      error: failed.last_error,
+    },
+  ]);
+  expect((await historyOf(url, "big-1")).slice(-2)).toEqual([
+    ["step_failed", "one"],
+    ["failed", "one"],
+  ]);
 });
 
 test("a module with one processOrder keeps today's history: no step events, no steps listed", async () => {
@@ -218,6 +232,7 @@ test("a step that always fails: the completed steps are compensated once each, l
   expect(failed.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
     ["one", "compensated"],
     ["two", "compensated"],
+    ["three", "failed"],
   ]);
   expect(failed.steps[1].result).toEqual({ second: true });
   expect(Date.parse(failed.steps[1].compensated_at)).toBeGreaterThanOrEqual(
@@ -268,6 +283,7 @@ test("a compensation that keeps failing is given up and the rest undone; an oper
       attempt: 4,
       error: "refund refused",
     }),
+    expect.objectContaining({ name: "three", status: "failed", attempt: 2 }),
   ]);
   const last = (await call(url, "GET", "/orders/stubborn-1/events")).body.events.at(-1);
   expect(last.details).toEqual({ error: "three always fails", compensation: "compensation_failed" });
@@ -288,6 +304,7 @@ test("a compensation that keeps failing is given up and the rest undone; an oper
   expect(again.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
     ["one", "compensated"],
     ["two", "compensated"],
+    ["three", "failed"],
   ]);
   const end = (await call(url, "GET", "/orders/stubborn-1/events")).body.events.at(-1);
   expect(end.details).toEqual({ error: "three always fails", compensation: "compensated" });
@@ -351,6 +368,7 @@ test("a compensate that ignores its deadline fails at it: retried, then given up
       status: "compensation_failed",
       error: "processing timed out after 300 ms",
     }),
+    expect.objectContaining({ name: "three", status: "failed", error: "three always fails" }),
   ]);
   // The compensation's failed attempt is not counted as the step failing.
   expect(await series(url, 'order_steps_total{step="two",outcome="failed"}')).toBe(0);

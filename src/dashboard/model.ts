@@ -69,6 +69,9 @@ export const DashboardDataView = t.Object({
       attempts: t.Integer(),
       last_error: t.Nullable(t.String()),
       created_at: t.String({ format: "date-time" }),
+      failed_step: t.Nullable(
+        t.String({ description: "A module's steps: the step it failed in; null otherwise" }),
+      ),
       compensation: t.Nullable(
         t.Union([t.Literal("compensated"), t.Literal("compensation_failed")], {
           description: "A module's steps: whether its completed steps were undone; null otherwise",

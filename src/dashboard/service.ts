@@ -53,7 +53,8 @@ export type DashboardData = {
     attempts: number;
     last_error: string | null;
     created_at: string;
-    /** A module's steps: whether its completed steps were undone. */
+    /** A module's steps: the step it failed in, and whether its completed steps were undone. */
+    failed_step: string | null;
     compensation: "compensated" | "compensation_failed" | null;
   }[];
   /** Webhook subscriptions behind, the lagging ones flagged. */
@@ -163,6 +164,7 @@ export class Dashboard {
         attempts: order.attempts,
         last_error: order.lastError,
         created_at: new Date(order.createdAt).toISOString(),
+        failed_step: failedStepOf(order),
         compensation: compensationOf(order),
       })),
       webhooks,
@@ -170,6 +172,12 @@ export class Dashboard {
       steps: stepsOf(reports.map((r) => r.steps ?? {})),
     };
   }
+}
+
+/** The step a failed order failed in (a module's steps: recorded on its last forward attempt). */
+function failedStepOf(order: Order): string | null {
+  for (const [name, { latest }] of stepStates(order.steps)) if (latest.status === "failed") return name;
+  return null;
 }
 
 /**

@@ -113,15 +113,19 @@ export const StepView = t.Object({
       STEP_STATUSES.map((status) => t.Literal(status)),
       {
         description:
-          "completed; compensated (undone after the order failed for good); compensation_failed (its compensate gave up: an operator's retry tries it again)",
+          "completed; failed (on the last attempt allowed: the order failed in this step); compensated (undone after the order failed for good); compensation_failed (its compensate gave up: an operator's retry tries it again)",
       },
     ),
   ),
   attempt: t.Integer({ description: "The order's attempt that recorded its status" }),
-  completed_at: t.String({ format: "date-time", description: "ISO-8601 UTC" }),
-  result: t.Unknown({ description: "What the step returned (JSON), handed to the later steps" }),
+  completed_at: t.Nullable(
+    t.String({ format: "date-time", description: "ISO-8601 UTC; null for a step that never completed" }),
+  ),
+  result: t.Unknown({
+    description: "What the step returned (JSON), handed to the later steps; null if none",
+  }),
   compensated_at: t.Optional(t.String({ format: "date-time", description: "ISO-8601 UTC" })),
-  error: t.Optional(t.String({ description: "Why its compensate gave up" })),
+  error: t.Optional(t.String({ description: "Why it failed, or why its compensate gave up" })),
 });
 export type StepView = typeof StepView.static;
 

@@ -221,7 +221,9 @@ export async function retryOrder(deps: OrderDeps, orderId: string): Promise<Orde
 
 /** Whether some step of this order is left to undo: completed, or its compensation gave up. */
 const hasCompletedSteps = (order: Order) =>
-  [...stepStates(order.steps).values()].some(({ latest }) => latest.status !== "compensated");
+  [...stepStates(order.steps).values()].some(
+    ({ latest }) => latest.status === "completed" || latest.status === "compensation_failed",
+  );
 
 /** Whether a step's compensation of this order gave up (its latest entry says so). */
 const compensationFailed = (order: Order) =>

@@ -17,7 +17,7 @@ function stepViews(entries: StepEntry[]): StepView[] {
     name,
     status: latest.status,
     attempt: latest.attempt,
-    completed_at: new Date(completed?.at ?? latest.at).toISOString(),
+    completed_at: completed ? new Date(completed.at).toISOString() : null,
     result: completed?.result ?? null,
     ...(latest.status === "compensated" ? { compensated_at: new Date(latest.at).toISOString() } : {}),
     ...(latest.error === undefined ? {} : { error: latest.error }),

@@ -77,6 +77,7 @@ export class Attempt {
       if (this.undoing) await this.undo();
       else await this.forward();
     } catch (error) {
+      await this.recordFailure(messageOf(error));
       this.finish(messageOf(error));
     } finally {
       this.ended = true;
@@ -135,6 +136,19 @@ export class Attempt {
     this.compensation ??= "compensated";
     this.current = undefined;
     this.finish(this.order.lastError ?? "the order failed");
+  }
+
+  /**
+   * A step that failed on the order's last forward attempt is recorded as failed (GET /orders/:id
+   * and the dashboard say which step the order failed in); earlier failures are retried instead.
+   * Best effort: if it cannot be recorded, the attempt's failure is reported all the same.
+   */
+  private async recordFailure(error: string): Promise<void> {
+    const { pipeline } = this.deps;
+    if (this.reported || this.undoing || !pipeline.durable || !this.order.plan.lastForward) return;
+    if (this.current === undefined) return;
+    const outcome = { orderId: this.order.orderId, name: this.current, ms: this.tookMs };
+    await this.deps.record({ ...outcome, status: "failed", error }, this.controller.signal).catch(() => {});
   }
 
   /** The steps that have a `compensate` and were completed, or whose compensation gave up. */

@@ -33,6 +33,7 @@ const LOST = "the claim on this order was lost before its step was recorded";
 function transitionOf(outcome: StepOutcome) {
   if (outcome.status === "completed") return lifecycle.stepCompleted(outcome.name);
   if (outcome.status === "compensated") return lifecycle.stepCompensated(outcome.name);
+  if (outcome.status === "failed") return lifecycle.stepFailed(outcome.name, outcome.error ?? "");
   return lifecycle.stepCompensationFailed(outcome.name, outcome.error ?? "");
 }
 
@@ -41,6 +42,7 @@ function entryOf(outcome: StepOutcome, attempt: number, at: number): StepEntry {
   const { name, status } = outcome;
   if (status === "completed") return { name, status, attempt, at, result: outcome.result };
   if (status === "compensated") return { name, status, attempt, at };
+  // failed, compensation_failed
   return { name, status, attempt, at, error: outcome.error ?? "" };
 }
 
@@ -91,7 +93,8 @@ export class StepRecorder {
         if (recorded.has(claim.seq)) {
           // The next step's deadline counts from now (watchdog.ts).
           claim.activeSince = at;
-          this.deps.observer.step(done.name, done.status, done.ms);
+          // A failed step is counted when its attempt's failure is settled.
+          if (done.status !== "failed") this.deps.observer.step(done.name, done.status, done.ms);
           return { owner, answer: { orderId: done.orderId } };
         }
         claim.lost = true;

@@ -25,15 +25,19 @@ export type OrderLine = { sku: string; quantity: number; unitPrice: number; name
  */
 export type Cart = { lines: OrderLine[]; shipping: number; tax: number; discount: number };
 
-/** Where a step of an order stands: done, undone, or its undoing gave up. */
-export const STEP_STATUSES = ["completed", "compensated", "compensation_failed"] as const;
+/**
+ * Where a step of an order stands: done, failed on the order's last forward attempt (the order
+ * fails, or undoes its completed steps), undone, or its undoing gave up.
+ */
+export const STEP_STATUSES = ["completed", "failed", "compensated", "compensation_failed"] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
 /**
  * One outcome of one step of an order's processing (a module that exports `steps`,
  * src/queue/steps.ts), recorded with the order, fenced by its claim, before anything after it ran:
- * a step completed (`result`: what its `run` returned, JSON, at most 16 KB), compensated (its
- * `compensate` undid it), or its compensation gave up (`error`). Entries are appended, never
+ * a step completed (`result`: what its `run` returned, JSON, at most 16 KB), failed on the last
+ * forward attempt (`error`), compensated (its `compensate` undid it), or its compensation gave up
+ * (`error`). Entries are appended, never
  * changed: a step's state is its latest entry (`stepStates`). `attempt` is the order's attempt that
  * recorded it; `at` when (epoch ms).
  */

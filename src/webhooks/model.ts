@@ -169,6 +169,7 @@ const EXAMPLE_EVENTS = new Map(
       [lifecycle.created(), 0],
       [lifecycle.claimed("worker-0-slot-3"), 1],
       [lifecycle.stepCompleted("charge"), 1],
+      [lifecycle.stepFailed("book_shipment", "carrier refused"), 5],
       [lifecycle.stepCompensated("charge"), 6],
       [lifecycle.stepCompensationFailed("charge", "refund refused"), 10],
       [lifecycle.completed(), 1],

@@ -155,9 +155,12 @@ export const drawFailures = (failures, needKey) => {
     }
     showId(row.cells[1], failure.user_id);
     row.cells[2].textContent = integer.format(failure.attempts);
-    // A module's steps: whether the completed ones were undone.
-    const undone = { compensated: " (steps undone)", compensation_failed: " (undoing gave up)" };
-    row.error.textContent = (failure.last_error ?? "—") + (undone[failure.compensation] ?? "");
+    // A module's steps: the step it failed in, and whether the completed ones were undone.
+    const undone = { compensated: "steps undone", compensation_failed: "undoing gave up" };
+    const notes = [failure.failed_step && `in ${failure.failed_step}`, undone[failure.compensation]].filter(
+      Boolean,
+    );
+    row.error.textContent = (failure.last_error ?? "—") + (notes.length > 0 ? ` (${notes.join("; ")})` : "");
     row.cells[3].title = failure.last_error ?? "";
     row.cells[4].textContent = formatCreated(failure.created_at);
     row.cells[4].title = failure.created_at;
