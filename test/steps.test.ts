@@ -374,3 +374,32 @@ test("a compensate that ignores its deadline fails at it: retried, then given up
   expect(await series(url, 'order_steps_total{step="two",outcome="failed"}')).toBe(0);
   expect(await series(url, 'order_steps_total{step="two",outcome="compensation_failed"}')).toBe(1);
 });
+
+test("a step that blocks its thread on the last attempt: the watchdog fails it, and the completed steps are still undone", async () => {
+  const journal = freshJournal();
+  const { url } = await startService({
+    PROCESS_ORDER_MODULE: JOURNALING,
+    MAX_ATTEMPTS: "1",
+    PROCESSING_TIMEOUT_MS: "200",
+    WORKERS: "1",
+  });
+  await call(url, "POST", "/orders", order("blocks-1"));
+  // The watchdog gives a silent thread 5 s past the deadline before it fails the attempt.
+  await waitFor(async () => (await call(url, "GET", "/orders/blocks-1/status")).body.status === "failed", {
+    timeoutMs: 30_000,
+    what: "blocks-1 failed",
+  });
+  expect(runsOf(journal, "blocks-1")).toEqual([
+    "one attempt=1",
+    "two attempt=1",
+    "three attempt=1",
+    "undo-two attempt=2",
+    "undo-one attempt=2",
+  ]);
+  const failed = (await call(url, "GET", "/orders/blocks-1")).body;
+  expect(failed.steps.map((s: { name: string; status: string }) => [s.name, s.status])).toEqual([
+    ["one", "compensated"],
+    ["two", "compensated"],
+  ]);
+  expect((await historyOf(url, "blocks-1")).at(-1)).toEqual(["failed", null]);
+}, 60_000);

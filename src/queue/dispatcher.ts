@@ -57,6 +57,9 @@ export class Dispatcher {
   private readonly handOver: HandOver;
   private readonly steps: StepRecorder;
   private reported: Reported[] = [];
+  // Whether the module exports steps (every thread loads the same one): settle() needs it for
+  // failures no thread described (the watchdog's).
+  private durable = false;
   // One pump at a time; a wake-up during one asks for one more after it.
   private readonly pumps = new Serial(
     () => this.pump(),
@@ -115,7 +118,8 @@ export class Dispatcher {
   /** Starts the worker threads; orders are claimed as soon as the first one is ready. */
   start(): void {
     this.pool.start({
-      ready: (owner) => {
+      ready: (owner, durable) => {
+        this.durable = durable;
         this.held.open(owner);
         this.wake();
       },
@@ -154,7 +158,7 @@ export class Dispatcher {
     const now = this.deps.now();
     // How long each took is observed only once its settlement is committed (a failed pump decides
     // the same results again next time).
-    const { settlements, tookMs } = settle(reported, this.held, now, this.deps);
+    const { settlements, tookMs } = settle(reported, this.held, now, { ...this.deps, durable: this.durable });
     const { unresponsive } = this.watchdog;
     const answering = this.pool.readyOwners().filter((owner) => !unresponsive.has(owner));
     const slots: FreeSlots[] = this.stopping

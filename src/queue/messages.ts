@@ -53,7 +53,8 @@ export type Reported = { owner: string; result: AttemptResult; at: number };
 
 /** Worker -> main thread. */
 export type FromWorker =
-  | { type: "ready" }
+  // Up; `durable`: its module exports steps (their outcomes are recorded: steps.ts).
+  | { type: "ready"; durable: boolean }
   | { type: "done"; results: AttemptResult[] }
   // Step outcomes of this turn: record them, then answer with `recorded`.
   | { type: "steps"; steps: StepOutcome[] }

@@ -87,6 +87,22 @@ test("a module's steps: MAX_ATTEMPTS attempts forward, then as many to undo the 
   });
 });
 
+test("a failure no thread described (the watchdog's) is placed by the attempt, for a module's steps", () => {
+  const watchdog = (attempts: number, durable: boolean) =>
+    decideOutcome("w", { seq: 7, attempts }, { orderId: "o", error: "blocked" }, 1000, { ...rules, durable })
+      .transition;
+  // Before the last forward attempt: retried as any failure.
+  expect(watchdog(2, true)).toMatchObject({ type: "attempt_failed", details: { error: "blocked" } });
+  expect(watchdog(2, true).details).not.toHaveProperty("compensating");
+  // The last forward attempt: its completed steps are undone next.
+  expect(watchdog(3, true)).toEqual(lifecycle.attemptFailed("blocked", UNDO_AFTER_MS));
+  // A compensation attempt: retried within the compensation budget, then given up.
+  expect(watchdog(4, true).details).toMatchObject({ compensating: true });
+  expect(watchdog(6, true)).toEqual(lifecycle.failed("blocked"));
+  // With one processOrder, as it always was.
+  expect(watchdog(3, false)).toEqual(lifecycle.failed("blocked"));
+});
+
 test("the claim rule: one request per order wanted, threads in turn, each claim naming its holder", () => {
   const requests = claimRequests([
     { owner: "a", limit: 2 },

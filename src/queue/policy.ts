@@ -47,20 +47,21 @@ export function decideOutcome(
   claim: Pick<Claim, "seq" | "attempts">,
   result: AttemptResult,
   now: number,
-  rules: RetryRules,
+  rules: RetryRules & { durable?: boolean },
 ): Settlement {
   const held = { seq: claim.seq, owner };
-  const { error, step, compensation } = result;
+  const told = described(result, claim.attempts, rules);
+  const { error, step, compensation } = told;
   if (error === undefined) return { ...held, transition: lifecycle.completed(), completedAt: now };
-  if (compensation === "compensated" && result.cancelled)
+  if (compensation === "compensated" && told.cancelled)
     return { ...held, transition: lifecycle.cancelCompleted() };
   if (compensation)
     return { ...held, transition: lifecycle.failed(error, step, compensation), lastError: error };
-  if (result.undo) {
+  if (told.undo) {
     const transition = lifecycle.attemptFailed(error, UNDO_AFTER_MS, step);
     return { ...held, transition, runAt: now + UNDO_AFTER_MS, lastError: error };
   }
-  if (result.compensating) {
+  if (told.compensating) {
     // A compensation attempt counts in the compensation budget, past MAX_ATTEMPTS; its error is in
     // its event, and the order's last_error stays why the order failed.
     const again = retryAfter(claim.attempts - rules.maxAttempts, now, rules);
@@ -79,6 +80,23 @@ export function decideOutcome(
 }
 
 /**
+ * A failure no thread described (the watchdog's, for a thread that stopped answering: no step, no
+ * flags), for a module's steps, read from the attempt's place in the budget: past MAX_ATTEMPTS it
+ * was a compensation attempt; at MAX_ATTEMPTS, the last forward one, whose completed steps are
+ * undone next (an attempt that finds nothing to undo runs forward once more and then fails).
+ */
+function described(
+  result: AttemptResult,
+  attempts: number,
+  rules: { maxAttempts: number; durable?: boolean },
+) {
+  const told = result.step !== undefined || result.undo || result.compensating || result.compensation;
+  if (!rules.durable || result.error === undefined || told) return result;
+  if (attempts > rules.maxAttempts) return { ...result, compensating: true };
+  return attempts >= rules.maxAttempts ? { ...result, undo: true } : result;
+}
+
+/**
  * What to record for each reported attempt whose claim is still held, and how long each took
  * (hand-over to result). A result whose thread died (its orders released) or whose claim was lost
  * records nothing.
@@ -87,7 +105,7 @@ export function settle(
   reported: Reported[],
   claims: Claims,
   now: number,
-  rules: { maxAttempts: number; retryBaseMs: number },
+  rules: RetryRules & { durable?: boolean },
 ): { settlements: Settlement[]; tookMs: number[] } {
   const settlements: Settlement[] = [];
   const tookMs: number[] = [];

@@ -10,7 +10,7 @@ import type { ProcessingSettings, WorkOrder } from "./process-order.ts";
 /** What the pool tells its user. */
 export type PoolEvents = {
   /** A thread is up and can take orders. */
-  ready: (owner: string) => void;
+  ready: (owner: string, durable: boolean) => void;
   /** A thread finished some orders. */
   results: (owner: string, results: AttemptResult[]) => void;
   /** A thread completed steps of a module that exports `steps`: record them, then `answer`. */
@@ -111,7 +111,7 @@ export class WorkerPool {
       const message = event.data;
       if (message.type === "ready") {
         thread.ready = true;
-        this.events.ready(thread.owner);
+        this.events.ready(thread.owner, message.durable);
       } else if (message.type === "done") {
         this.events.results(thread.owner, message.results);
       } else if (message.type === "steps") {

@@ -89,7 +89,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "init":
       timeoutMs = message.settings.timeoutMs;
       pipeline = await loadPipeline(message.settings);
-      send({ type: "ready" });
+      send({ type: "ready", durable: pipeline.durable });
       break;
     case "process":
       for (const order of message.orders) void run(order);
