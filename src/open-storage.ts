@@ -5,8 +5,8 @@
  */
 import { type Config, StartupError } from "./config.ts";
 import { redact } from "./db/postgres/client.ts";
-import { openPostgresStorage } from "./db/postgres/storage.ts";
-import { FileLockedError, openSqliteStorage } from "./db/sqlite/storage.ts";
+import { migratePostgres, openPostgresStorage } from "./db/postgres/storage.ts";
+import { FileLockedError, migrateSqlite, openSqliteStorage } from "./db/sqlite/storage.ts";
 import type { Logger } from "./kit/logger.ts";
 import * as lifecycle from "./lifecycle.ts";
 import type { Metrics } from "./metrics/registry.ts";
@@ -35,6 +35,35 @@ async function openPostgres(url: string, leaseMs: number, log: Logger): Promise<
     );
   } catch (error) {
     throw new StartupError("DATABASE_URL", (error as Error).message);
+  }
+}
+
+/**
+ * Applies the migrations to the configured database and closes it (the CLI's `migrate`, for a
+ * deploy job that runs before the new replicas start). A failure is a StartupError naming the
+ * setting.
+ */
+export async function migrateStorage(config: Config): Promise<void> {
+  if (config.databaseUrl) {
+    try {
+      return await migratePostgres(config.databaseUrl);
+    } catch (error) {
+      throw new StartupError("DATABASE_URL", (error as Error).message);
+    }
+  }
+  try {
+    migrateSqlite(config.databasePath, config.sqliteSynchronous);
+  } catch (error) {
+    const path = config.databasePath;
+    if (error instanceof FileLockedError)
+      throw new StartupError(
+        "DATABASE_PATH",
+        `database ${path} is in use by a running order service (${error.message}); it migrated the file when it started`,
+      );
+    throw new StartupError(
+      "DATABASE_PATH",
+      `cannot migrate the database at ${path}: ${(error as Error).message}`,
+    );
   }
 }
 

@@ -44,6 +44,16 @@ export type PostgresOptions = {
  * Connects to `url`, checks it answers, applies the migrations under an advisory lock, and returns
  * the storage.
  */
+/** Applies the migrations at `url` and closes (the CLI's `migrate`); replicas may be running. */
+export async function migratePostgres(url: string): Promise<void> {
+  const pool = openPool(url, () => {}, 1);
+  try {
+    await migrateDatabase(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
 export async function openPostgresStorage(options: PostgresOptions, hooks: PostgresHooks): Promise<Storage> {
   const deadlineMs = options.queueDeadlineMs ?? 5000;
   const pool = openPool(options.url, (error) => hooks.log("PostgreSQL connection lost", error.message));

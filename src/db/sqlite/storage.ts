@@ -13,7 +13,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SynchronousLevel } from "../../config.ts";
 import type { Transition } from "../../records/order.ts";
-import { migrateDatabase, openDatabase } from "./client.ts";
+import { closeDatabase, migrateDatabase, openDatabase } from "./client.ts";
 import type { Adapter } from "./context.ts";
 import { createDashboardStore } from "./dashboard.ts";
 import { createEventStore } from "./events.ts";
@@ -37,6 +37,22 @@ const THREAD_WEBHOOKS_MODULE = new URL("./thread-webhooks.ts", import.meta.url);
  * connection. Throws `FileLockedError` if another process holds the file; `hooks.onFatal` is
  * called if the writer thread fails later (the process should then exit and restart).
  */
+/**
+ * Applies the migrations to the file at `path` and closes it (the CLI's `migrate`), under the
+ * file's lock: refused (FileLockedError) while a service has the file open.
+ */
+export function migrateSqlite(path: string, synchronous: SynchronousLevel): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const lock = lockFile(path);
+  try {
+    const db = openDatabase(path, synchronous);
+    migrateDatabase(db);
+    closeDatabase(db);
+  } finally {
+    lock.release();
+  }
+}
+
 export async function openSqliteStorage(
   options: { path: string; synchronous: SynchronousLevel; restarted: Transition },
   hooks: WriterHooks,

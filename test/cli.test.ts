@@ -1,0 +1,146 @@
+/**
+ * The operator's CLI (`bun src/cli.ts`, issue 23's first step) as real processes: check-config
+ * says ok or names the variable; migrate brings a new database to the current schema, is safe to
+ * run again, and on SQLite refuses while a service has the file open; bad commands and options
+ * are exit 2 with the usage. On PostgreSQL too when TEST_DATABASE_URL is set.
+ */
+import { Database } from "bun:sqlite";
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import pg from "pg";
+import {
+  call,
+  cleanup,
+  freshPostgresDatabase,
+  order,
+  spawnService,
+  startupError,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
+
+afterEach(cleanup);
+
+const ROOT = join(import.meta.dir, "..");
+const JOURNAL = join(ROOT, "drizzle/meta/_journal.json");
+const PG_JOURNAL = join(ROOT, "drizzle/postgres/meta/_journal.json");
+
+/** Runs the CLI with `args` and this environment; its exit code and output. */
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn(["bun", "src/cli.ts", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: "", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
+/** How many migrations the journal at `path` lists. */
+const migrationsIn = async (path: string) =>
+  ((await Bun.file(path).json()) as { entries: unknown[] }).entries.length;
+
+describe("check-config", () => {
+  test("a good environment: exit 0 and where the service would store its orders", async () => {
+    const path = join(tempDir(), "orders.db");
+    const { code, stdout } = await cli(["check-config"], { DATABASE_PATH: path, PORT: "3100" });
+    expect(code).toBe(0);
+    expect(stdout).toBe(`configuration ok: SQLite at ${path}, port 3100\n`);
+  });
+
+  test("a wrong variable: exit 1, one JSON line naming it", async () => {
+    const { code, stdout, stderr } = await cli(["check-config"], { MAX_ATTEMPTS: "0" });
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(startupError(stderr).setting).toBe("MAX_ATTEMPTS");
+  });
+});
+
+describe("migrate on SQLite", () => {
+  test("a new file gets every migration, a second run changes nothing, and a service starts on it", async () => {
+    const path = join(tempDir(), "deploy", "orders.db");
+    const first = await cli(["migrate"], { DATABASE_PATH: path });
+    expect(first).toEqual({ code: 0, stdout: `migrations applied: ${path}\n`, stderr: "" });
+    const applied = () => {
+      const db = new Database(path, { readonly: true });
+      const { n } = db.query("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number };
+      const columns = db.query("PRAGMA table_info(orders)").all() as { name: string }[];
+      db.close();
+      return { n, columns: columns.map((c) => c.name) };
+    };
+    const after = applied();
+    expect(after.n).toBe(await migrationsIn(JOURNAL));
+    expect(after.columns).toContain("cancel_requested_at");
+    expect((await cli(["migrate"], { DATABASE_PATH: path })).code).toBe(0);
+    expect(applied().n).toBe(after.n);
+    // The service starts on the migrated file and takes an order.
+    const service = await spawnService({ DATABASE_PATH: path, PROCESSING_TIME_MS: "0" });
+    expect((await call(service.url, "POST", "/orders", order("cli-1"))).status).toBe(201);
+    // While it runs, migrate refuses and names the setting: the service migrated the file itself.
+    const busy = await cli(["migrate"], { DATABASE_PATH: path });
+    expect(busy.code).toBe(1);
+    const error = startupError(busy.stderr);
+    expect(error.setting).toBe("DATABASE_PATH");
+    expect(error.message).toContain("in use by a running order service");
+    await waitFor(
+      async () => (await call(service.url, "GET", "/orders/cli-1/status")).body.status === "completed",
+    );
+  });
+
+  test("a path it cannot use: exit 1 naming DATABASE_PATH", async () => {
+    const { code, stderr } = await cli(["migrate"], { DATABASE_PATH: tempDir() });
+    expect(code).toBe(1);
+    expect(startupError(stderr).setting).toBe("DATABASE_PATH");
+  });
+});
+
+describe.skipIf(!process.env.TEST_DATABASE_URL)("migrate on PostgreSQL", () => {
+  test("a new database gets every migration; a second run beside a running replica changes nothing", async () => {
+    const url = await freshPostgresDatabase();
+    expect(await cli(["migrate"], { DATABASE_URL: url })).toMatchObject({ code: 0, stderr: "" });
+    const count = async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query("SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations");
+      await client.end();
+      return rows[0].n as number;
+    };
+    expect(await count()).toBe(await migrationsIn(PG_JOURNAL));
+    const replica = await spawnService({ DATABASE_URL: url, PROCESSING_TIME_MS: "0" });
+    expect((await cli(["migrate"], { DATABASE_URL: url })).code).toBe(0);
+    expect(await count()).toBe(await migrationsIn(PG_JOURNAL));
+    expect((await call(replica.url, "POST", "/orders", order("cli-pg-1"))).status).toBe(201);
+  });
+
+  test("a server that is not there: exit 1 naming DATABASE_URL, without the password", async () => {
+    const { code, stderr } = await cli(["migrate"], { DATABASE_URL: "postgres://u:secret@127.0.0.1:1/none" });
+    expect(code).toBe(1);
+    expect(startupError(stderr).setting).toBe("DATABASE_URL");
+    expect(stderr).not.toContain("secret");
+  });
+});
+
+describe("bad commands and options", () => {
+  test("--help is the usage on stdout, exit 0", async () => {
+    for (const args of [["--help"], ["migrate", "--help"]]) {
+      const { code, stdout } = await cli(args);
+      expect(code).toBe(0);
+      expect(stdout).toContain("check-config");
+      expect(stdout).toContain("migrate");
+    }
+  });
+
+  test("no command, an unknown one, or an argument a command does not take: exit 2 with the usage", async () => {
+    for (const args of [[], ["drop-everything"], ["migrate", "--force"], ["check-config", "extra"]]) {
+      const { code, stdout, stderr } = await cli(args);
+      expect(code).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr).toContain("usage: bun run cli <command>");
+    }
+  });
+});
