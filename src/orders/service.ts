@@ -6,17 +6,10 @@
 import type { EventFeed } from "../events/feed.ts";
 import { type OrderEventsView, toEventView } from "../events/model.ts";
 import { formatMinor } from "../kit/currency.ts";
-import {
-  orderIdConflict,
-  orderNotCancellable,
-  orderNotFound,
-  orderNotRetryable,
-  totalMismatch,
-  validationFailed,
-} from "../kit/errors.ts";
+import { orderIdConflict, orderNotFound, totalMismatch, validationFailed } from "../kit/errors.ts";
 import { pageOf, pageRequest } from "../kit/paging.ts";
 import * as lifecycle from "../lifecycle.ts";
-import { type Cart, type NewOrder, type Order, type OrderStatus, stepStates } from "../records/order.ts";
+import type { Cart, NewOrder, OrderStatus } from "../records/order.ts";
 import {
   type CreateOrderBody,
   type ListOrdersQuery,
@@ -25,14 +18,15 @@ import {
   type OrderStatusView,
   type OrderView,
 } from "./model.ts";
+
+export { cancelOrder, retryOrder } from "./changes.ts";
+
 import { type Priced, priceOrder } from "./pricing.ts";
 import type { OrderStore } from "./store.ts";
 import { toOrderView } from "./view.ts";
 
 // Every new order starts with the same transition: made once, not per request.
 const CREATED = lifecycle.created();
-// How often an operator's retry reads the order again when it changed under it (see retryOrder).
-const RETRY_ROUNDS = 3;
 
 /** What the orders use cases need. */
 export type OrderDeps = {
@@ -148,86 +142,6 @@ export async function getOrder(store: OrderStore, orderId: string): Promise<Orde
   if (!order) throw orderNotFound(orderId);
   return toOrderView(order);
 }
-
-/**
- * Cancels a pending order. Cancelling a cancelled order again is a no-op; an order a worker has
- * claimed (or finished) is a 409. Storage decides the transition atomically against the queue's
- * claims, so a cancel and a claim can never both win.
- */
-export async function cancelOrder(
-  deps: OrderDeps,
-  orderId: string,
-): Promise<{ accepted: boolean; order: OrderView }> {
-  let order = await deps.store.findOrder(orderId);
-  // Guarded by the attempts read: an attempt that started (and perhaps completed steps) between
-  // the read and the write makes the change miss, and the order is read again. Each round is a
-  // change someone else committed, so this ends.
-  for (let round = 0; round < RETRY_ROUNDS; round++) {
-    if (!order) throw orderNotFound(orderId);
-    if (order.status === "cancelled") return { accepted: false, order: toOrderView(order) };
-    if (order.status !== "pending") throw orderNotCancellable(orderId, order.status);
-    if (order.cancelRequestedAt !== null) return { accepted: true, order: toOrderView(order) };
-    const now = deps.now();
-    const undo = hasCompletedSteps(order);
-    const change = undo
-      ? // The next claim is a compensation attempt (past MAX_ATTEMPTS), due now.
-        {
-          transition: lifecycle.cancelRequested(),
-          runAt: now,
-          attempts: Math.max(order.attempts, deps.maxAttempts),
-          cancelRequestedAt: now,
-        }
-      : { transition: lifecycle.cancelled() };
-    const outcome = await deps.store.changeOrder(orderId, { ...change, ifAttempts: order.attempts }, now);
-    if (outcome.changed) {
-      if (undo) deps.onOrderRetried();
-      return { accepted: undo, order: toOrderView(outcome.order) };
-    }
-    order = outcome.order;
-  }
-  if (!order) throw orderNotFound(orderId);
-  throw orderNotCancellable(orderId, order.status);
-}
-
-/**
- * An operator's retry: a failed order goes back to pending, due now, with a fresh attempt budget
- * (attempts back to 0). Any other status is a 409: retrying is for orders that gave up. An order
- * whose compensations gave up (a module's steps: docs/STEPS.md) gets a fresh budget of compensation
- * attempts instead (attempts at MAX_ATTEMPTS, past which an attempt undoes): the retry tries the
- * compensations that failed, not the steps.
- */
-export async function retryOrder(deps: OrderDeps, orderId: string): Promise<OrderView> {
-  let order = await deps.store.findOrder(orderId);
-  // The event records the attempts the order gave up after, so the change is guarded by them too:
-  // if the order changed between the read and the write (another retry, which then failed
-  // again), read it again. Each round is a change someone else committed, so this ends.
-  for (let round = 0; round < RETRY_ROUNDS; round++) {
-    if (!order) throw orderNotFound(orderId);
-    const retried = lifecycle.retried(order.attempts);
-    if (order.status !== retried.from) throw orderNotRetryable(orderId, order.status);
-    const now = deps.now();
-    const attempts = compensationFailed(order) ? deps.maxAttempts : 0;
-    const change = { transition: retried, runAt: now, attempts, ifAttempts: order.attempts };
-    const outcome = await deps.store.changeOrder(orderId, change, now);
-    if (outcome.changed) {
-      deps.onOrderRetried();
-      return toOrderView(outcome.order);
-    }
-    order = outcome.order;
-  }
-  if (!order) throw orderNotFound(orderId);
-  throw orderNotRetryable(orderId, order.status);
-}
-
-/** Whether some step of this order is left to undo: completed, or its compensation gave up. */
-const hasCompletedSteps = (order: Order) =>
-  [...stepStates(order.steps).values()].some(
-    ({ latest }) => latest.status === "completed" || latest.status === "compensation_failed",
-  );
-
-/** Whether a step's compensation of this order gave up (its latest entry says so). */
-const compensationFailed = (order: Order) =>
-  [...stepStates(order.steps).values()].some(({ latest }) => latest.status === "compensation_failed");
 
 /** The order's events, oldest first; 404 when unknown. */
 export async function listOrderEvents(store: OrderStore, orderId: string): Promise<OrderEventsView> {

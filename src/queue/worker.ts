@@ -16,8 +16,7 @@ declare const self: Worker;
 let pipeline: Pipeline | undefined;
 let timeoutMs = 30_000;
 const running = new Map<string, AbortController>();
-let outbox: AttemptResult[] = [];
-let stepsOutbox: StepOutcome[] = [];
+
 // The attempts waiting for a step outcome to be recorded, by order id.
 const awaitingRecord = new Map<string, (answer: StepAnswer) => void>();
 
@@ -25,28 +24,27 @@ function send(message: FromWorker): void {
   self.postMessage(message);
 }
 
-function report(result: AttemptResult): void {
-  if (outbox.length === 0) {
-    setImmediate(() => {
-      const results = outbox;
-      outbox = [];
-      send({ type: "done", results });
-    });
-  }
-  outbox.push(result);
+/** Collects items and sends those of one turn together, in one message. */
+function perTurn<T>(flush: (items: T[]) => void): (item: T) => void {
+  let items: T[] = [];
+  return (item) => {
+    if (items.length === 0)
+      setImmediate(() => {
+        const turn = items;
+        items = [];
+        flush(turn);
+      });
+    items.push(item);
+  };
 }
+
+const report = perTurn<AttemptResult>((results) => send({ type: "done", results }));
+const askToRecord = perTurn<StepOutcome>((steps) => send({ type: "steps", steps }));
 
 /** Asks the main thread to record a step outcome (batched per turn); resolves with its answer. */
 function record(done: StepOutcome, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
-  if (stepsOutbox.length === 0) {
-    setImmediate(() => {
-      const steps = stepsOutbox;
-      stepsOutbox = [];
-      send({ type: "steps", steps });
-    });
-  }
-  stepsOutbox.push(done);
+  askToRecord(done);
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       awaitingRecord.delete(done.orderId);
