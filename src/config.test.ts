@@ -43,7 +43,28 @@ test("defaults match the documented table", () => {
     webhookLaggingAfterMs: 60_000,
     defaultCurrency: "USD",
     corsOrigins: [],
+    eventRetentionMs: 30 * 86_400_000,
+    deliveryRetentionMs: 14 * 86_400_000,
+    orderRetentionMs: undefined,
   });
+});
+
+test("retentions are days, decimals allowed; orders are kept unless ORDER_RETENTION_DAYS is set", () => {
+  expect(
+    loadConfig({ EVENT_RETENTION_DAYS: "0.0001", DELIVERY_RETENTION_DAYS: "2", ORDER_RETENTION_DAYS: "365" }),
+  ).toMatchObject({
+    eventRetentionMs: 8640,
+    deliveryRetentionMs: 2 * 86_400_000,
+    orderRetentionMs: 365 * 86_400_000,
+  });
+  for (const [name, value] of [
+    ["EVENT_RETENTION_DAYS", "0"],
+    ["DELIVERY_RETENTION_DAYS", "-1"],
+    ["ORDER_RETENTION_DAYS", "forever"],
+    ["EVENT_RETENTION_DAYS", "40000"],
+  ] as const) {
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  }
 });
 
 test("reads and normalises values", () => {

@@ -17,6 +17,16 @@ import {
   readOrigins,
 } from "./config-read.ts";
 
+const DAY_MS = 86_400_000;
+
+/**
+ * A retention in days, decimals allowed (0.0001 days is 8.6 s, for tests and soaks), as
+ * milliseconds: from about a second to a hundred years.
+ */
+function readDays(env: Env, name: string, fallback: number): number {
+  return Math.round(readNumber(env, name, fallback, 0.00001, 36_500) * DAY_MS);
+}
+
 /** SQLite `synchronous` levels we accept. FULL (default) makes a 201 survive power loss, not just a crash. */
 export const SYNCHRONOUS_LEVELS = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
 export type SynchronousLevel = (typeof SYNCHRONOUS_LEVELS)[number];
@@ -85,6 +95,12 @@ export type Config = {
   webhookLaggingAfterMs: number;
   /** ISO 4217 code of an order that names none (every seed-shaped order). */
   defaultCurrency: string;
+  /** How long order events are kept (docs/OPERATING.md, "Retention"). */
+  eventRetentionMs: number;
+  /** How long sent and dead webhook deliveries are kept. */
+  deliveryRetentionMs: number;
+  /** How long orders in a final status are kept; undefined: forever (the default). */
+  orderRetentionMs: number | undefined;
 };
 
 export { ConfigError, StartupError } from "./config-read.ts";
@@ -130,5 +146,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxWebhooks: readInt(env, "MAX_WEBHOOKS", 100, 1, 100_000),
     webhookLaggingAfterMs: readInt(env, "WEBHOOK_LAGGING_AFTER_MS", 60_000, 1, 86_400_000),
     defaultCurrency: readCurrency(env, "DEFAULT_CURRENCY", "USD"),
+    eventRetentionMs: readDays(env, "EVENT_RETENTION_DAYS", 30),
+    deliveryRetentionMs: readDays(env, "DELIVERY_RETENTION_DAYS", 14),
+    orderRetentionMs: env.ORDER_RETENTION_DAYS ? readDays(env, "ORDER_RETENTION_DAYS", 0) : undefined,
   };
 }

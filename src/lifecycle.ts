@@ -59,6 +59,16 @@ const TRANSITIONS = {
   released: { from: "processing", to: "pending", means: "back to pending because its holder is gone" },
 } as const satisfies Record<string, { from: OrderStatus | null; to: OrderStatus; means: string }>;
 
+/**
+ * The statuses an order stays in unless an operator acts: no transition leaves them but an
+ * operator's retry. Retention may delete orders in them (ORDER_RETENTION_DAYS).
+ */
+export const FINAL_STATUSES = ORDER_STATUSES.filter((status) =>
+  Object.entries(TRANSITIONS).every(
+    ([type, t]) => t.from !== status || t.to === status || type === "retried",
+  ),
+);
+
 /** Every kind of order event, one per transition, in the table's order. */
 export type EventType = keyof typeof TRANSITIONS;
 export const EVENT_TYPES = Object.keys(TRANSITIONS) as [EventType, ...EventType[]];

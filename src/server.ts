@@ -18,6 +18,7 @@ import type { OrderStore } from "./orders/store.ts";
 import { Dispatcher } from "./queue/dispatcher.ts";
 import { type QueueObserver, tellAll } from "./queue/observer.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
+import { Pruner } from "./retention/pruner.ts";
 import type { Storage } from "./storage.ts";
 import { SenderThread } from "./webhooks/sender.ts";
 import { urlPolicy } from "./webhooks/url-policy.ts";
@@ -109,6 +110,7 @@ type Parts = {
   sender: SenderThread;
   feed: EventFeed;
   dashboard: Dashboard;
+  pruner: Pruner;
 };
 
 /** The HTTP app over the parts: each feature's routes given what they need. */
@@ -191,7 +193,15 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   const sender = createSender(config, log, storage);
   metrics.watch({ countOrders: () => storage.system.countOrders(), slots });
   metrics.watchWebhooks({ backlogs: () => storage.webhooks.backlogs(), now });
-  const parts = { config, log, now, storage, metrics, dispatcher, sender, feed, dashboard };
+  const pruner = new Pruner(storage.retention, {
+    eventRetentionMs: config.eventRetentionMs,
+    deliveryRetentionMs: config.deliveryRetentionMs,
+    orderRetentionMs: config.orderRetentionMs,
+    now,
+    onPruned: metrics.pruned,
+    onError: (error) => log("error", "could not prune old history", { error: String(error) }),
+  });
+  const parts = { config, log, now, storage, metrics, dispatcher, sender, feed, dashboard, pruner };
   const app = createHttpApp(parts);
   // Requests the routes do not match are labelled `unmatched`, never by their raw path.
   metrics.knowRoutes(app.routes.map((route) => route.path));
@@ -200,7 +210,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
 
 /** Starting and stopping the parts, in order. */
 function lifecycleOf(parts: Parts, http: ReturnType<typeof httpServer>) {
-  const { config, log, dispatcher, sender, dashboard, feed, storage } = parts;
+  const { config, log, dispatcher, sender, dashboard, feed, storage, pruner } = parts;
   return {
     /** Listens, takes up orders a dead process left processing, then starts the workers. */
     async start(): Promise<URL> {
@@ -208,6 +218,7 @@ function lifecycleOf(parts: Parts, http: ReturnType<typeof httpServer>) {
       dispatcher.start();
       sender.start();
       dashboard.start();
+      pruner.start();
       log("info", "order service listening", {
         url: url.href,
         database: describeDatabase(config),
@@ -229,6 +240,7 @@ function lifecycleOf(parts: Parts, http: ReturnType<typeof httpServer>) {
         sender.stop(config.shutdownTimeoutMs),
       ]);
       dashboard.stop();
+      await pruner.stop();
       await storage.close();
     },
   };

@@ -7,6 +7,7 @@ import type { DashboardStore } from "./dashboard/store.ts";
 import type { EventStore } from "./events/store.ts";
 import type { OrderStore } from "./orders/store.ts";
 import type { QueueStore } from "./queue/store.ts";
+import type { RetentionStore } from "./retention/store.ts";
 import type { SystemStore } from "./system/store.ts";
 import type { ThreadStoreOpener, WebhookStore } from "./webhooks/store.ts";
 
@@ -18,6 +19,7 @@ export type Storage = {
   events: EventStore;
   webhooks: WebhookStore;
   dashboard: DashboardStore;
+  retention: RetentionStore;
   /** How the webhook sender's thread opens a webhooks port of its own (one call per thread started). */
   webhooksForThread(): ThreadStoreOpener;
   /** Makes every write so far durable, then closes; safe to call twice. */

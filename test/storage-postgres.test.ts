@@ -21,6 +21,7 @@ import type { Storage } from "../src/storage.ts";
 import { ORDER_BEFORE_LINE_ITEMS } from "./fixtures/order-before-line-items.ts";
 import { wants } from "./fixtures/queue-records.ts";
 import { describeStorageContract } from "./storage-contract.ts";
+import { describeRetentionContract } from "./storage-contract-retention.ts";
 
 const CREATED = lifecycle.created();
 
@@ -47,6 +48,18 @@ async function freshDatabase(adminUrl: string): Promise<{ url: string; drop: () 
 }
 
 if (ADMIN_URL) {
+  const openFresh = async (): Promise<Storage> => {
+    const { url, drop } = await freshDatabase(ADMIN_URL);
+    const storage = await openPostgresStorage({ url }, { log: () => {} });
+    return {
+      ...storage,
+      close: async () => {
+        await storage.close();
+        await drop();
+      },
+    };
+  };
+  describeRetentionContract("postgres", openFresh);
   describeStorageContract("postgres", async (): Promise<Storage> => {
     const { url, drop } = await freshDatabase(ADMIN_URL);
     const storage = await openPostgresStorage({ url }, { log: () => {} });

@@ -6,6 +6,7 @@ import { FileLockedError, openSqliteStorage } from "../src/db/sqlite/storage.ts"
 import { created, restarted } from "../src/lifecycle.ts";
 import { cleanup, tempDir } from "./helpers.ts";
 import { describeStorageContract } from "./storage-contract.ts";
+import { describeRetentionContract } from "./storage-contract-retention.ts";
 
 afterEach(cleanup);
 
@@ -21,6 +22,7 @@ const open = (path: string) =>
   );
 
 describeStorageContract("sqlite", () => open(join(tempDir(), "orders.db")));
+describeRetentionContract("sqlite", () => open(join(tempDir(), "orders.db")));
 
 test("one open storage per file: a second open is refused until the first is closed, and the data stays", async () => {
   const path = join(tempDir(), "orders.db");

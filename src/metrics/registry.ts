@@ -12,6 +12,7 @@ import { Registry } from "prom-client";
 import { createHttpMetrics } from "./http.ts";
 import { collectProcessMetrics } from "./process.ts";
 import { createQueueMetrics } from "./queue.ts";
+import { createRetentionMetrics } from "./retention.ts";
 import { type WebhookSources, watchWebhooks } from "./webhooks.ts";
 import { createWriteMetrics } from "./writes.ts";
 
@@ -41,5 +42,7 @@ export function createMetrics() {
     watchWebhooks: (sources: WebhookSources) => watchWebhooks(registry, sources),
     /** The storage writer's committed batches. */
     observeBatches: createWriteMetrics(registry),
+    /** Rows the pruner deleted. */
+    pruned: createRetentionMetrics(registry),
   };
 }

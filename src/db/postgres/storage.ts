@@ -18,6 +18,7 @@ import { createListener, createNotifier, EVENTS, NEW_ORDERS } from "./notify.ts"
 import { createOrderStore } from "./orders.ts";
 import { createQueueStore } from "./queue.ts";
 import * as q from "./queue-sql.ts";
+import { createRetentionStore } from "./retention.ts";
 import { createSystemStore } from "./system.ts";
 import { createWebhookStore } from "./webhooks.ts";
 
@@ -113,6 +114,7 @@ export async function openPostgresStorage(options: PostgresOptions, hooks: Postg
     webhooks: createWebhookStore(adapter),
     dashboard: createDashboardStore(adapter),
     system: createSystemStore(adapter),
+    retention: createRetentionStore(adapter),
     // The sender's thread opens a small pool of its own on the same database.
     webhooksForThread: () => ({
       module: THREAD_WEBHOOKS_MODULE.href,

@@ -4,6 +4,7 @@
  */
 import { and, asc, desc, eq, gt, lte, max, type SQL, sql } from "drizzle-orm";
 import { ORDER_STATUSES, type Order, type OrderEvent, type OrderStatus } from "../../records/order.ts";
+import type { OldestEvent } from "../../records/retention.ts";
 import type { Db } from "./client.ts";
 import { orderCounts, orderEvents, orders, toOrder } from "./schema.ts";
 
@@ -100,6 +101,12 @@ function eventReads(db: Db) {
     .where(eq(orders.orderId, sql.placeholder("orderId")))
     .orderBy(asc(orderEvents.seq))
     .prepare();
+  const oldest = db
+    .select({ seq: orderEvents.seq, at: orderEvents.at })
+    .from(orderEvents)
+    .orderBy(asc(orderEvents.seq))
+    .limit(1)
+    .prepare();
   const latest = db
     .select({ seq: max(orderEvents.seq) })
     .from(orderEvents)
@@ -135,6 +142,10 @@ function eventReads(db: Db) {
     /** The latest event's seq, 0 when there is none. */
     latestEventSeq(): number {
       return latest.get()?.seq ?? 0;
+    },
+    /** The oldest event kept (retention deletes from the oldest up), if any. */
+    oldestEvent(): OldestEvent | undefined {
+      return oldest.get() ?? undefined;
     },
   };
 }

@@ -21,6 +21,7 @@ import { lockFile } from "./file-lock.ts";
 import { createOrderStore } from "./orders.ts";
 import { createQueueStore } from "./queue.ts";
 import { createReads } from "./reads.ts";
+import { createRetentionStore } from "./retention.ts";
 import { createSystemStore } from "./system.ts";
 import type { ThreadArgs } from "./thread-webhooks.ts";
 import { createWebhookReads } from "./webhook-reads.ts";
@@ -104,6 +105,7 @@ export async function openSqliteStorage(
       webhooks: createWebhookStore(adapter),
       dashboard: createDashboardStore(adapter),
       system: createSystemStore(adapter),
+      retention: createRetentionStore(adapter),
       /** The sender's thread: a channel to the writer thread and a read connection of its own. */
       webhooksForThread() {
         const port = writer.connect();

@@ -11,6 +11,7 @@ import type { Order, OrderChange, Transition } from "../../records/order.ts";
 import type { ClaimRequest, Settlement, StepRecord } from "../../records/queue.ts";
 import type { Db } from "./client.ts";
 import { type Changed, createQueueSql } from "./queue-sql.ts";
+import { createRetentionWrites } from "./retention-sql.ts";
 import { orderEvents, orders, toOrder } from "./schema.ts";
 import { createWebhookWrites } from "./webhook-sql.ts";
 
@@ -240,6 +241,8 @@ export function createWriteOps(db: Db) {
     ...queueWrites(db, record),
     // Subscriptions and the outbox's deliveries (webhook-sql.ts).
     ...createWebhookWrites(db),
+    // Retention's bounded deletes of the oldest rows (retention-sql.ts).
+    ...createRetentionWrites(db),
 
     /**
      * A committed write that changes nothing: rewriting the header's user_version with its own
