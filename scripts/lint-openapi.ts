@@ -46,6 +46,7 @@ async function servedDocument(env: Record<string, string> = {}): Promise<unknown
     events: {
       feed: unusedPort<EventFeed>("EventFeed"),
       store: unusedPort<EventStore>("EventStore"),
+      oldestEvent: async () => undefined,
       heartbeatMs: 15_000,
       maxQueued: 10_000,
       stallMs: 30_000,

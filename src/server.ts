@@ -132,6 +132,7 @@ function createHttpApp({ config, log, now, storage, metrics, dispatcher, sender,
     events: {
       feed,
       store: storage.events,
+      oldestEvent: () => storage.retention.oldestEvent(),
       heartbeatMs: config.sseHeartbeatMs,
       maxQueued: config.sseMaxQueuedEvents,
       stallMs: config.sseStallMs,
@@ -183,6 +184,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   const dashboard = new Dashboard({
     store: storage.dashboard,
     countOrders: () => storage.system.countOrders(),
+    oldestEvent: () => storage.retention.oldestEvent(),
     window: activity,
     slots,
     webhooks: { store: storage.webhooks, laggingAfterMs: config.webhookLaggingAfterMs },

@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { EVENT_TYPES, ORDER_STATUSES, RELEASE_REASONS } from "../src/lifecycle.ts";
 
 const SRC = join(import.meta.dir, "..", "src");
-const FEATURES = ["orders", "queue", "system", "events", "webhooks", "dashboard"];
+const FEATURES = ["orders", "queue", "system", "events", "webhooks", "dashboard", "retention"];
 // Modules that only a storage adapter may use.
 const DATABASE_MODULES = [/^drizzle-orm/, /^bun:sqlite$/, /^pg$/, /^postgres$/, /^bun:ffi$/];
 

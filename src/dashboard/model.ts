@@ -56,6 +56,15 @@ export const DashboardDataView = t.Object({
     total: t.Integer(),
     by_status: t.Object(Object.fromEntries(ORDER_STATUSES.map((status) => [status, t.Integer()]))),
   }),
+  history: t.Object({
+    oldest_event_at: t.Nullable(
+      t.String({
+        format: "date-time",
+        description:
+          "When the oldest event kept was recorded (older ones were pruned: EVENT_RETENTION_DAYS); null: none",
+      }),
+    ),
+  }),
   retries_total: t.Integer({ description: "Failed attempts retried since the replicas started" }),
   failures_total: t.Integer({ description: "Orders failed for good since the replicas started" }),
   window_s: t.Integer(),

@@ -19,6 +19,8 @@ import { type ActivityWindow, addStep, emptyStep, mergeBuckets, quantileMs, WIND
 export type DashboardDeps = {
   store: DashboardStore;
   countOrders: () => Promise<OrderCounts>;
+  /** The oldest event kept (retention deletes the oldest first). */
+  oldestEvent: () => Promise<{ at: number } | undefined>;
   window: ActivityWindow;
   slots: () => { busy: number; capacity: number };
   /** The webhooks' outbox and subscriptions, and when one lags (WEBHOOK_LAGGING_AFTER_MS). */
@@ -38,6 +40,8 @@ export type DashboardData = {
   replicas: number;
   /** Orders by status now, and in all (the rates of created and completed come from these). */
   orders: { total: number; by_status: Record<OrderStatus, number> };
+  /** Since when the history is kept: the oldest event (ISO time), null when there is none. */
+  history: { oldest_event_at: string | null };
   /** Retries and failures since the replicas started, summed (a restart resets its share). */
   retries_total: number;
   failures_total: number;
@@ -136,11 +140,12 @@ export class Dashboard {
 
   async #compute(): Promise<DashboardData> {
     const now = this.deps.now();
-    const [counts, reports, failures, webhooks] = await Promise.all([
+    const [counts, reports, failures, webhooks, oldest] = await Promise.all([
       this.deps.countOrders(),
       this.deps.store.readActivity(now - FRESH_MS),
       this.deps.store.listRecentFailures(FAILURES_SHOWN),
       this.#webhooks.section(now),
+      this.deps.oldestEvent(),
     ]);
     const byStatus = Object.fromEntries(ORDER_STATUSES.map((s) => [s, counts.byStatus[s] ?? 0])) as Record<
       OrderStatus,
@@ -152,6 +157,7 @@ export class Dashboard {
       at: new Date(now).toISOString(),
       replicas: reports.length,
       orders: { total: Object.values(byStatus).reduce((a, b) => a + b, 0), by_status: byStatus },
+      history: { oldest_event_at: oldest === undefined ? null : new Date(oldest.at).toISOString() },
       retries_total: sum((r) => r.retriesTotal),
       failures_total: sum((r) => r.failuresTotal),
       window_s: WINDOW_S,

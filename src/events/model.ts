@@ -58,7 +58,14 @@ export const EventView = t.Object(
 );
 export type EventView = typeof EventView.static;
 
-export const OrderEventsView = t.Object({ order_id: t.String(), events: t.Array(EventView) });
+export const OrderEventsView = t.Object({
+  order_id: t.String(),
+  events: t.Array(EventView),
+  events_pruned: t.Boolean({
+    description:
+      "true when the order's earliest events are no longer kept (EVENT_RETENTION_DAYS): `events` is the rest of its history",
+  }),
+});
 export type OrderEventsView = typeof OrderEventsView.static;
 
 /** The public shape of an event. */

@@ -18,6 +18,8 @@ import { EventStream } from "./stream.ts";
 export type EventDeps = {
   feed: EventFeed;
   store: EventStore;
+  /** The oldest event kept (retention deletes the oldest first), for a resume from before it. */
+  oldestEvent: () => Promise<{ seq: number } | undefined>;
   heartbeatMs: number;
   /** Events a stream keeps queued for its client; past it, the stream waits for the client to read. */
   maxQueued: number;
@@ -83,7 +85,8 @@ export function eventRoutes(deps: EventDeps) {
           200: t.String({
             description:
               "text/event-stream: each message has `id: <seq>` and `data: <event as JSON>` (the schema " +
-              "OrderEvent, as in GET /orders/{order_id}/events); comments are heartbeats",
+              "OrderEvent, as in GET /orders/{order_id}/events); comments are heartbeats; a resume from " +
+              "before the oldest kept event first gets one `event: pruned` message (no id)",
           }),
         },
         detail: {
@@ -92,7 +95,10 @@ export function eventRoutes(deps: EventDeps) {
           description:
             "Every order event as it is committed, optionally only one order's or one user's. Reconnect " +
             "with Last-Event-ID (EventSource does) to get exactly the events missed, then live ones, at " +
-            "the pace the client reads. A client that leaves its stream waiting (SSE_MAX_QUEUED_EVENTS " +
+            "the pace the client reads. A Last-Event-ID older than the oldest event kept " +
+            "(EVENT_RETENTION_DAYS) is still answered 200: the stream starts with an `event: pruned` " +
+            'message, data {"oldest_kept_seq","last_event_id"}, then continues from the oldest kept. ' +
+            "A client that leaves its stream waiting (SSE_MAX_QUEUED_EVENTS " +
             "events unread, or a replay pending) and reads nothing for SSE_STALL_MS is disconnected.",
         },
       }),

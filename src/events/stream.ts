@@ -71,6 +71,7 @@ export class EventStream {
     this.signal.addEventListener("abort", () => this.#finish(), { once: true });
     if (this.signal.aborted) return this.#finish();
     try {
+      await this.#tellPruned();
       this.#watch = await this.deps.feed.watch({
         filter: this.filter,
         deliver: (event) => this.#deliver(event),
@@ -94,6 +95,21 @@ export class EventStream {
     this.#heartbeat = setInterval(() => {
       if (this.#free() > 0) this.#write(": heartbeat\n\n");
     }, this.deps.heartbeatMs);
+  }
+
+  /**
+   * A resume from before the oldest event kept: events after the client's were pruned. Said first,
+   * as a named event (EventSource's `onmessage` does not see it; `addEventListener("pruned")`
+   * does) without an id, so the client's Last-Event-ID stays; the stream then goes on from the
+   * oldest kept. A 4xx instead would stop EventSource for good.
+   */
+  async #tellPruned(): Promise<void> {
+    const after = this.#cursor;
+    if (after === undefined) return;
+    const oldest = await this.deps.oldestEvent();
+    if (oldest === undefined || oldest.seq <= after + 1) return;
+    const data = { oldest_kept_seq: oldest.seq, last_event_id: after };
+    this.#write(`event: pruned\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
   /** The client took something (or the stream started): catch up while little is queued. */

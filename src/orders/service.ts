@@ -147,7 +147,9 @@ export async function getOrder(store: OrderStore, orderId: string): Promise<Orde
 export async function listOrderEvents(store: OrderStore, orderId: string): Promise<OrderEventsView> {
   const events = await store.listOrderEvents(orderId);
   if (events.length === 0 && !(await store.findOrderStatus(orderId))) throw orderNotFound(orderId);
-  return { order_id: orderId, events: events.map(toEventView) };
+  // Every order's history starts with its creation; retention deletes the oldest events first.
+  const pruned = events[0]?.type !== lifecycle.created().type;
+  return { order_id: orderId, events: events.map(toEventView), events_pruned: pruned };
 }
 
 /**

@@ -21,6 +21,10 @@ export const drawFigures = (data) => {
   $("replicas").textContent = integer.format(data.replicas);
   $("retries-failures").textContent =
     `${integer.format(data.retries_total)} / ${integer.format(data.failures_total)}`;
+  // The oldest event kept (retention, EVENT_RETENTION_DAYS); none yet: "—".
+  const oldest = data.history.oldest_event_at;
+  $("oldest-event").textContent = oldest === null ? "—" : formatCreated(oldest);
+  $("oldest-event").dataset.at = oldest ?? "";
   $("latency-window").textContent = `(last ${integer.format(data.window_s)} s)`;
   for (const p of ["p50", "p95", "p99"]) {
     $(`wait-${p}`).textContent = formatMs(data.queue_wait_ms[p]);
