@@ -71,7 +71,7 @@ test("old events are pruned: history says so, an SSE resume is told and goes on,
   const [notice, next] = await sseMessages(url, String(firstEvent.seq), 2);
   expect(notice?.event).toBe("pruned");
   expect(notice?.id).toBeUndefined();
-  const { oldest_kept_seq, last_event_id } = notice?.data as {
+  const { oldest_kept_seq, last_event_id } = (notice?.data ?? {}) as {
     oldest_kept_seq: number;
     last_event_id: number;
   };
