@@ -101,24 +101,29 @@ function startPollers(url: string) {
 /** A running realistic service: its URL, process, receiver and pollers. */
 export type Realistic = Awaited<ReturnType<typeof startRealistic>>;
 
-/** Starts the receiver and the service on a fresh database of `backend`, subscribes, starts the pollers. */
-export async function startRealistic(backend: Backend, tag: string) {
+/**
+ * Starts the receiver and the service on a fresh database of `backend` (`extra`: more of the
+ * service's environment), subscribes, starts the pollers.
+ */
+export async function startRealistic(backend: Backend, tag: string, extra: Record<string, string> = {}) {
   const receiver = await startReceiver(RECEIVER_PORT);
+  const database = await backend.database(`realistic_${tag}`);
   const env = serviceEnv(PORT, "/tmp/unused.db", {
-    ...(await backend.database(`realistic_${tag}`)),
+    ...database,
     API_KEYS: API_KEY,
     METRICS_PUBLIC: "false",
     DASHBOARD_PUBLIC: "false",
     LOG_LEVEL: "info",
     PROCESSING_TIME_MS: "0",
     WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
+    ...extra,
   });
   const proc = await startServer(["src/main.ts"], env, PORT);
   const url = `http://127.0.0.1:${PORT}`;
   await subscribe(url, receiver.hook, AUTH);
   const pollers = startPollers(url);
   const layout = { pid: proc.pid, workers: 4, writer: backend.name === "SQLite" };
-  return { backend, url, proc, layout, receiver, pollers };
+  return { backend, database, url, proc, layout, receiver, pollers };
 }
 
 /** Stops the pollers, the service and the receiver; the pollers' counts. */

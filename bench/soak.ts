@@ -8,9 +8,12 @@
  *   - backlog flat: its least-squares slope is under 1% of the deliveries owed per second;
  *   - delivery lag p99 ≤ 1 s over the whole soak;
  *   - RSS flat within 10%: the largest sample of the last third ≤ 1.10 × the largest of the first.
+ *   - on SQLite, the database file (with its WAL) sampled every minute is no larger at the end than
+ *     at minute five: the soak's service keeps events, deliveries and finished orders for
+ *     SOAK_RETENTION_DAYS (default 0.002, about three minutes), so pruning must keep pace.
  * Prints a verdict table and writes bench/results/soak.{md,json}. Needs wrk and k6.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { requireWrk } from "./lib.ts";
@@ -31,6 +34,9 @@ const MINUTES = Number(process.argv[at + 1]) > 0 ? Number(process.argv[at + 1]) 
 const EVERY_S = 10;
 const FLOOD_S = 20;
 const ADMIN_URL = process.env.BENCH_DATABASE_URL;
+// The soak's service keeps events, deliveries and finished orders this long (days; 0.002 is about
+// three minutes), so the database stops growing once pruning keeps pace.
+const RETENTION_DAYS = process.env.SOAK_RETENTION_DAYS ?? "0.002";
 const TMP = mkdtempSync(join(tmpdir(), "orders-soak-"));
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
 
@@ -95,17 +101,53 @@ function verdicts(backend: string, e2e: number, soak: Paced): Verdict[] {
   ];
 }
 
+/** The SQLite file's size with its WAL, in MB (0 for a file not there yet). */
+function fileMb(path: string): number {
+  const size = (file: string) => (existsSync(file) ? statSync(file).size : 0);
+  return Math.round(((size(path) + size(`${path}-wal`)) / 2 ** 20) * 10) / 10;
+}
+
+/**
+ * The verdict on the database file's size, sampled every minute: with retention of a few minutes
+ * (issue 23), no larger at the end than at minute five.
+ */
+function fileVerdict(backend: string, sizes: number[]): Verdict[] {
+  if (sizes.length < 6) return [];
+  const atFive = sizes[4] as number;
+  const last = sizes.at(-1) as number;
+  return [
+    {
+      backend,
+      check: `database file every minute (MB), retention ${RETENTION_DAYS} days`,
+      measured: `${list(sizes)}`,
+      target: "at the end ≤ at minute five",
+      verdict: last <= atFive ? "PASS" : "FAIL",
+    },
+  ];
+}
+
 /** Measures the capacity on `backend`, then soaks a fresh service at half of it. */
-async function soakOn(backend: Backend): Promise<{ verdicts: Verdict[]; soak: Paced; e2e: number }> {
+async function soakOn(
+  backend: Backend,
+): Promise<{ verdicts: Verdict[]; soak: Paced; e2e: number; sizes: number[] }> {
   const e2e = await capacity(backend);
-  const run = await startRealistic(backend, "soak");
+  const run = await startRealistic(backend, "soak", {
+    EVENT_RETENTION_DAYS: RETENTION_DAYS,
+    DELIVERY_RETENTION_DAYS: RETENTION_DAYS,
+    ORDER_RETENTION_DAYS: RETENTION_DAYS,
+  });
+  const path = run.database.DATABASE_PATH;
+  const sizes: number[] = [];
+  const sampler = path ? setInterval(() => sizes.push(fileMb(path)), 60_000) : undefined;
   let soak: Paced;
   try {
     soak = await paced(run, Math.max(1, Math.round(e2e / 2)), MINUTES * 60, EVERY_S);
   } finally {
+    clearInterval(sampler);
     await stopRealistic(run);
   }
-  return { verdicts: verdicts(backend.name, e2e, soak), soak, e2e };
+  const checks = [...verdicts(backend.name, e2e, soak), ...fileVerdict(backend.name, sizes)];
+  return { verdicts: checks, soak, e2e, sizes };
 }
 
 requireWrk();
