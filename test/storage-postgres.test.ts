@@ -109,6 +109,18 @@ if (ADMIN_URL) {
       await database.drop();
     });
 
+    test("one replica prunes at a time: while another holds the pruning lock, a batch deletes nothing and says busy", async () => {
+      await storage.orders.createOrder(order("a"), CREATED);
+      await storage.orders.createOrder({ ...order("b"), createdAt: T0 + 1 }, CREATED);
+      const batch = { before: T0 + 60_000, after: 0, limit: 100 };
+      // Another replica's pass, as the adapter takes it (transaction-scoped, src/db/postgres/retention.ts).
+      await raw.query("BEGIN");
+      expect((await raw.query("SELECT pg_try_advisory_xact_lock(4201131) AS held")).rows[0].held).toBe(true);
+      expect(await storage.retention.pruneEvents(batch)).toEqual({ deleted: 0, busy: true });
+      await raw.query("COMMIT");
+      expect(await storage.retention.pruneEvents(batch)).toEqual({ deleted: 1 });
+    });
+
     test("an event committed after a later-numbered one is not skipped: the later one waits", async () => {
       await storage.orders.createOrder(order("a"), CREATED);
       const [a] = await storage.events.readEvents({ after: 0, limit: 10 });
