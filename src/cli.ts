@@ -9,6 +9,7 @@
  * Output: one line for a person on stdout per thing done; a failure is one JSON line on stderr (as
  * the service logs a failed start) and exit 1; a wrong command or argument is exit 2 with the usage.
  */
+import { setPriority } from "node:os";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { redeliverDead } from "./cli/redeliver-dead.ts";
 import { retryFailed } from "./cli/retry-failed.ts";
@@ -119,6 +120,9 @@ try {
     }
     case "backup": {
       const config = loadConfig();
+      // The copy competes with the service for CPU and disk, never for a lock: at the lowest
+      // priority the service's threads come first (docs/PERFORMANCE.md, "Online backup").
+      setPriority(19);
       const file = positionals[0] as string;
       const { bytes, orders } = await backupStorage(config, file);
       const held = orders === undefined ? "" : `, ${orders} orders, integrity_check ok`;
