@@ -1,26 +1,49 @@
 #!/usr/bin/env bun
 /**
- * The operator's command line (issue 23, first step): `bun run cli <command>` from the repository,
+ * The operator's command line (issue 23): `bun run cli <command>` from the repository,
  * `bun src/cli.ts <command>` in the image. It reads the same environment as the service (the
  * configuration of src/config.ts), so a command checks and touches exactly what the service would.
+ * The commands on the queue (retry-failed, redeliver-dead) go through the running service's HTTP
+ * API (src/cli/service-client.ts says why); the others work on the database itself.
  *
- *   check-config   validate the environment as the service would at start; exit 1 naming the variable
- *   migrate        apply the database migrations and exit (a deploy job before new replicas start)
- *
- * Output: one line for a person on stdout; a failure is one JSON line on stderr (as the service
- * logs a failed start) and exit 1; a wrong command or option is exit 2 with the usage.
+ * Output: one line for a person on stdout per thing done; a failure is one JSON line on stderr (as
+ * the service logs a failed start) and exit 1; a wrong command or argument is exit 2 with the usage.
  */
-import { loadConfig, StartupError } from "./config.ts";
-import { describeDatabase, migrateStorage } from "./open-storage.ts";
+import { setPriority } from "node:os";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { redeliverDead } from "./cli/redeliver-dead.ts";
+import { retryFailed } from "./cli/retry-failed.ts";
+import { serviceClient } from "./cli/service-client.ts";
+import { loadConfig, loadServiceEndpoint, StartupError } from "./config.ts";
+import { backupStorage, describeDatabase, migrateStorage } from "./open-storage.ts";
 
-const USAGE = `usage: bun run cli <command> [--help]
+const USAGE = `usage: bun run cli <command> [options] [--help]
 
-commands:
+on the database (DATABASE_URL for PostgreSQL, else DATABASE_PATH for SQLite):
   check-config   validate the environment (DATABASE_URL, DATABASE_PATH, PORT, ...) as the service
                  would at start; exit 1 naming the variable that is wrong
-  migrate        apply the database migrations to DATABASE_URL (PostgreSQL) or DATABASE_PATH
-                 (SQLite) and exit; SQLite refuses while a service has the file open (it migrated
-                 the file when it started)`;
+  migrate        apply the database migrations and exit; SQLite refuses while a service has the
+                 file open (it migrated the file when it started)
+  backup <file>  an online backup into the new <file> while the service runs: VACUUM INTO on
+                 SQLite (checked with integrity_check), pg_dump --format=custom on PostgreSQL;
+                 never overwrites a file (docs/OPERATING.md says how to restore)
+
+through the running service (ORDER_SERVICE_URL, default http://127.0.0.1:$PORT; API_KEY if it
+wants one):
+  retry-failed [--since <time>] [--user <user_id>]
+                 retry every failed order (of that user; whose last attempt began at or after
+                 <time>: ISO-8601 like 2026-12-07T09:00:00Z, or ago like 30m, 2h, 1d)
+  redeliver-dead [--webhook <id>]
+                 send every dead webhook delivery (of that subscription) again`;
+
+/** Each command's options and how many positional arguments it takes (parseArgs, strict). */
+const COMMANDS: Record<string, { options?: ParseArgsConfig["options"]; positionals?: string[] }> = {
+  "check-config": {},
+  migrate: {},
+  backup: { positionals: ["file"] },
+  "retry-failed": { options: { since: { type: "string" }, user: { type: "string" } } },
+  "redeliver-dead": { options: { webhook: { type: "string" } } },
+};
 
 /** Says why it failed, as one JSON line naming the setting, and exits 1. */
 function fail(error: unknown): never {
@@ -32,44 +55,94 @@ function fail(error: unknown): never {
   process.exit(1);
 }
 
-function usage(code: number): never {
+function usage(code: number, why?: string): never {
+  if (why) process.stderr.write(`${why}\n`);
   (code === 0 ? process.stdout : process.stderr).write(`${USAGE}\n`);
   process.exit(code);
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** `--since`: an ISO-8601 time, or a duration ago (30m, 2h, 1d); epoch ms. */
+function parseSince(text: string, now: number): number {
+  const ago = /^(\d+)([smhd])$/.exec(text);
+  if (ago) return now - Number(ago[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as "s"];
+  const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(at))
+    usage(
+      2,
+      `--since must be an ISO-8601 time (2026-12-07T09:00:00Z) or a duration like 30m, 2h, 1d; got "${text}"`,
+    );
+  return at;
 }
 
 const [command, ...rest] = process.argv.slice(2);
 if (command === undefined || command === "--help" || command === "-h" || command === "help")
   usage(command ? 0 : 2);
 if (rest.includes("--help") || rest.includes("-h")) usage(0);
-if (rest.length > 0) {
-  process.stderr.write(`${command} takes no arguments, got: ${rest.join(" ")}\n`);
-  usage(2);
+const spec = COMMANDS[command];
+if (!spec) usage(2, `unknown command: ${command}`);
+let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+let positionals: string[];
+try {
+  ({ values, positionals } = parseArgs({
+    args: rest,
+    options: spec.options ?? {},
+    allowPositionals: true,
+    strict: true,
+  }));
+} catch (error) {
+  usage(2, `${command}: ${(error as Error).message}`);
 }
+const wanted = spec.positionals ?? [];
+if (positionals.length !== wanted.length)
+  usage(
+    2,
+    wanted.length === 0
+      ? `${command} takes no arguments, got: ${positionals.join(" ")}`
+      : `${command} takes ${wanted.map((name) => `<${name}>`).join(" ")}, got: ${positionals.join(" ") || "nothing"}`,
+  );
+const option = (name: string) => values[name] as string | undefined;
 
-switch (command) {
-  case "check-config": {
-    try {
+try {
+  switch (command) {
+    case "check-config": {
       const config = loadConfig();
       const storage = config.databaseUrl ? "PostgreSQL" : "SQLite";
-      process.stdout.write(
-        `configuration ok: ${storage} at ${describeDatabase(config)}, port ${config.port}\n`,
-      );
-    } catch (error) {
-      fail(error);
+      say(`configuration ok: ${storage} at ${describeDatabase(config)}, port ${config.port}`);
+      break;
     }
-    break;
-  }
-  case "migrate": {
-    try {
+    case "migrate": {
       const config = loadConfig();
       await migrateStorage(config);
-      process.stdout.write(`migrations applied: ${describeDatabase(config)}\n`);
-    } catch (error) {
-      fail(error);
+      say(`migrations applied: ${describeDatabase(config)}`);
+      break;
     }
-    break;
+    case "backup": {
+      const config = loadConfig();
+      // The copy competes with the service for CPU and disk, never for a lock: at the lowest
+      // priority the service's threads come first (docs/PERFORMANCE.md, "Online backup").
+      setPriority(19);
+      const file = positionals[0] as string;
+      const { bytes, orders } = await backupStorage(config, file);
+      const held = orders === undefined ? "" : `, ${orders} orders, integrity_check ok`;
+      say(`backup of ${describeDatabase(config)} written to ${file}: ${bytes} bytes${held}`);
+      break;
+    }
+    case "retry-failed": {
+      const since = option("since");
+      const filter = {
+        since: since === undefined ? undefined : parseSince(since, Date.now()),
+        user: option("user"),
+      };
+      await retryFailed(serviceClient(loadServiceEndpoint()), filter, say);
+      break;
+    }
+    case "redeliver-dead":
+      await redeliverDead(serviceClient(loadServiceEndpoint()), { webhook: option("webhook") }, say);
+      break;
+    // prune (retention, issue 23 item 1) comes next: an entry in COMMANDS and USAGE, a case here.
   }
-  default:
-    process.stderr.write(`unknown command: ${command}\n`);
-    usage(2);
+} catch (error) {
+  fail(error);
 }

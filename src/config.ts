@@ -3,6 +3,7 @@
  * start-up; a bad value stops the process with a message naming the variable.
  */
 import {
+  ConfigError,
   type Env,
   readApiKeys,
   readBoolean,
@@ -150,4 +151,25 @@ export function loadConfig(env: Env = process.env): Config {
     deliveryRetentionMs: readDays(env, "DELIVERY_RETENTION_DAYS", 14),
     orderRetentionMs: env.ORDER_RETENTION_DAYS ? readDays(env, "ORDER_RETENTION_DAYS", 0) : undefined,
   };
+}
+
+/** Where the operator's HTTP commands (retry-failed, redeliver-dead) reach the running service. */
+export type ServiceEndpoint = { url: URL; apiKey: string | undefined };
+
+/**
+ * The running service the CLI talks to: ORDER_SERVICE_URL, else http://127.0.0.1:$PORT (the port
+ * the service reads, 3000 by default), with API_KEY sent as a bearer token when set. Throws
+ * `ConfigError` naming the variable.
+ */
+export function loadServiceEndpoint(env: Env = process.env): ServiceEndpoint {
+  const raw = env.ORDER_SERVICE_URL || `http://127.0.0.1:${readInt(env, "PORT", 3000, 0, 65535)}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("ORDER_SERVICE_URL", `ORDER_SERVICE_URL must be an http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ConfigError("ORDER_SERVICE_URL", `ORDER_SERVICE_URL must be an http(s) URL, got "${raw}"`);
+  return { url, apiKey: env.API_KEY || undefined };
 }

@@ -3,9 +3,12 @@
  * (test/architecture.test.ts): PostgreSQL when DATABASE_URL is set, else SQLite at DATABASE_PATH.
  * Whatever cannot be opened becomes a StartupError naming the setting to fix.
  */
+import { existsSync } from "node:fs";
 import { type Config, StartupError } from "./config.ts";
+import { dumpPostgres } from "./db/postgres/backup.ts";
 import { redact } from "./db/postgres/client.ts";
 import { migratePostgres, openPostgresStorage } from "./db/postgres/storage.ts";
+import { backupSqlite } from "./db/sqlite/backup.ts";
 import { FileLockedError, migrateSqlite, openSqliteStorage } from "./db/sqlite/storage.ts";
 import type { Logger } from "./kit/logger.ts";
 import * as lifecycle from "./lifecycle.ts";
@@ -65,6 +68,21 @@ export async function migrateStorage(config: Config): Promise<void> {
       `cannot migrate the database at ${path}: ${(error as Error).message}`,
     );
   }
+}
+
+/**
+ * Backs the configured database up into the new file `target` while services run (the CLI's
+ * `backup`): VACUUM INTO on SQLite, pg_dump's custom format on PostgreSQL. Its size, and on SQLite
+ * the orders the copy holds (PostgreSQL's dump is checked by listing it, not counted).
+ */
+export async function backupStorage(
+  config: Config,
+  target: string,
+): Promise<{ bytes: number; orders?: number }> {
+  if (config.databaseUrl) return dumpPostgres(config.databaseUrl, target);
+  if (!existsSync(config.databasePath))
+    throw new StartupError("DATABASE_PATH", `no database at ${config.databasePath} to back up`);
+  return backupSqlite(config.databasePath, target);
 }
 
 /**

@@ -2,7 +2,8 @@
  * The operator's CLI (`bun src/cli.ts`, issue 23's first step) as real processes: check-config
  * says ok or names the variable; migrate brings a new database to the current schema, is safe to
  * run again, and on SQLite refuses while a service has the file open; bad commands and options
- * are exit 2 with the usage. On PostgreSQL too when TEST_DATABASE_URL is set.
+ * are exit 2 with the usage. On PostgreSQL too when TEST_DATABASE_URL is set. backup is in
+ * backup.test.ts, retry-failed and redeliver-dead in cli-queue.test.ts.
  */
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
@@ -11,6 +12,7 @@ import pg from "pg";
 import {
   call,
   cleanup,
+  cli,
   freshPostgresDatabase,
   order,
   spawnService,
@@ -24,22 +26,6 @@ afterEach(cleanup);
 const ROOT = join(import.meta.dir, "..");
 const JOURNAL = join(ROOT, "drizzle/meta/_journal.json");
 const PG_JOURNAL = join(ROOT, "drizzle/postgres/meta/_journal.json");
-
-/** Runs the CLI with `args` and this environment; its exit code and output. */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const proc = Bun.spawn(["bun", "src/cli.ts", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: "", ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, stdout, stderr };
-}
 
 /** How many migrations the journal at `path` lists. */
 const migrationsIn = async (path: string) =>
@@ -127,11 +113,11 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("migrate on PostgreSQL", () => {
 
 describe("bad commands and options", () => {
   test("--help is the usage on stdout, exit 0", async () => {
-    for (const args of [["--help"], ["migrate", "--help"]]) {
+    for (const args of [["--help"], ["migrate", "--help"], ["backup", "--help"], ["retry-failed", "-h"]]) {
       const { code, stdout } = await cli(args);
       expect(code).toBe(0);
-      expect(stdout).toContain("check-config");
-      expect(stdout).toContain("migrate");
+      for (const command of ["check-config", "migrate", "backup <file>", "retry-failed", "redeliver-dead"])
+        expect(stdout).toContain(command);
     }
   });
 

@@ -204,6 +204,25 @@ export async function spawnService(env: Record<string, string>): Promise<ChildSe
 }
 
 /**
+ * Runs the operator's CLI (`bun src/cli.ts`) with `args`, the test's environment without
+ * DATABASE_URL, and `env`; its exit code and output.
+ */
+export async function cli(args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn(["bun", "src/cli.ts", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: "", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
+/**
  * The one error line a service that cannot start logs: its stderr must be JSON lines only (a
  * warning may come first), with exactly one error and no stack trace or Bun banner.
  */
