@@ -11,6 +11,7 @@
  */
 import { setPriority } from "node:os";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { prune } from "./cli/prune.ts";
 import { redeliverDead } from "./cli/redeliver-dead.ts";
 import { retryFailed } from "./cli/retry-failed.ts";
 import { serviceClient } from "./cli/service-client.ts";
@@ -27,6 +28,9 @@ on the database (DATABASE_URL for PostgreSQL, else DATABASE_PATH for SQLite):
   backup <file>  an online backup into the new <file> while the service runs: VACUUM INTO on
                  SQLite (checked with integrity_check), pg_dump --format=custom on PostgreSQL;
                  never overwrites a file (docs/OPERATING.md says how to restore)
+  prune          one retention pass now (EVENT_RETENTION_DAYS, DELIVERY_RETENTION_DAYS,
+                 ORDER_RETENTION_DAYS): what it deleted per table; a running service prunes in the
+                 background anyway (SQLite refuses while one has the file open)
 
 through the running service (ORDER_SERVICE_URL, default http://127.0.0.1:$PORT; API_KEY if it
 wants one):
@@ -41,6 +45,7 @@ const COMMANDS: Record<string, { options?: ParseArgsConfig["options"]; positiona
   "check-config": {},
   migrate: {},
   backup: { positionals: ["file"] },
+  prune: {},
   "retry-failed": { options: { since: { type: "string" }, user: { type: "string" } } },
   "redeliver-dead": { options: { webhook: { type: "string" } } },
 };
@@ -141,7 +146,9 @@ try {
     case "redeliver-dead":
       await redeliverDead(serviceClient(loadServiceEndpoint()), { webhook: option("webhook") }, say);
       break;
-    // prune (retention, issue 23 item 1) comes next: an entry in COMMANDS and USAGE, a case here.
+    case "prune":
+      await prune(loadConfig(), say);
+      break;
   }
 } catch (error) {
   fail(error);

@@ -111,18 +111,92 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("migrate on PostgreSQL", () => {
   });
 });
 
+/** Posts the orders to `url` and waits until each is completed. */
+async function completeOrders(url: URL, ids: string[]) {
+  for (const id of ids) expect((await call(url, "POST", "/orders", order(id))).status).toBe(201);
+  for (const id of ids)
+    await waitFor(async () => (await call(url, "GET", `/orders/${id}/status`)).body.status === "completed");
+}
+
+/** The count `prune` printed for `table`. */
+const prunedOf = (stdout: string, table: string) =>
+  Number(new RegExp(`^pruned (\\d+) ${table}`, "m").exec(stdout)?.[1]);
+
+// 0.86 s: what the orders recorded before a short wait are older than.
+const TINY_DAYS = "0.00001";
+
+describe("prune", () => {
+  test("SQLite: refused while a service has the file; once stopped, one pass with the environment's retentions", async () => {
+    const path = join(tempDir(), "orders.db");
+    const service = await spawnService({ DATABASE_PATH: path, PROCESSING_TIME_MS: "0" });
+    await completeOrders(service.url, ["pr-1", "pr-2", "pr-3"]);
+    const busy = await cli(["prune"], { DATABASE_PATH: path });
+    expect(busy.code).toBe(1);
+    expect(startupError(busy.stderr).setting).toBe("DATABASE_PATH");
+    service.proc.kill("SIGTERM");
+    await service.proc.exited;
+    await Bun.sleep(1000);
+    const { code, stdout } = await cli(["prune"], { DATABASE_PATH: path, EVENT_RETENTION_DAYS: TINY_DAYS });
+    expect(code).toBe(0);
+    // Nine events, the newest kept; orders kept without ORDER_RETENTION_DAYS.
+    expect(prunedOf(stdout, "events")).toBe(8);
+    expect(prunedOf(stdout, "orders")).toBe(0);
+    expect(stdout).toContain("ORDER_RETENTION_DAYS unset");
+    const db = new Database(path, { readonly: true });
+    const { events, orders } = db
+      .query("SELECT (SELECT count(*) FROM order_events) AS events, (SELECT count(*) FROM orders) AS orders")
+      .get() as { events: number; orders: number };
+    db.close();
+    expect({ events, orders }).toEqual({ events: 1, orders: 3 });
+  });
+
+  test.skipIf(!process.env.TEST_DATABASE_URL)(
+    "PostgreSQL: beside a running replica, events and finished orders go as the environment says",
+    async () => {
+      const url = await freshPostgresDatabase();
+      const replica = await spawnService({ DATABASE_URL: url, PROCESSING_TIME_MS: "0" });
+      await completeOrders(replica.url, ["pp-1", "pp-2", "pp-3"]);
+      await Bun.sleep(1000);
+      const { code, stdout } = await cli(["prune"], {
+        DATABASE_URL: url,
+        EVENT_RETENTION_DAYS: TINY_DAYS,
+        ORDER_RETENTION_DAYS: TINY_DAYS,
+      });
+      expect(code).toBe(0);
+      expect(prunedOf(stdout, "events")).toBe(8);
+      // The order with the newest event keeps it, and so stays.
+      expect(prunedOf(stdout, "orders")).toBe(2);
+      expect((await call(replica.url, "GET", "/orders/pp-1")).status).toBe(404);
+      expect((await call(replica.url, "GET", "/orders/pp-3")).body.status).toBe("completed");
+    },
+  );
+});
+
 describe("bad commands and options", () => {
   test("--help is the usage on stdout, exit 0", async () => {
     for (const args of [["--help"], ["migrate", "--help"], ["backup", "--help"], ["retry-failed", "-h"]]) {
       const { code, stdout } = await cli(args);
       expect(code).toBe(0);
-      for (const command of ["check-config", "migrate", "backup <file>", "retry-failed", "redeliver-dead"])
+      for (const command of [
+        "check-config",
+        "migrate",
+        "backup <file>",
+        "prune",
+        "retry-failed",
+        "redeliver-dead",
+      ])
         expect(stdout).toContain(command);
     }
   });
 
   test("no command, an unknown one, or an argument a command does not take: exit 2 with the usage", async () => {
-    for (const args of [[], ["drop-everything"], ["migrate", "--force"], ["check-config", "extra"]]) {
+    for (const args of [
+      [],
+      ["drop-everything"],
+      ["migrate", "--force"],
+      ["check-config", "extra"],
+      ["prune", "now"],
+    ]) {
       const { code, stdout, stderr } = await cli(args);
       expect(code).toBe(2);
       expect(stdout).toBe("");
