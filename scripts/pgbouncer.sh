@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Starts Debian's pgbouncer in transaction mode in front of the PostgreSQL server at 127.0.0.1:$2,
-# every database name forwarded, on a free port of 127.0.0.1 that it prints; its config, log and pid
-# file in $1 (`kill "$(cat $1/pgbouncer.pid)"` stops it). As root it runs as the postgres user
-# (pgbouncer refuses root). Used by .ci/run and the PgBouncer bench (bench/pgbouncer.ts); the
-# config is the one docs/OPERATING.md quotes.
+# scripts/pgbouncer.sh DIR SERVER_URL: starts Debian's pgbouncer in transaction mode in front of the
+# PostgreSQL server of SERVER_URL (trust authentication: its user, no password), every database
+# name forwarded, on a free port of 127.0.0.1 that it prints; its config, log and pid file in DIR
+# (`kill "$(cat DIR/pgbouncer.pid)"` stops it). As root it runs as the postgres user (pgbouncer
+# refuses root). Used by .ci/run and the PgBouncer bench (bench/pgbouncer.ts); docs/OPERATING.md
+# quotes its config.
 set -euo pipefail
 DIR=$1
-PG_PORT=$2
+read -r PG_USER PG_HOST PG_PORT < <(bun -e 'const u = new URL(process.argv[1]); console.log(decodeURIComponent(u.username) || "postgres", u.hostname, u.port || 5432)' "$2")
 PORT=$(bun -e 'const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } }); console.log(s.port); s.stop(true)')
 mkdir -p "$DIR"
 # trust: no password checked; the user must still be listed.
-echo '"postgres" ""' >"$DIR/userlist.txt"
+echo "\"$PG_USER\" \"\"" >"$DIR/userlist.txt"
 # max_client_conn: three replicas open 16 + 4 connections each, tests and benches a few more.
 # default_pool_size: server connections per database and user; 20 keep one replica's pool busy.
 # max_user_connections: server connections in all, the server's 100 less room for direct ones
@@ -18,7 +19,7 @@ echo '"postgres" ""' >"$DIR/userlist.txt"
 # after server_idle_timeout, so the tests' many short-lived databases do not pile them up.
 cat >"$DIR/pgbouncer.ini" <<INI
 [databases]
-* = host=127.0.0.1 port=$PG_PORT
+* = host=$PG_HOST port=$PG_PORT
 
 [pgbouncer]
 listen_addr = 127.0.0.1
