@@ -21,6 +21,9 @@ const ROUNDS = quick ? 1 : 2;
 const PORT = 3450;
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 const TMP = mkdtempSync(join(tmpdir(), "orders-bench-pgb-"));
+// A folder of its own directly in the temp dir: as root, PgBouncer runs as postgres, who cannot
+// enter TMP (0700, root's).
+const BOUNCER_DIR = mkdtempSync(join(tmpdir(), "orders-bench-pgbouncer-"));
 
 type Variant = { name: string; env: (direct: string, pooled: string) => Record<string, string> };
 const VARIANTS: Variant[] = [
@@ -68,7 +71,7 @@ if (!ADMIN_URL) {
   process.exit(1);
 }
 requireWrk();
-const started = spawnSync([join(ROOT, "scripts/pgbouncer.sh"), join(TMP, "pgbouncer"), ADMIN_URL]);
+const started = spawnSync([join(ROOT, "scripts/pgbouncer.sh"), BOUNCER_DIR, ADMIN_URL]);
 if (started.exitCode !== 0) throw new Error(`pgbouncer did not start: ${started.stderr.toString()}`);
 const bouncerPort = started.stdout.toString().trim();
 const runs: Wrk[][] = VARIANTS.map(() => []);
@@ -83,9 +86,10 @@ try {
     }
   }
 } finally {
-  const pid = readFileSync(join(TMP, "pgbouncer", "pgbouncer.pid"), "utf8").trim();
+  const pid = readFileSync(join(BOUNCER_DIR, "pgbouncer.pid"), "utf8").trim();
   process.kill(Number(pid), "SIGTERM");
   rmSync(TMP, { recursive: true, force: true });
+  rmSync(BOUNCER_DIR, { recursive: true, force: true });
 }
 
 const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
