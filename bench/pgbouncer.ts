@@ -17,7 +17,7 @@ import { freshDatabase, ROOT, requireWrk, serviceEnv, startServer, stop, type Wr
 
 const quick = process.argv.includes("--quick");
 const SECONDS = quick ? 5 : 20;
-const ROUNDS = quick ? 1 : 2;
+const ROUNDS = quick ? 1 : 3;
 const PORT = 3450;
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 const TMP = mkdtempSync(join(tmpdir(), "orders-bench-pgb-"));
