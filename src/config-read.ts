@@ -87,7 +87,8 @@ export function readCurrency(env: Env, name: string, fallback: string): string {
 
 /**
  * DATABASE_URL (or DATABASE_DIRECT_URL), when set: a postgres:// or postgresql:// URL (the password
- * is never repeated). DATABASE_DIRECT_URL only beside DATABASE_URL: alone it would be ignored.
+ * is never repeated). DATABASE_DIRECT_URL without DATABASE_URL is unused, like the other
+ * PostgreSQL settings on SQLite.
  */
 export function readDatabaseUrl(
   env: Env,
@@ -102,12 +103,6 @@ export function readDatabaseUrl(
   if (protocol !== "postgres:" && protocol !== "postgresql:") {
     const use = name === "DATABASE_URL" ? "unset it to use SQLite" : "direct or session-mode, for LISTEN";
     throw new ConfigError(name, `${name} must be a postgres:// URL (${use})`);
-  }
-  if (name === "DATABASE_DIRECT_URL" && !env.DATABASE_URL) {
-    throw new ConfigError(
-      name,
-      "DATABASE_DIRECT_URL is set without DATABASE_URL (it serves LISTEN beside it)",
-    );
   }
   return raw;
 }
