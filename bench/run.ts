@@ -24,6 +24,7 @@
  *   beside slow and dead       a fast receiver's deliveries alone and beside a slow and a dead one
  *
  * `--soak [minutes]`: the realistic mix at half its end-to-end capacity for that long (soak.ts).
+ * `--pgbouncer`: PostgreSQL intake direct and through PgBouncer in transaction mode (pgbouncer.ts).
  */
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -52,6 +53,12 @@ import { paceCheckRow, realisticRows, slowDeadRow } from "./webhook-rows.ts";
 const backendArg = process.argv.indexOf("--backend");
 if (backendArg >= 0 && process.argv[backendArg + 1] === "postgres") {
   await import("./postgres.ts");
+  process.exit(0);
+}
+
+// `--pgbouncer`: PostgreSQL intake direct and through PgBouncer (bench/pgbouncer.ts) instead.
+if (process.argv.includes("--pgbouncer")) {
+  await import("./pgbouncer.ts");
   process.exit(0);
 }
 

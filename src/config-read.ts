@@ -85,16 +85,24 @@ export function readCurrency(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
-/** DATABASE_URL, when set: a postgres:// or postgresql:// URL (the password is never repeated). */
-export function readDatabaseUrl(env: Env): string | undefined {
-  const raw = env.DATABASE_URL;
+/**
+ * DATABASE_URL (or DATABASE_DIRECT_URL), when set: a postgres:// or postgresql:// URL (the password
+ * is never repeated). DATABASE_DIRECT_URL without DATABASE_URL is unused, like the other
+ * PostgreSQL settings on SQLite.
+ */
+export function readDatabaseUrl(
+  env: Env,
+  name: "DATABASE_URL" | "DATABASE_DIRECT_URL" = "DATABASE_URL",
+): string | undefined {
+  const raw = env[name];
   if (raw === undefined || raw === "") return undefined;
   let protocol = "";
   try {
     protocol = new URL(raw).protocol;
   } catch {}
   if (protocol !== "postgres:" && protocol !== "postgresql:") {
-    throw new ConfigError("DATABASE_URL", "DATABASE_URL must be a postgres:// URL (unset it to use SQLite)");
+    const use = name === "DATABASE_URL" ? "unset it to use SQLite" : "direct or session-mode, for LISTEN";
+    throw new ConfigError(name, `${name} must be a postgres:// URL (${use})`);
   }
   return raw;
 }

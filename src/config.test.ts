@@ -10,6 +10,8 @@ test("defaults match the documented table", () => {
     port: 3000,
     databasePath: "./data/orders.db",
     databaseUrl: undefined,
+    pgPreparedStatements: true,
+    databaseDirectUrl: undefined,
     sqliteSynchronous: "FULL",
     workers: 4,
     workerConcurrency: 32,
@@ -98,6 +100,28 @@ test("rejects out-of-range and malformed values, naming the variable", () => {
   ] as const) {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);
+  }
+});
+
+test("PgBouncer settings: PG_PREPARED_STATEMENTS and DATABASE_DIRECT_URL beside DATABASE_URL", () => {
+  const pooled = "postgres://app:secret@pgbouncer:6432/orders";
+  const direct = "postgresql://app:secret@db:5432/orders";
+  expect(
+    loadConfig({ DATABASE_URL: pooled, PG_PREPARED_STATEMENTS: "false", DATABASE_DIRECT_URL: direct }),
+  ).toMatchObject({ databaseUrl: pooled, pgPreparedStatements: false, databaseDirectUrl: direct });
+  expect(loadConfig({ PG_PREPARED_STATEMENTS: "1" }).pgPreparedStatements).toBe(true);
+  expect(() => loadConfig({ PG_PREPARED_STATEMENTS: "off" })).toThrow(
+    "PG_PREPARED_STATEMENTS must be true or false",
+  );
+  // Validated like DATABASE_URL, and never a secret repeated in the message.
+  for (const bad of ["mysql://app:secret@db/orders", "db:5432"]) {
+    const env = { DATABASE_URL: pooled, DATABASE_DIRECT_URL: bad };
+    expect(() => loadConfig(env)).toThrow("DATABASE_DIRECT_URL must be a postgres:// URL");
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect((error as Error).message).not.toContain("secret");
+    }
   }
 });
 

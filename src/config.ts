@@ -42,6 +42,14 @@ export type Config = {
   databasePath: string;
   /** postgres://… to run on PostgreSQL (several replicas on one database); SQLite otherwise. */
   databaseUrl: string | undefined;
+  /**
+   * Whether the PostgreSQL adapter names its statements (prepared once per connection). false for a
+   * DATABASE_URL through a transaction-mode pooler (PgBouncer before 1.21), which also keeps LISTEN
+   * off that URL.
+   */
+  pgPreparedStatements: boolean;
+  /** postgres://… a session can be kept on (direct or session-mode): where LISTEN connects. */
+  databaseDirectUrl: string | undefined;
   sqliteSynchronous: SynchronousLevel;
   workers: number;
   workerConcurrency: number;
@@ -113,6 +121,8 @@ export function loadConfig(env: Env = process.env): Config {
     port: readInt(env, "PORT", 3000, 0, 65535),
     databasePath: env.DATABASE_PATH || "./data/orders.db",
     databaseUrl: readDatabaseUrl(env),
+    pgPreparedStatements: readBoolean(env, "PG_PREPARED_STATEMENTS", true),
+    databaseDirectUrl: readDatabaseUrl(env, "DATABASE_DIRECT_URL"),
     sqliteSynchronous: readChoice(env, "SQLITE_SYNCHRONOUS", "FULL", SYNCHRONOUS_LEVELS),
     workers: readInt(env, "WORKERS", 4, 1, 64),
     workerConcurrency: readInt(env, "WORKER_CONCURRENCY", 32, 1, 1000),

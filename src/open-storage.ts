@@ -15,9 +15,17 @@ import * as lifecycle from "./lifecycle.ts";
 import type { Metrics } from "./metrics/registry.ts";
 import type { Storage } from "./storage.ts";
 
-/** The database a service runs on, as its start-up log line names it (never the password). */
+/**
+ * The database a service runs on, as its start-up log line names it (never the password), with
+ * where its PostgreSQL wake-ups come from when that is not DATABASE_URL itself.
+ */
 export function describeDatabase(config: Config): string {
-  return config.databaseUrl ? redact(config.databaseUrl) : config.databasePath;
+  if (!config.databaseUrl) return config.databasePath;
+  const notes: string[] = [];
+  if (!config.pgPreparedStatements) notes.push("statements unprepared");
+  if (config.databaseDirectUrl) notes.push(`LISTEN at ${redact(config.databaseDirectUrl)}`);
+  else if (!config.pgPreparedStatements) notes.push("no LISTEN: other replicas' news by polling");
+  return notes.length ? `${redact(config.databaseUrl)} (${notes.join("; ")})` : redact(config.databaseUrl);
 }
 
 /**
@@ -30,10 +38,15 @@ export function queueDeadlineMs(leaseMs: number): number {
 }
 
 /** PostgreSQL at DATABASE_URL; an unreachable or refusing server stops the start (password redacted). */
-async function openPostgres(url: string, leaseMs: number, log: Logger): Promise<Storage> {
+async function openPostgres(config: Config, url: string, log: Logger): Promise<Storage> {
   try {
     return await openPostgresStorage(
-      { url, queueDeadlineMs: queueDeadlineMs(leaseMs) },
+      {
+        url,
+        preparedStatements: config.pgPreparedStatements,
+        directUrl: config.databaseDirectUrl,
+        queueDeadlineMs: queueDeadlineMs(config.leaseMs),
+      },
       { log: (message, error) => log("error", message, { error }) },
     );
   } catch (error) {
@@ -95,7 +108,7 @@ export async function openStorage(
   onFatal: (reason: string) => void,
   metrics: Metrics,
 ): Promise<Storage> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl, config.leaseMs, log);
+  if (config.databaseUrl) return openPostgres(config, config.databaseUrl, log);
   try {
     const storage = await openSqliteStorage(
       {

@@ -39,6 +39,23 @@ describe("check-config", () => {
     expect(stdout).toBe(`configuration ok: SQLite at ${path}, port 3100\n`);
   });
 
+  test("behind a transaction pooler: where the wake-ups come from, passwords never shown", async () => {
+    const pooled = {
+      DATABASE_URL: "postgres://app:secret@pgbouncer:6432/orders",
+      PG_PREPARED_STATEMENTS: "false",
+    };
+    const polling = await cli(["check-config"], pooled);
+    expect(polling.stdout).toBe(
+      "configuration ok: PostgreSQL at postgres://app:***@pgbouncer:6432/orders (statements unprepared; " +
+        "no LISTEN: other replicas' news by polling), port 3000\n",
+    );
+    const direct = await cli(["check-config"], {
+      ...pooled,
+      DATABASE_DIRECT_URL: "postgres://app:secret@db/orders",
+    });
+    expect(direct.stdout).toContain("(statements unprepared; LISTEN at postgres://app:***@db/orders)");
+  });
+
   test("a wrong variable: exit 1, one JSON line naming it", async () => {
     const { code, stdout, stderr } = await cli(["check-config"], { MAX_ATTEMPTS: "0" });
     expect(code).toBe(1);

@@ -65,11 +65,36 @@ export async function freshPostgresDatabase(): Promise<string> {
 }
 
 /**
+ * PgBouncer in transaction mode in front of the TEST_DATABASE_URL server, when TEST_PGBOUNCER_URL
+ * names it (.ci/run starts one, scripts/pgbouncer.sh): the services of the run then connect through it.
+ */
+export const PGBOUNCER_URL = process.env.TEST_PGBOUNCER_URL;
+
+/**
+ * A service's database settings for the database at `url` (on the TEST_DATABASE_URL server):
+ * `url` itself, or with PGBOUNCER_URL the same database through PgBouncer without prepared
+ * statements, polling for the other replicas' news, or, with `listen`, LISTENing on `url` given as
+ * DATABASE_DIRECT_URL.
+ */
+export function postgresEnv(url: string, { listen = false } = {}): Record<string, string> {
+  if (!PGBOUNCER_URL) return { DATABASE_URL: url };
+  const pooled = new URL(url);
+  const bouncer = new URL(PGBOUNCER_URL);
+  pooled.host = bouncer.host;
+  return {
+    DATABASE_URL: pooled.href,
+    PG_PREPARED_STATEMENTS: "false",
+    ...(listen ? { DATABASE_DIRECT_URL: url } : {}),
+  };
+}
+
+/**
  * Starts a real service in this process (real database, real worker threads, real port): a
- * SQLite file in a temp folder, or a fresh PostgreSQL database when ON_POSTGRES.
+ * SQLite file in a temp folder, or a fresh PostgreSQL database when ON_POSTGRES (through
+ * PgBouncer when PGBOUNCER_URL is set).
  */
 export async function startService(overrides: Record<string, string> = {}): Promise<TestService> {
-  const database: Record<string, string> = ON_POSTGRES ? { DATABASE_URL: await freshPostgresDatabase() } : {};
+  const database: Record<string, string> = ON_POSTGRES ? postgresEnv(await freshPostgresDatabase()) : {};
   const config = loadConfig(testEnv({ ...database, ...overrides }));
   const server = await createServer(config, createLogger(config.logLevel), {
     onFatal: (reason) => {

@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import pg from "pg";
-import { type ChildService, call, cleanup, order, spawnService, waitFor } from "./helpers.ts";
+import { type ChildService, call, cleanup, order, postgresEnv, spawnService, waitFor } from "./helpers.ts";
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL;
 const databases: string[] = [];
@@ -119,15 +119,20 @@ async function cuttableProxy(target: URL) {
   };
 }
 
-/** `count` replicas on one database, started one after another (migrations run once, locked). */
+/**
+ * `count` replicas on the database at `url`, started one after another (migrations run once,
+ * locked); through PgBouncer when TEST_PGBOUNCER_URL is set, polling unless `listen` gives them
+ * `url` for LISTEN (helpers.ts, postgresEnv).
+ */
 async function replicas(
   url: string,
   count: number,
   env: Record<string, string> = {},
+  { listen = false } = {},
 ): Promise<ChildService[]> {
   const started: ChildService[] = [];
   for (let i = 0; i < count; i++)
-    started.push(await spawnService({ DATABASE_URL: url, LOG_LEVEL: "warn", ...env }));
+    started.push(await spawnService({ ...postgresEnv(url, { listen }), LOG_LEVEL: "warn", ...env }));
   return started;
 }
 
@@ -225,15 +230,18 @@ if (!ADMIN_URL) {
     test("an order posted to a busy replica is started by an idle one at once, not at its next poll", async () => {
       const url = await freshDatabase(ADMIN_URL);
       // A: one slot, held by an order that takes a minute. B: idle, polling only once a second.
-      const [busy] = await replicas(url, 1, {
-        WORKERS: "1",
-        WORKER_CONCURRENCY: "1",
-        PROCESSING_TIME_MS: "60000",
-      });
+      // Through PgBouncer, LISTEN needs DATABASE_DIRECT_URL: given here (the others poll).
+      const listen = { listen: true };
+      const [busy] = await replicas(
+        url,
+        1,
+        { WORKERS: "1", WORKER_CONCURRENCY: "1", PROCESSING_TIME_MS: "60000" },
+        listen,
+      );
       await call((busy as ChildService).url, "POST", "/orders", order("hog"));
       await waitFor(async () => (await countWithStatus(url, "processing")) === 1);
       // B only now, so that A, not B, holds the long order.
-      await replicas(url, 1, { PROCESSING_TIME_MS: "5" });
+      await replicas(url, 1, { PROCESSING_TIME_MS: "5" }, listen);
       for (let i = 0; i < 5; i++) {
         await Bun.sleep(300); // B's last wake-up is behind it: only a notification is quick now
         expect((await call((busy as ChildService).url, "POST", "/orders", order(`wake-${i}`))).status).toBe(
@@ -251,10 +259,16 @@ if (!ADMIN_URL) {
     }, 60_000);
 
     test("the database gone for a while under load: 503s meanwhile, no false 201, then it recovers by itself", async () => {
-      const proxy = await cuttableProxy(new URL(await freshDatabase(ADMIN_URL)));
+      const database = await freshDatabase(ADMIN_URL);
+      // In front of PgBouncer when the run goes through it: the service loses its pooler.
+      const proxy = await cuttableProxy(new URL(postgresEnv(database).DATABASE_URL as string));
       try {
         // A short lease: a claim committed while its answer was lost must be rescued within the test.
-        const [service] = await replicas(proxy.url, 1, { PROCESSING_TIME_MS: "5", LEASE_MS: "1500" });
+        const [service] = await replicas(database, 1, {
+          DATABASE_URL: proxy.url,
+          PROCESSING_TIME_MS: "5",
+          LEASE_MS: "1500",
+        });
         const base = (service as ChildService).url;
         const accepted: string[] = [];
         const statuses = new Map<number, number>();

@@ -6,6 +6,10 @@
  * #1193, open), while `pg` answered as soon as it returned (figures: docs/PERFORMANCE.md); both
  * are equally fast with prepared statements. `pg`'s price: an idle pool's errors must be handled
  * (`pool.on("error")`) and LISTEN does not reconnect by itself.
+ *
+ * Behind a transaction-mode pooler (PgBouncer before 1.21) each transaction may run on another
+ * server connection, so nothing may outlive a transaction: statements go unnamed (`prepared`
+ * false), and the migrations' lock is transaction-scoped.
  */
 import { join } from "node:path";
 import { drizzle } from "drizzle-orm/node-postgres";
@@ -31,11 +35,33 @@ export function redact(url: string): string {
   }
 }
 
+/** `config` with its name dropped: `pg` then sends it as the unnamed statement, planned anew each time. */
+function unnamed(config: unknown): unknown {
+  if (typeof config !== "object" || config === null || !("name" in config)) return config;
+  return { ...config, name: undefined };
+}
+
+/**
+ * A `pg` client that prepares nothing by name: a named statement lives on one server connection,
+ * which a transaction-mode pooler gives to another client after the transaction ("prepared
+ * statement … already exists" there, or "does not exist"). The extended protocol's unnamed
+ * statement lives only until the next Parse, inside one round trip, so it works through any pooler.
+ * Covers every caller at once: our `statement()`s, Drizzle's `.prepare(name)` and the pool's own
+ * queries all end in `Client.query`.
+ */
+class UnnamedClient extends pg.Client {
+  // biome-ignore lint/suspicious/noExplicitAny: pg.Client.query has a dozen overloads; this passes them all through
+  override query(...args: any[]): any {
+    return (super.query as (...rest: unknown[]) => unknown)(unnamed(args[0]), ...args.slice(1));
+  }
+}
+
 /**
  * Opens a pool on `url`. Connecting times out after 5 s; `onError` hears about connections the
  * server ended, idle or busy (without a listener, `pg` would crash the process on them).
+ * `prepared` false: every statement goes unnamed (PG_PREPARED_STATEMENTS=false, for a pooler).
  */
-export function openPool(url: string, onError: (error: Error) => void, max = 16): pg.Pool {
+export function openPool(url: string, onError: (error: Error) => void, max = 16, prepared = true): pg.Pool {
   // Idle connections stay open (pg closes them after 10 s by default): a service under bursty load
   // would otherwise reconnect, and authenticate, again and again.
   // A query gets 10 s: a connection that died without a word (a cut network) would otherwise hold a
@@ -47,6 +73,7 @@ export function openPool(url: string, onError: (error: Error) => void, max = 16)
     idleTimeoutMillis: 0,
     query_timeout: 10_000,
     keepAlive: true,
+    ...(prepared ? {} : { Client: UnnamedClient }),
   });
   pool.on("error", onError);
   // A connection the server ends while a query of ours holds it (a restart, a failover) emits
@@ -77,15 +104,26 @@ export async function fillPool(pool: pg.Pool, warm: (client: pg.PoolClient) => P
   }
 }
 
-/** Applies the committed migrations, one replica at a time (a session advisory lock). */
+/**
+ * Applies the committed migrations, one replica at a time: a transaction-scoped advisory lock taken
+ * first in an open transaction, so that it holds through a transaction-mode pooler too (a session
+ * lock and its unlock, two statements, could land on two server connections and never be
+ * released). Drizzle's migrator reads the applied migrations and then runs `begin` … `commit`
+ * itself: inside ours, PostgreSQL only warns at its `begin`, and its `commit` commits the
+ * migrations and releases the lock together; the `COMMIT` after it (or the `ROLLBACK` after a
+ * failure) ends whatever is still open, if anything (a warning otherwise).
+ */
 export async function migrateDatabase(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
   try {
-    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    await client.query("BEGIN");
     try {
+      await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
       await migrate(drizzle({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
-    } finally {
-      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]);
+      await client.query("COMMIT");
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
     }
   } finally {
     client.release();

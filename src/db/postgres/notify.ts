@@ -7,6 +7,10 @@
  * node-postgres does not re-LISTEN after a lost connection, so the listener reconnects itself.
  * A storage signs its notifications and ignores those it hears back: it wakes its own queue and
  * event readers directly, at once.
+ * NOTIFY is one statement in its own transaction, so it works through a transaction-mode pooler;
+ * LISTEN holds a session, so it needs a URL that keeps one (DATABASE_DIRECT_URL), or none: then
+ * this replica hears nothing and polls (the queue and the event readers look at least once a
+ * second anyway).
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
@@ -65,12 +69,12 @@ export function createNotifier(pool: pg.Pool, log: Log) {
 }
 
 /**
- * Listens with a connection of its own, opened at the first subscription and reconnected after a
- * loss; it LISTENs on a channel only while someone is subscribed to it, and passes on every
+ * Listens with a connection of its own to `url`, opened at the first subscription and reconnected
+ * after a loss; it LISTENs on a channel only while someone is subscribed to it, and passes on every
  * notification but those signed `ignored` (the storage's own). `subscribe` returns the
- * unsubscribe function.
+ * unsubscribe function. Without `url` it never connects and subscribers are never called.
  */
-export function createListener(url: string, log: Log, ignored: string) {
+export function createListener(url: string | undefined, log: Log, ignored: string) {
   const listeners = new Map<string, Set<() => void>>();
   // The connected client and the channels it LISTENs on (undefined while connecting).
   let client: pg.Client | undefined;
@@ -93,7 +97,7 @@ export function createListener(url: string, log: Log, ignored: string) {
 
   async function connect(): Promise<void> {
     const wanted = [...listeners.values()].some((set) => set.size > 0);
-    if (closed || client || !wanted) return;
+    if (closed || client || !wanted || url === undefined) return;
     const next = new pg.Client({ connectionString: url, keepAlive: true });
     client = next;
     listening = undefined;

@@ -33,6 +33,14 @@ export type PostgresHooks = { log: (message: string, error: string) => void };
 /** Where the adapter connects, and how long the queue's locking statements may run on the server. */
 export type PostgresOptions = {
   url: string;
+  /** Whether statements are named, prepared once per connection (PG_PREPARED_STATEMENTS); default true. */
+  preparedStatements?: boolean;
+  /**
+   * Where LISTEN connects (DATABASE_DIRECT_URL: direct or session-mode). Unset: `url`, unless
+   * `preparedStatements` is false, which says `url` is a transaction-mode pooler that cannot keep
+   * a LISTEN: then no LISTEN at all, and the other replicas' news arrive by polling.
+   */
+  directUrl?: string;
   /**
    * The server-side deadline of every statement that locks orders (pump, renewal, rescue,
    * release; deadline.ts). The service passes a third of LEASE_MS: a pump or renewal that takes
@@ -57,14 +65,20 @@ export async function migratePostgres(url: string): Promise<void> {
 
 export async function openPostgresStorage(options: PostgresOptions, hooks: PostgresHooks): Promise<Storage> {
   const deadlineMs = options.queueDeadlineMs ?? 5000;
-  const pool = openPool(options.url, (error) => hooks.log("PostgreSQL connection lost", error.message));
+  const prepared = options.preparedStatements ?? true;
+  const pool = openPool(
+    options.url,
+    (error) => hooks.log("PostgreSQL connection lost", error.message),
+    16,
+    prepared,
+  );
   try {
     await pool.query("SELECT 1");
     await migrateDatabase(pool);
     // Every counter row exists before any transaction counts (see drizzle/postgres/0005).
     await pool.query(q.createCounters([ORDER_STATUSES]));
     // The hot statements, prepared on every connection with empty inputs (nothing is written); the
-    // pump's function compiled on each.
+    // pump's function compiled on each. Unprepared behind a pooler, this only opens the connections.
     await fillPool(pool, async (client) => {
       await client.query(q.insertOrders([]));
       await client.query(q.selectOrders([[]]));
@@ -92,7 +106,11 @@ export async function openPostgresStorage(options: PostgresOptions, hooks: Postg
     },
     eventListeners,
     notifier,
-    listener: createListener(options.url, hooks.log, notifier.signature),
+    listener: createListener(
+      options.directUrl ?? (prepared ? options.url : undefined),
+      hooks.log,
+      notifier.signature,
+    ),
     deadlineMs,
   };
   const creates = createBatcher(
@@ -118,7 +136,7 @@ export async function openPostgresStorage(options: PostgresOptions, hooks: Postg
     // The sender's thread opens a small pool of its own on the same database.
     webhooksForThread: () => ({
       module: THREAD_WEBHOOKS_MODULE.href,
-      args: { url: options.url },
+      args: { url: options.url, prepared },
       transfer: [],
     }),
     async close(): Promise<void> {

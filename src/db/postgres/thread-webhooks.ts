@@ -13,8 +13,13 @@ const POOL_SIZE = 4;
 
 /** Opens the port (the sender thread's `OpenWebhookStore`, src/webhooks/store.ts). */
 export async function openWebhookStore(args: unknown, log: (message: string, error: string) => void) {
-  const { url } = args as { url: string };
-  const pool = openPool(url, (error) => log("PostgreSQL connection lost", error.message), POOL_SIZE);
+  const { url, prepared } = args as { url: string; prepared: boolean };
+  const pool = openPool(
+    url,
+    (error) => log("PostgreSQL connection lost", error.message),
+    POOL_SIZE,
+    prepared,
+  );
   return {
     store: createWebhookStore({ pool, guarded: guardedBy(log) }),
     close: () => pool.end(),
