@@ -17,6 +17,7 @@ import type { NewOrder } from "../src/records/order.ts";
 import type { Storage } from "../src/storage.ts";
 import { cleanup, freshPostgresDatabase, PGBOUNCER_URL, postgresEnv } from "./helpers.ts";
 import { describeStorageContract } from "./storage-contract.ts";
+import { describeRetentionContract } from "./storage-contract-retention.ts";
 
 const quiet = { log: () => {} };
 
@@ -53,20 +54,20 @@ if (!PGBOUNCER_URL || !process.env.TEST_DATABASE_URL) {
     test.skip("needs TEST_PGBOUNCER_URL", () => {});
   });
 } else {
-  describeStorageContract(
-    "postgres through PgBouncer, prepared statements off",
-    async (): Promise<Storage> => {
-      const { pooled } = await freshDatabase();
-      const storage = await openPostgresStorage({ url: pooled, preparedStatements: false }, quiet);
-      return {
-        ...storage,
-        close: async () => {
-          await storage.close();
-          await cleanup(); // drops the database, and with it PgBouncer's server connections to it
-        },
-      };
-    },
-  );
+  const openPooled = async (): Promise<Storage> => {
+    const { pooled } = await freshDatabase();
+    const storage = await openPostgresStorage({ url: pooled, preparedStatements: false }, quiet);
+    return {
+      ...storage,
+      close: async () => {
+        await storage.close();
+        await cleanup(); // drops the database, and with it PgBouncer's server connections to it
+      },
+    };
+  };
+  describeStorageContract("postgres through PgBouncer, prepared statements off", openPooled);
+  // Retention's batches take a transaction-scoped lock: they work through the pooler too.
+  describeRetentionContract("postgres through PgBouncer, prepared statements off", openPooled);
 
   describe("through PgBouncer in transaction mode", () => {
     const opened: Storage[] = [];
