@@ -48,5 +48,5 @@ export const selectActivity = statement(
  */
 export const selectRecentFailures = statement(
   "select_recent_failures",
-  `SELECT ${ORDER_COLUMNS} FROM orders WHERE status = 'failed' ORDER BY seq DESC LIMIT $1`,
+  `SELECT ${ORDER_COLUMNS} FROM orders WHERE status = 'failed' ORDER BY orders.seq DESC LIMIT $1`,
 );
