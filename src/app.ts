@@ -51,15 +51,16 @@ function headersFor(error: AppError): Record<string, string> | undefined {
  */
 export function createApp(deps: AppDeps) {
   const { config } = deps.http;
-  const orders = {
-    ...deps.orders,
-    store: boundPendingOrders(deps.orders.store, deps.http.pendingOrders, config.maxPendingOrders),
-  };
   // Read once the app has its routes: the policy labels early refusals, names a path's methods,
   // reads each route's declared access, and reads client addresses from the server.
   const routes = routeTable(() => app.routes);
   const host: PolicyHost = { ...routes, server: () => null };
   const policy = httpPolicy(deps.http, host);
+  const orders = {
+    ...deps.orders,
+    store: boundPendingOrders(deps.orders.store, deps.http.pendingOrders, config.maxPendingOrders),
+    ...(deps.http.tracing ? { traceparentOf: policy.traceparentOf } : {}),
+  };
   const app = new Elysia({ normalize: false }) // normalize: false: unknown fields are an error, not dropped
     .use(policy.plugin)
     .use(
@@ -92,7 +93,7 @@ export function createApp(deps: AppDeps) {
       const headers = headersFor(appError);
       if (headers) Object.assign(set.headers, headers);
       set.status = appError.status;
-      policy.recordError(request.method, route, appError.status, requestStartedAt, requestId);
+      policy.recordError(request, route, appError.status, requestStartedAt, requestId);
       return toErrorBody(appError);
     })
     .use(orderRoutes(orders, { bodyTimeoutMs: config.bodyTimeoutMs }))

@@ -16,7 +16,9 @@ import { redeliverDead } from "./cli/redeliver-dead.ts";
 import { retryFailed } from "./cli/retry-failed.ts";
 import { serviceClient } from "./cli/service-client.ts";
 import { loadConfig, loadServiceEndpoint, StartupError } from "./config.ts";
-import { backupStorage, describeDatabase, migrateStorage } from "./open-storage.ts";
+import { createLogger } from "./kit/logger.ts";
+import { createMetrics } from "./metrics/registry.ts";
+import { backupStorage, describeDatabase, migrateStorage, openStorage } from "./open-storage.ts";
 
 const USAGE = `usage: bun run cli <command> [options] [--help]
 
@@ -146,9 +148,12 @@ try {
     case "redeliver-dead":
       await redeliverDead(serviceClient(loadServiceEndpoint()), { webhook: option("webhook") }, say);
       break;
-    case "prune":
-      await prune(loadConfig(), say);
+    case "prune": {
+      const config = loadConfig();
+      const fatal = (reason: string) => fail(new Error(`the database writer failed: ${reason}`));
+      await prune(config, await openStorage(config, createLogger("warn"), fatal, createMetrics()), say);
       break;
+    }
   }
 } catch (error) {
   fail(error);

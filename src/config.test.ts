@@ -48,6 +48,7 @@ test("defaults match the documented table", () => {
     eventRetentionMs: 30 * 86_400_000,
     deliveryRetentionMs: 14 * 86_400_000,
     orderRetentionMs: undefined,
+    tracing: undefined,
   });
 });
 
@@ -198,6 +199,51 @@ test("rejects malformed policy settings, naming the variable", () => {
     ["API_KEYS", " , "],
   ] as const) {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  }
+});
+
+test("traces: off by default and with none; on with an endpoint or otlp; the standard variables read", () => {
+  expect(loadConfig({}).tracing).toBeUndefined();
+  expect(
+    loadConfig({ OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" }).tracing,
+  ).toBeUndefined();
+  expect(loadConfig({ OTEL_SDK_DISABLED: "true", OTEL_TRACES_EXPORTER: "otlp" }).tracing).toBeUndefined();
+  expect(loadConfig({ OTEL_TRACES_EXPORTER: "otlp" }).tracing).toMatchObject({
+    endpoint: "http://localhost:4318/v1/traces",
+    protocol: "http/protobuf",
+    sampler: "parentbased_always_on",
+    serviceName: "order-service",
+  });
+  expect(
+    loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector.example.com/otlp/",
+      OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20abc,x-team=shop",
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0.1",
+      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=prod",
+    }).tracing,
+  ).toMatchObject({
+    endpoint: "https://collector.example.com/otlp/v1/traces",
+    headers: { authorization: "Bearer abc", "x-team": "shop" },
+    sampler: "parentbased_traceidratio",
+    ratio: 0.1,
+    resourceAttributes: { "deployment.environment": "prod" },
+  });
+  expect(
+    loadConfig({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://c:4318/custom",
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://x",
+    }).tracing?.endpoint,
+  ).toBe("http://c:4318/custom");
+  for (const [name, value] of [
+    ["OTEL_TRACES_EXPORTER", "zipkin"],
+    ["OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"],
+    ["OTEL_TRACES_SAMPLER", "sometimes"],
+    ["OTEL_TRACES_SAMPLER_ARG", "2"],
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"],
+    ["OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign"],
+  ] as const) {
     expect(() => loadConfig({ [name]: value })).toThrow(name);
   }
 });

@@ -17,6 +17,7 @@ import {
   readNumber,
   readOrigins,
 } from "./config-read.ts";
+import { readTracing, type TracingConfig } from "./config-tracing.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -110,6 +111,8 @@ export type Config = {
   deliveryRetentionMs: number;
   /** How long orders in a final status are kept; undefined: forever (the default). */
   orderRetentionMs: number | undefined;
+  /** OpenTelemetry traces (OTEL_* variables); undefined: off (the default). */
+  tracing: TracingConfig | undefined;
 };
 
 export { ConfigError, StartupError } from "./config-read.ts";
@@ -160,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     eventRetentionMs: readDays(env, "EVENT_RETENTION_DAYS", 30),
     deliveryRetentionMs: readDays(env, "DELIVERY_RETENTION_DAYS", 14),
     orderRetentionMs: env.ORDER_RETENTION_DAYS ? readDays(env, "ORDER_RETENTION_DAYS", 0) : undefined,
+    tracing: readTracing(env),
   };
 }
 

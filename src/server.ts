@@ -20,6 +20,8 @@ import { type QueueObserver, tellAll } from "./queue/observer.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
 import { Pruner } from "./retention/pruner.ts";
 import type { Storage } from "./storage.ts";
+import { attemptSpans } from "./tracing/attempts.ts";
+import { startTracing, type Tracing } from "./tracing/tracing.ts";
 import { SenderThread } from "./webhooks/sender.ts";
 import { urlPolicy } from "./webhooks/url-policy.ts";
 
@@ -92,6 +94,8 @@ function createSender(config: Config, log: Logger, storage: Storage) {
       leaseMs: config.leaseMs,
       timeoutMs: config.webhookTimeoutMs,
       policy: urlPolicy(config.webhookAllowedHosts),
+      // The thread traces its deliveries itself, with the same settings.
+      tracing: config.tracing,
     },
     openStore: () => storage.webhooksForThread(),
     onEvents: (listener) => storage.events.subscribe(listener),
@@ -111,10 +115,22 @@ type Parts = {
   feed: EventFeed;
   dashboard: Dashboard;
   pruner: Pruner;
+  tracing: Tracing | undefined;
 };
 
 /** The HTTP app over the parts: each feature's routes given what they need. */
-function createHttpApp({ config, log, now, storage, metrics, dispatcher, sender, feed, dashboard }: Parts) {
+function createHttpApp({
+  config,
+  log,
+  now,
+  storage,
+  metrics,
+  dispatcher,
+  sender,
+  feed,
+  dashboard,
+  tracing,
+}: Parts) {
   return createApp({
     orders: {
       store: countingChanges(storage.orders, metrics),
@@ -159,6 +175,7 @@ function createHttpApp({ config, log, now, storage, metrics, dispatcher, sender,
         (error) => log("error", "could not read the pending orders", { error: String(error) }),
       ),
       onResponse: metrics.observeRequest,
+      tracing,
     },
     log,
   });
@@ -170,7 +187,9 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
   const metrics = createMetrics();
   const storage = await openStorage(config, log, hooks.onFatal, metrics);
   const activity = new ActivityWindow(now);
-  const dispatcher = createQueue(config, log, storage, tellAll(metrics.queue, activity.observer), now);
+  const tracing = config.tracing && startTracing(config.tracing);
+  const observers = [metrics.queue, activity.observer, ...(tracing ? [attemptSpans(tracing, log)] : [])];
+  const dispatcher = createQueue(config, log, storage, tellAll(...observers), now);
   const feed = new EventFeed(storage.events, {
     pollMs: EVENT_POLL_MS,
     minIntervalMs: EVENT_READ_INTERVAL_MS,
@@ -203,7 +222,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
     onPruned: metrics.pruned,
     onError: (error) => log("error", "could not prune old history", { error: String(error) }),
   });
-  const parts = { config, log, now, storage, metrics, dispatcher, sender, feed, dashboard, pruner };
+  const parts = { config, log, now, storage, metrics, dispatcher, sender, feed, dashboard, pruner, tracing };
   const app = createHttpApp(parts);
   // Requests the routes do not match are labelled `unmatched`, never by their raw path.
   metrics.knowRoutes(app.routes.map((route) => route.path));
@@ -212,7 +231,7 @@ export async function createServer(config: Config, log: Logger, hooks: ServerHoo
 
 /** Starting and stopping the parts, in order. */
 function lifecycleOf(parts: Parts, http: ReturnType<typeof httpServer>) {
-  const { config, log, dispatcher, sender, dashboard, feed, storage, pruner } = parts;
+  const { config, log, dispatcher, sender, dashboard, feed, storage, pruner, tracing } = parts;
   return {
     /** Listens, takes up orders a dead process left processing, then starts the workers. */
     async start(): Promise<URL> {
@@ -244,6 +263,8 @@ function lifecycleOf(parts: Parts, http: ReturnType<typeof httpServer>) {
       dashboard.stop();
       await pruner.stop();
       await storage.close();
+      // Last: the spans of everything above, exported (or dropped after the exporter's timeout).
+      await tracing?.shutdown();
     },
   };
 }

@@ -104,13 +104,14 @@ test("no arrow runs upward: the composition root is imported only from above, co
           .map((spec) => `${file} -> ${spec}`),
   );
   expect(upward).toEqual([]);
-  // The lowest layer: config.ts reads the environment (with the readers of config-read.ts) and
-  // imports nothing else of the service but the ISO currency list (DEFAULT_CURRENCY), a leaf that
-  // imports nothing of the service itself.
-  const config = graph.filter((node) => node.file === "config.ts" || node.file === "config-read.ts");
-  expect(config).toHaveLength(2);
+  // The lowest layer: config.ts reads the environment (with the readers of config-read.ts and the
+  // tracing settings of config-tracing.ts) and imports nothing else of the service but the ISO
+  // currency list (DEFAULT_CURRENCY), a leaf that imports nothing of the service itself.
+  const CONFIG_FILES = ["config.ts", "config-read.ts", "config-tracing.ts"];
+  const config = graph.filter((node) => CONFIG_FILES.includes(node.file));
+  expect(config).toHaveLength(3);
   const imported = config.flatMap(({ imports }) => imports.filter((spec) => !spec.startsWith("node:")));
-  expect([...new Set(imported)].sort()).toEqual(["config-read.ts", "kit/currency.ts"]);
+  expect([...new Set(imported)].sort()).toEqual(["config-read.ts", "config-tracing.ts", "kit/currency.ts"]);
   const currency = graph.find((node) => node.file === "kit/currency.ts");
   expect(currency?.imports.filter((spec) => spec.endsWith(".ts"))).toEqual([]);
 });

@@ -146,7 +146,16 @@ export function describeStorageContract(name: string, open: () => Promise<Storag
           lastError: null,
           steps: [],
           cancelRequestedAt: null,
+          traceParent: null,
         });
+      });
+
+      test("an order keeps the traceparent it was created with", async () => {
+        const traceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        expect(await createOrder(newOrder("traced", { traceParent }))).toEqual({ created: true });
+        expect((await storage.orders.findOrder("traced"))?.traceParent).toBe(traceParent);
+        const [claimed] = await claim("w1", 1, T0 + 1);
+        expect(claimed).toMatchObject({ orderId: "traced", traceParent });
       });
 
       test("the same order_id again is not created and returns the stored order", async () => {

@@ -5,21 +5,11 @@
  * On SQLite it needs the file to itself: a running service already prunes it every pass.
  */
 import type { Config } from "../config.ts";
-import { createLogger } from "../kit/logger.ts";
-import { createMetrics } from "../metrics/registry.ts";
-import { openStorage } from "../open-storage.ts";
 import { PRUNED_TABLES, Pruner } from "../retention/pruner.ts";
+import type { Storage } from "../storage.ts";
 
-/** Prunes what the configuration's retentions allow now; one line per table. */
-export async function prune(config: Config, say: (line: string) => void): Promise<void> {
-  const storage = await openStorage(
-    config,
-    createLogger("warn"),
-    (reason) => {
-      throw new Error(`the database writer failed: ${reason}`);
-    },
-    createMetrics(),
-  );
+/** Prunes what the configuration's retentions allow now on `storage`, then closes it; one line per table. */
+export async function prune(config: Config, storage: Storage, say: (line: string) => void): Promise<void> {
   try {
     const pruner = new Pruner(storage.retention, {
       eventRetentionMs: config.eventRetentionMs,

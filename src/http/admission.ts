@@ -43,6 +43,8 @@ export type Finish = (
   status: number,
   startedAt: number,
   requestId: string,
+  /** The request itself, for its span (tracing on). */
+  request?: Request,
 ) => void;
 
 /** One request as the checks see it; `headers` are the answer's (`set.headers`). */
@@ -70,7 +72,7 @@ export function admission(config: Config, host: PolicyHost, finish: Finish) {
   return function admit({ request, path, routedPath, headers, startedAt, requestId }: Arrival) {
     const method = request.method;
     const early = (status: number, answer: () => Response) => {
-      finish(method, host.routeOf(method, routedPath), status, startedAt, requestId);
+      finish(method, host.routeOf(method, routedPath), status, startedAt, requestId, request);
       return answer();
     };
     // A preflight of a listed origin is answered before the key check (browsers send no key

@@ -14,6 +14,8 @@
 import { Elysia, ElysiaCustomStatusResponse, StatusMap } from "elysia";
 import type { Config } from "../config.ts";
 import { createAccessLog, type Logger } from "../kit/logger.ts";
+import { requestSpans } from "../tracing/requests.ts";
+import type { Tracing } from "../tracing/tracing.ts";
 import { admission, type Finish, type PolicyHost } from "./admission.ts";
 import type { PendingOrders } from "./backpressure.ts";
 import { corsHeaders } from "./cors.ts";
@@ -30,6 +32,8 @@ export type HttpPolicyDeps = {
   pendingOrders: PendingOrders;
   /** Told of every answered request, once (the request metrics listen here). */
   onResponse: (info: ResponseInfo) => void;
+  /** Traces (OTEL_*): a span per request, continuing the client's traceparent. */
+  tracing?: Tracing;
 };
 
 /** One answered request: `route` is the route template (`/orders/:order_id`), never the raw path. */
@@ -81,15 +85,15 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
   const accessLog = createAccessLog(config.logLevel);
   const corsOrigins = new Set(config.corsOrigins);
   const checks = config.apiKeys.length > 0 || config.rateLimitPerS > 0 || corsOrigins.size > 0;
-
-  /** Records one answered request: the access log line and the request metrics. */
-  const finish: Finish = (method, route, status, startedAt, requestId) => {
+  const spans = deps.tracing && requestSpans(deps.tracing);
+  /** Records one answered request: its span, the access log line and the request metrics. */
+  const finish: Finish = (method, route, status, startedAt, requestId, request) => {
     const info = { method, route, status, durationMs: performance.now() - startedAt, requestId };
-    accessLog?.(info);
+    const ids = spans && request && spans.end(request, method, route, status);
+    accessLog?.(ids ? { ...info, ...ids } : info);
     onResponse(info);
   };
   const admit = admission(config, host, finish);
-
   const plugin = new Elysia({ name: "http-policy" }).headers(SECURITY_HEADERS).decorate({
     /** This request's id: the client's X-Request-Id if sane, else a new one. */
     requestId: "",
@@ -107,6 +111,7 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
       const requestId = requestIdOf(context.request.headers.get("x-request-id"));
       context.requestId = requestId;
       context.set.headers["x-request-id"] = requestId;
+      if (spans) spans.start(context.request, requestId);
       if (!checks) return;
       // Elysia looks for the path from the 11th character of the URL on, so for some Host headers
       // it routes by another path than the URL's: the checks look at both.
@@ -140,6 +145,7 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
         status,
         context.requestStartedAt,
         context.requestId,
+        context.request,
       );
       // Recorded: an error after this (a response that fails its schema) is not counted again.
       context.requestStartedAt = -1;
@@ -153,14 +159,16 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
      * its status is known; `route` is the matched template, if any.
      */
     recordError(
-      method: string,
+      request: Request,
       route: string | undefined,
       status: number,
       startedAt: number,
       requestId: string,
     ) {
-      if (startedAt >= 0) finish(method, route || "unmatched", status, startedAt, requestId);
+      if (startedAt >= 0) finish(request.method, route || "unmatched", status, startedAt, requestId, request);
     },
+    /** The traceparent an order created by `request` keeps (tracing on), else null. */
+    traceparentOf: (request: Request): string | null => spans?.traceparentOf(request) ?? null,
   };
 }
 

@@ -46,6 +46,9 @@ export type AccessEntry = {
   status: number;
   durationMs: number;
   requestId: string;
+  /** The request's span, when traced and sampled. */
+  trace_id?: string;
+  span_id?: string;
 };
 
 // The time of the last line, reused while the clock has not moved: toISOString on every line is a
@@ -68,7 +71,7 @@ export function createAccessLog(minimum: LogLevel): ((entry: AccessEntry) => voi
     // Built by hand, not with JSON.stringify: the method and route are quoted, the request id is
     // ours or matched [A-Za-z0-9._:-], and the rest are numbers.
     buffered.push(
-      `{"time":"${lastIso}","level":"info","message":"request","method":${JSON.stringify(entry.method)},"route":${JSON.stringify(entry.route)},"status":${entry.status},"durationMs":${Math.round(entry.durationMs * 1000) / 1000},"requestId":"${entry.requestId}"}`,
+      `{"time":"${lastIso}","level":"info","message":"request","method":${JSON.stringify(entry.method)},"route":${JSON.stringify(entry.route)},"status":${entry.status},"durationMs":${Math.round(entry.durationMs * 1000) / 1000},"requestId":"${entry.requestId}"${entry.trace_id ? `,"trace_id":"${entry.trace_id}","span_id":"${entry.span_id}"` : ""}}`,
     );
     if (!scheduled) {
       scheduled = true;

@@ -3,6 +3,9 @@ import { cancelled } from "../lifecycle.ts";
 import type { Order } from "../records/order.ts";
 import { createMetrics } from "./registry.ts";
 
+// What the dispatcher passes along; the metrics read only the outcome and the time.
+const SETTLED = { seq: 1, owner: "w1", transition: cancelled() };
+
 const order = (overrides: Partial<Order>): Order => ({
   seq: 1,
   orderId: "order-secret-1",
@@ -13,6 +16,7 @@ const order = (overrides: Partial<Order>): Order => ({
   cart: null,
   steps: [],
   cancelRequestedAt: null,
+  traceParent: null,
   status: "processing",
   createdAt: 1_000,
   startedAt: 1_250,
@@ -46,8 +50,8 @@ test("the queue observer: transitions, retries, failures, first-attempt waits, p
   const metrics = createMetrics();
   metrics.queue.claimed(order({}));
   metrics.queue.claimed(order({ attempts: 2, startedAt: 9_000 })); // a retry: no queue wait
-  metrics.queue.settled("retry", 40);
-  metrics.queue.settled("failed", 60);
+  metrics.queue.settled("retry", 40, SETTLED);
+  metrics.queue.settled("failed", 60, SETTLED);
   metrics.queue.released(3);
   metrics.orderCreated({ currency: "JPY", totalMinor: 1500 });
   metrics.orderCreated({ currency: "KWD", totalMinor: 1234 });
@@ -142,7 +146,7 @@ test("processing at the default 100 ms (plus 1-10 ms of hand-over): bucket quant
   const metrics = createMetrics();
   // 101 to 110 ms, evenly: what the dispatcher measures for PROCESSING_TIME_MS=100.
   const tookMs = Array.from({ length: 1000 }, (_, i) => 101 + (i * 9) / 999);
-  for (const ms of tookMs) metrics.queue.settled("completed", ms);
+  for (const ms of tookMs) metrics.queue.settled("completed", ms, SETTLED);
   const text = await metrics.prometheus.render();
   const buckets = [
     ...text.matchAll(/order_processing_duration_seconds_bucket\{le="([^"]+)",outcome="completed"\} (\d+)/g),

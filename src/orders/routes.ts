@@ -84,8 +84,8 @@ export function orderRoutes(deps: OrderDeps, { bodyTimeoutMs = BODY_TIMEOUT_MS }
     new Elysia({ name: "orders", prefix: "/orders", detail: { tags: ["Orders"] } })
       .post(
         "",
-        async ({ body, set }) => {
-          const result = await createOrder(deps, body);
+        async ({ body, set, request }) => {
+          const result = await createOrder(deps, body, deps.traceparentOf?.(request) ?? null);
           set.status = result.created ? 201 : 200;
           if (result.created) set.headers.location = `/orders/${encodeURIComponent(result.order.order_id)}`;
           return result.order;

@@ -42,6 +42,8 @@ export type OrderDeps = {
   onOrderRetried: () => void;
   /** The live events, for long-polls. */
   feed: EventFeed;
+  /** The trace context a request's order keeps (tracing on: its span's traceparent), else null. */
+  traceparentOf?: (request: Request) => string | null;
 };
 
 /** The outcome of a create: a new order (201) or an identical replay of an existing one (200). */
@@ -81,12 +83,17 @@ const sameList = <T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boo
  * storage's unique key decides, so concurrent duplicates create one order; an identical replay
  * returns the existing order, a different payload under the same id is a 409.
  */
-export async function createOrder(deps: OrderDeps, body: CreateOrderBody): Promise<CreateResult> {
+export async function createOrder(
+  deps: OrderDeps,
+  body: CreateOrderBody,
+  traceParent: string | null = null,
+): Promise<CreateResult> {
   const order: NewOrder = {
     orderId: body.order_id,
     userId: body.user_id,
     ...priced(body, deps.defaultCurrency),
     createdAt: deps.now(),
+    traceParent,
   };
   const outcome = await deps.store.createOrder(order, CREATED);
   if (outcome.created) {

@@ -179,11 +179,12 @@ export class Dispatcher {
       if (!idle) this.observer.timed("pump", this.deps.now() - now);
       for (const { owner, result } of reported) this.held.delete(owner, result.orderId);
       for (const [i, settlement] of settlements.entries()) {
-        this.observer.settled(outcomeOf(settlement), tookMs[i] ?? 0);
+        this.observer.settled(outcomeOf(settlement), tookMs[i] ?? 0, settlement);
         // A step that failed its attempt (not a compensation's failure; an ended compensation
         // names no step).
         const { step, compensating } = settlement.transition.details ?? {};
-        if (typeof step === "string" && !compensating) this.observer.step(step, "failed");
+        if (typeof step === "string" && !compensating)
+          this.observer.step(step, "failed", undefined, settlement.seq);
       }
       const leaseUntil = now + this.deps.leaseMs;
       const shares = shareClaimed(slots, claimed);

@@ -5,6 +5,7 @@
  */
 import type { Outcome } from "../lifecycle.ts";
 import type { Order } from "../records/order.ts";
+import type { Settlement } from "../records/queue.ts";
 
 /** Told of every queue transition the dispatcher makes. */
 export type QueueObserver = {
@@ -12,9 +13,10 @@ export type QueueObserver = {
   claimed: (order: Order) => void;
   /**
    * An attempt's outcome was committed: completed, pending again for a retry, or failed for good.
-   * `tookMs` runs from the hand-over to the worker thread to the arrival of its result.
+   * `tookMs` runs from the hand-over to the worker thread to the arrival of its result;
+   * `settlement` is what was recorded (the order's seq, its transition).
    */
-  settled: (outcome: Outcome, tookMs: number) => void;
+  settled: (outcome: Outcome, tookMs: number, settlement: Settlement) => void;
   /** `count` orders went back from processing to pending without an outcome (a thread died, shutdown). */
   released: (count: number) => void;
   /** A lease tick was skipped: the previous one (renewal and rescue) was still running. */
@@ -29,9 +31,9 @@ export type QueueObserver = {
   /**
    * A step of a module's steps (docs/STEPS.md) came to `outcome`, committed: completed or
    * compensated (its `run` or `compensate` took `ms`), failed (the attempt's failure, settled), or
-   * its compensation given up.
+   * its compensation given up; `seq` is its order's.
    */
-  step: (name: string, outcome: StepOutcomeLabel, ms?: number) => void;
+  step: (name: string, outcome: StepOutcomeLabel, ms: number | undefined, seq: number) => void;
 };
 
 /** How a step's outcome is counted. */
@@ -65,8 +67,8 @@ export function tellAll(...observers: QueueObserver[]): QueueObserver {
     claimed: (order) => {
       for (const observer of observers) observer.claimed(order);
     },
-    settled: (outcome, tookMs) => {
-      for (const observer of observers) observer.settled(outcome, tookMs);
+    settled: (outcome, tookMs, settlement) => {
+      for (const observer of observers) observer.settled(outcome, tookMs, settlement);
     },
     released: (count) => {
       for (const observer of observers) observer.released(count);
@@ -80,8 +82,8 @@ export function tellAll(...observers: QueueObserver[]): QueueObserver {
     timed: (call, ms) => {
       for (const observer of observers) observer.timed(call, ms);
     },
-    step: (name, outcome, ms) => {
-      for (const observer of observers) observer.step(name, outcome, ms);
+    step: (name, outcome, ms, seq) => {
+      for (const observer of observers) observer.step(name, outcome, ms, seq);
     },
   };
 }

@@ -94,7 +94,7 @@ export class StepRecorder {
           // The next step's deadline counts from now (watchdog.ts).
           claim.activeSince = at;
           // A failed step is counted when its attempt's failure is settled.
-          if (done.status !== "failed") this.deps.observer.step(done.name, done.status, done.ms);
+          if (done.status !== "failed") this.deps.observer.step(done.name, done.status, done.ms, claim.seq);
           return { owner, answer: { orderId: done.orderId } };
         }
         claim.lost = true;

@@ -89,13 +89,18 @@ export type Order = {
    * cancelled once they are compensated. Null otherwise.
    */
   cancelRequestedAt: number | null;
+  /**
+   * The W3C traceparent of the request that created it, when tracing was on (src/tracing/): its
+   * attempts and webhook deliveries are spans of that trace. Null otherwise.
+   */
+  traceParent: string | null;
 };
 
 /** A new order as the service computed it; storage adds the status and the queue columns. */
 export type NewOrder = Pick<
   Order,
   "orderId" | "userId" | "itemIds" | "currency" | "totalMinor" | "cart" | "createdAt"
->;
+> & { traceParent?: string | null };
 
 /**
  * One transition of one order, recorded in the transaction that made it. `seq` is global and

@@ -36,7 +36,13 @@ export type Delivery = {
 };
 
 /** A due delivery claimed for sending, with what sending needs. */
-export type DueDelivery = Delivery & { url: string; secret: string; event: OrderEvent };
+export type DueDelivery = Delivery & {
+  url: string;
+  secret: string;
+  event: OrderEvent;
+  /** The traceparent of the event's order (tracing on when it was created), else null. */
+  traceParent: string | null;
+};
 
 /**
  * A sender's claim of due deliveries (WebhookStore.claimDeliveries): up to `limit` in all, oldest

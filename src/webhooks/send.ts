@@ -27,6 +27,8 @@ export type WebhookDelivery = {
   policy: UrlPolicy;
   /** How host names are resolved (the system's DNS by default; tests choose their answers). */
   resolve?: ResolveHost;
+  /** The W3C traceparent of the attempt's span (tracing on), sent as the `traceparent` header. */
+  traceparent?: string | undefined;
 };
 
 /** The outcome of an attempt: ok means a 2xx status; `error` is a short sentence otherwise. */
@@ -60,6 +62,7 @@ async function attempt(
     "user-agent": USER_AGENT,
     host: check.url.host,
     ...signatureHeaders(delivery.secret, delivery),
+    ...(delivery.traceparent ? { traceparent: delivery.traceparent } : {}),
   };
   // For https to a name, the certificate is verified against that name (Bun's serverName; checked: a
   // name the certificate does not carry fails with ERR_TLS_CERT_ALTNAME_INVALID).

@@ -8,8 +8,11 @@
  * orders the events came from, and that thread serves HTTP (docs/PERFORMANCE.md, "Webhooks that
  * keep pace").
  */
+
+import type { TracingConfig } from "../config-tracing.ts";
 import type { RetryRules } from "../jobs/backoff.ts";
 import type { Logger } from "../kit/logger.ts";
+import { startTracing } from "../tracing/tracing.ts";
 import { deliveryAttempts } from "./attempt.ts";
 import { WebhookDeliverer } from "./deliverer.ts";
 import type { OpenWebhookStore } from "./store.ts";
@@ -25,6 +28,8 @@ export type SenderSettings = RetryRules & {
   leaseMs: number;
   timeoutMs: number;
   policy: UrlPolicy;
+  /** Traces (OTEL_*): a span per delivery attempt, its traceparent on the request. */
+  tracing: TracingConfig | undefined;
 };
 
 /** What the sender thread is told. */
@@ -51,6 +56,7 @@ async function start(settings: SenderSettings, opener: { module: string; args: u
   const { store, close } = await openWebhookStore(opener.args, (message, error) =>
     log("error", message, { error }),
   );
+  const tracing = settings.tracing && startTracing(settings.tracing);
   const deliverer = new WebhookDeliverer({
     ...settings,
     store,
@@ -59,11 +65,22 @@ async function start(settings: SenderSettings, opener: { module: string; args: u
       return () => listeners.delete(listener);
     },
     now: Date.now,
-    send: deliveryAttempts({ timeoutMs: settings.timeoutMs, policy: settings.policy, now: Date.now }),
+    send: deliveryAttempts({
+      timeoutMs: settings.timeoutMs,
+      policy: settings.policy,
+      now: Date.now,
+      tracing,
+    }),
     log,
   });
   deliverer.start();
-  return { deliverer, close };
+  return {
+    deliverer,
+    close: async () => {
+      await close();
+      await tracing?.shutdown();
+    },
+  };
 }
 
 async function stop(timeoutMs: number): Promise<void> {

@@ -22,7 +22,7 @@ export const ORDER_COLUMNS = `seq::float8 AS "seq", order_id AS "orderId", user_
   item_ids AS "itemIds", currency, total_minor::float8 AS "totalMinor", cart, status, ${ms("created_at")} AS "createdAt",
   ${ms("started_at")} AS "startedAt", ${ms("completed_at")} AS "completedAt", attempts,
   last_error AS "lastError", coalesce(steps, '[]'::jsonb) AS steps,
-  ${ms("cancel_requested_at")} AS "cancelRequestedAt"`;
+  ${ms("cancel_requested_at")} AS "cancelRequestedAt", trace_parent AS "traceParent"`;
 
 const INSERT_EVENTS =
   "INSERT INTO order_events (order_seq, type, from_status, to_status, attempt, at, details)";
@@ -34,11 +34,12 @@ const insertOrdersStatement = statement(
   "insert_orders",
   `WITH input AS (
      SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::float8[], $6::text[],
-       $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[])
-       AS x(o, u, i, t, c, type, from_status, to_status, details, cur, cart)),
+       $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::jsonb[], $12::text[])
+       AS x(o, u, i, t, c, type, from_status, to_status, details, cur, cart, tp)),
    inserted AS (
-     INSERT INTO orders (order_id, user_id, item_ids, currency, total_minor, cart, status, created_at, run_at)
-     SELECT o, u, i, cur, t, cart, to_status, to_timestamp(c / 1000.0), to_timestamp(c / 1000.0) FROM input
+     INSERT INTO orders (order_id, user_id, item_ids, currency, total_minor, cart, status, created_at, run_at,
+       trace_parent)
+     SELECT o, u, i, cur, t, cart, to_status, to_timestamp(c / 1000.0), to_timestamp(c / 1000.0), tp FROM input
      ON CONFLICT (order_id) DO NOTHING
      RETURNING seq, order_id, status, attempts, created_at),
    events AS (
@@ -67,6 +68,7 @@ export const insertOrders = (creates: { order: NewOrder; created: Transition }[]
     creates.map((c) => json(c.created.details)),
     creates.map((c) => c.order.currency),
     creates.map((c) => (c.order.cart === null ? null : JSON.stringify(c.order.cart))),
+    creates.map((c) => c.order.traceParent ?? null),
   ]);
 
 /** The orders with these ids: [orderIds]. */

@@ -64,6 +64,9 @@ export const orders = pgTable(
     steps: jsonb("steps").$type<StepEntry[]>(),
     // When a client cancelled it with completed steps to undo: it is cancelled once they are.
     cancelRequestedAt: time("cancel_requested_at"),
+    // The W3C traceparent of the request that created it (tracing on): its attempts and webhook
+    // deliveries are spans of that trace, on whichever replica runs them.
+    traceParent: text("trace_parent"),
   },
   (table) => [
     uniqueIndex("orders_order_id_unique").on(table.orderId),
@@ -218,5 +221,6 @@ export function toOrder(row: OrderRow): Order {
     lastError: row.lastError,
     steps: row.steps ?? [],
     cancelRequestedAt: ms(row.cancelRequestedAt),
+    traceParent: row.traceParent,
   };
 }

@@ -108,7 +108,7 @@ const claimStatement = statement(
          FOR UPDATE SKIP LOCKED) c
        ORDER BY c.next_attempt_at, c.seq LIMIT $2)
      RETURNING *)
-   SELECT ${deliveryColumns("d")}, w.url, w.secret, to_json(ev) AS "event"
+   SELECT ${deliveryColumns("d")}, w.url, w.secret, to_json(ev) AS "event", o.trace_parent AS "traceParent"
    FROM claimed d
    JOIN webhooks w ON w.id = d.webhook_id
    JOIN order_events e ON e.seq = d.event_seq

@@ -4,11 +4,11 @@
  * database becomes the adapter's 503 through `guarded`.
  */
 import type pg from "pg";
-import type { OrderEvent } from "../../records/order.ts";
 import type {
   Delivery,
   DeliveryOutcome,
   DeliveryStatus,
+  DueDelivery,
   Webhook,
   WebhookKey,
 } from "../../records/webhook.ts";
@@ -41,9 +41,7 @@ export function createWebhookStore({ pool, guarded }: Pick<Adapter, "pool" | "gu
         ),
       ),
     claimDeliveries: (args: Parameters<typeof w.claimDeliveries>[0]) =>
-      guarded("webhook claim", () =>
-        rows<Delivery & { url: string; secret: string; event: OrderEvent }>(w.claimDeliveries(args)),
-      ),
+      guarded("webhook claim", () => rows<DueDelivery>(w.claimDeliveries(args))),
     renewDeliveryLeases: (args: { held: { seq: number; owner: string }[]; until: number }) =>
       guarded("webhook lease renewal", async () => {
         const statement = w.renewDeliveryLeases([

@@ -11,7 +11,12 @@ export function createOrderStore({ writer, reads }: Adapter) {
     createOrder: (order: NewOrder, created: Transition) =>
       writer.run(
         "createOrder",
-        { ...order, itemIds: JSON.stringify(order.itemIds), cart: order.cart && JSON.stringify(order.cart) },
+        {
+          ...order,
+          itemIds: JSON.stringify(order.itemIds),
+          cart: order.cart && JSON.stringify(order.cart),
+          traceParent: order.traceParent ?? null,
+        },
         created,
       ),
     changeOrder: (orderId: string, change: OrderChange, now: number) =>

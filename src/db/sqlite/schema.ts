@@ -43,6 +43,9 @@ export const orders = sqliteTable(
     steps: text("steps"),
     // When a client cancelled it with completed steps to undo: it is cancelled once they are.
     cancelRequestedAt: integer("cancel_requested_at"),
+    // The W3C traceparent of the request that created it (tracing on): its attempts and webhook
+    // deliveries are spans of that trace, on whichever replica or thread runs them.
+    traceParent: text("trace_parent"),
   },
   (table) => [
     uniqueIndex("orders_order_id_unique").on(table.orderId),
@@ -160,5 +163,6 @@ export function toOrder(row: OrderRow): Order {
     lastError: row.lastError,
     steps: row.steps === null ? [] : (JSON.parse(row.steps) as StepEntry[]),
     cancelRequestedAt: row.cancelRequestedAt,
+    traceParent: row.traceParent,
   };
 }

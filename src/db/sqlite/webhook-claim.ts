@@ -66,6 +66,7 @@ export function createDeliveryClaim(db: Db) {
       deliverySeq: webhookDeliveries.seq,
       url: webhooks.url,
       secret: webhooks.secret,
+      traceParent: orders.traceParent,
     })
     .from(webhookDeliveries)
     .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
@@ -83,13 +84,17 @@ export function createDeliveryClaim(db: Db) {
     const extra = new Map(
       sending
         .all({ seqs })
-        .map(({ deliverySeq, url, secret, ...event }) => [deliverySeq, { url, secret, event }]),
+        .map(({ deliverySeq, url, secret, traceParent, ...event }) => [
+          deliverySeq,
+          { url, secret, traceParent, event },
+        ]),
     );
     // RETURNING gives rows in no promised order.
     return claimed.sort(byDue).flatMap((row) => {
       const found = extra.get(row.seq);
       if (!found) return [];
-      return [{ ...toDelivery(row), url: found.url, secret: found.secret, event: toEvent(found.event) }];
+      const { url, secret, traceParent } = found;
+      return [{ ...toDelivery(row), url, secret, traceParent, event: toEvent(found.event) }];
     });
   };
 }

@@ -24,6 +24,7 @@ export type NewOrderRow = {
   totalMinor: number;
   cart: string | null;
   createdAt: number;
+  traceParent?: string | null;
 };
 
 const p = sql.placeholder;
@@ -68,6 +69,7 @@ function orderWrites(db: Db, record: RecordEvent) {
       currency: p("currency"),
       totalMinor: p("totalMinor"),
       cart: p("cart"),
+      traceParent: p("traceParent"),
       status: sql`${p("status")}`,
       createdAt: p("createdAt"),
       runAt: p("createdAt"),
@@ -107,7 +109,7 @@ function orderWrites(db: Db, record: RecordEvent) {
       order: NewOrderRow,
       created: Transition,
     ): { created: true } | { created: false; existing: Order } {
-      const inserted = insert.get({ ...order, status: created.to });
+      const inserted = insert.get({ ...order, traceParent: order.traceParent ?? null, status: created.to });
       if (inserted !== undefined) {
         record({ seq: inserted.seq, attempts: 0 }, created, order.createdAt);
         return { created: true };

@@ -1,0 +1,3 @@
+-- The W3C traceparent of the request that created the order (tracing on), so its attempts and
+-- webhook deliveries are spans of that trace wherever they run. Nullable: no rewrite.
+ALTER TABLE "orders" ADD COLUMN "trace_parent" text;
