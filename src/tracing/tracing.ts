@@ -37,11 +37,13 @@ export type Tracing = {
   startChild(name: string, parent: Span, options?: SpanOptions): Span;
   /** The W3C traceparent of `span`, to store with an order or send on a request. */
   traceparentOf(span: Span): string;
-  /** Exports what is buffered and stops. */
+  /** Exports what is buffered (for at most 2 s) and stops. */
   shutdown(): Promise<void>;
 };
 
 const propagator = new W3CTraceContextPropagator();
+// How long a stop waits for the last spans to be exported.
+const SHUTDOWN_MS = 2000;
 const getter = {
   get: (carrier: { traceparent: string }, key: string) =>
     key === "traceparent" ? carrier.traceparent : undefined,
@@ -86,7 +88,8 @@ export function startTracing(config: TracingConfig): Tracing {
       const { traceId, spanId, traceFlags } = span.spanContext();
       return `00-${traceId}-${spanId}-0${traceFlags & 1}`;
     },
-    shutdown: () => provider.shutdown(),
+    // An unreachable collector must not hold a stop past its deadline: what is not out by then is lost.
+    shutdown: () => Promise.race([provider.shutdown(), Bun.sleep(SHUTDOWN_MS)]),
   };
 }
 
