@@ -8,6 +8,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
+import pg from "pg";
 import { call, cleanup, freshPostgresDatabase, order, spawnService, tempDir, waitFor } from "./helpers.ts";
 
 afterEach(cleanup);
@@ -158,9 +159,10 @@ test.skipIf(!process.env.TEST_DATABASE_URL)(
     const receiver = startReceiver();
     try {
       const url = await freshPostgresDatabase();
-      // The first attempt fails on replica A and retries 3 s later; A is stopped meanwhile, so the
-      // second attempt runs on replica B, which knows the trace only from the order's row.
-      const env = { ...tracingEnv(collector.url), DATABASE_URL: url, RETRY_BASE_MS: "3000" };
+      // The first attempt fails on replica A, whose retry is due up to 5 minutes later (full jitter:
+      // sooner than a second once in 300); A is stopped, the retry made due now, and the second
+      // attempt runs on replica B, which knows the trace only from the order's row.
+      const env = { ...tracingEnv(collector.url), DATABASE_URL: url, RETRY_BASE_MS: "300000" };
       const a = await spawnService({ ...env, OTEL_SERVICE_NAME: "replica-a" });
       expect((await call(a.url, "POST", "/webhooks", { url: receiver.url })).status).toBe(201);
       const posted = await fetch(new URL("/orders", a.url), {
@@ -169,9 +171,17 @@ test.skipIf(!process.env.TEST_DATABASE_URL)(
         body: JSON.stringify(order("traced-pg")),
       });
       expect(posted.status).toBe(201);
-      await waitFor(async () => (await call(a.url, "GET", "/orders/traced-pg")).body.attempts === 1);
+      // Its first attempt has failed (not merely started): pending again, with the error.
+      await waitFor(async () => {
+        const { body } = await call(a.url, "GET", "/orders/traced-pg");
+        return body.status === "pending" && body.attempts === 1 && body.last_error !== null;
+      });
       a.proc.kill("SIGTERM");
       await a.proc.exited;
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      await db.query("UPDATE orders SET run_at = now() WHERE order_id = 'traced-pg' AND status = 'pending'");
+      await db.end();
       const b = await spawnService({ ...env, OTEL_SERVICE_NAME: "replica-b" });
       await waitFor(async () => (await call(b.url, "GET", "/orders/traced-pg")).body.status === "completed", {
         timeoutMs: 20_000,
