@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { formatRange, parseRange } from "./http/client-address.ts";
+import { formatRange, parseRange } from "./kit/address-range.ts";
 import { currencyDigits } from "./kit/currency.ts";
 
 /**

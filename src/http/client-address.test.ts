@@ -1,32 +1,7 @@
 import { expect, test } from "bun:test";
-import { clientAddressResolver, formatRange, parseRange } from "./client-address.ts";
+import { clientAddressResolver } from "./client-address.ts";
 
 const forwarded = (value?: string) => new Headers(value === undefined ? {} : { "x-forwarded-for": value });
-
-test("ranges: addresses and CIDR blocks, IPv4 and IPv6, in one canonical spelling", () => {
-  const canonical = (text: string) => {
-    const range = parseRange(text);
-    return range && formatRange(range);
-  };
-  expect(canonical("10.0.0.7")).toBe("10.0.0.7/32");
-  expect(canonical("10.0.0.0/8")).toBe("10.0.0.0/8");
-  expect(canonical("::1")).toBe("::1/128");
-  expect(canonical("FD00:0::/8")).toBe("fd00::/8");
-  expect(canonical("::ffff:10.0.0.0/104")).toBe("10.0.0.0/8");
-  expect(canonical("::ffff:10.0.0.7")).toBe("10.0.0.7/32");
-  for (const bad of [
-    "",
-    "10.0.0",
-    "127.1",
-    "10/8",
-    "10.0.0.0/33",
-    "::/129",
-    "10.0.0.0/",
-    "10.0.0.0/x",
-    "proxy.local",
-  ])
-    expect(parseRange(bad)).toBeUndefined();
-});
 
 test("without trusted proxies there is nothing to resolve: the peer is the client", () => {
   expect(clientAddressResolver([])).toBeUndefined();
