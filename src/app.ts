@@ -74,7 +74,7 @@ export function createApp(deps: AppDeps) {
         rateLimitPerS: config.rateLimitPerS,
       }),
     )
-    .onError(({ code, error, set, request, route, requestId, requestStartedAt }) => {
+    .onError(({ code, error, set, request, route, requestId, requestStartedAt, clientAddress }) => {
       let appError = code === "NOT_FOUND" ? routeNotFound() : toAppError(error, deps.log, requestId);
       if (code === "NOT_FOUND") {
         const allowed = routes.methodsOf(new URL(request.url).pathname);
@@ -93,7 +93,7 @@ export function createApp(deps: AppDeps) {
       const headers = headersFor(appError);
       if (headers) Object.assign(set.headers, headers);
       set.status = appError.status;
-      policy.recordError(request, route, appError.status, requestStartedAt, requestId);
+      policy.recordError(request, route, appError.status, requestStartedAt, requestId, clientAddress);
       return toErrorBody(appError);
     })
     .use(orderRoutes(orders, { bodyTimeoutMs: config.bodyTimeoutMs }))

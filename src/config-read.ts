@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { formatRange, parseRange } from "./kit/address-range.ts";
 import { currencyDigits } from "./kit/currency.ts";
 
 /**
@@ -192,4 +193,21 @@ export function readOrigins(env: Env): string[] {
     }
   }
   return origins;
+}
+
+/**
+ * TRUSTED_PROXIES: addresses or CIDR blocks, IPv4 or IPv6, each kept as `address/prefix`. Only
+ * these peers' X-Forwarded-For is believed (src/http/client-address.ts).
+ */
+export function readTrustedProxies(env: Env): string[] {
+  return readList(env, "TRUSTED_PROXIES").map((entry) => {
+    const range = parseRange(entry);
+    if (range === undefined) {
+      throw new ConfigError(
+        "TRUSTED_PROXIES",
+        `TRUSTED_PROXIES must list IP addresses or CIDR blocks like 10.0.0.7, 10.0.0.0/8 or fd00::/8, got "${entry}"`,
+      );
+    }
+    return formatRange(range);
+  });
 }

@@ -45,6 +45,7 @@ test("defaults match the documented table", () => {
     webhookLaggingAfterMs: 60_000,
     defaultCurrency: "USD",
     corsOrigins: [],
+    trustedProxies: [],
     eventRetentionMs: 30 * 86_400_000,
     deliveryRetentionMs: 14 * 86_400_000,
     orderRetentionMs: undefined,
@@ -160,6 +161,14 @@ test("reads the HTTP policy settings", () => {
   });
 });
 
+test("TRUSTED_PROXIES: addresses and CIDR blocks, IPv4 and IPv6, kept as address/prefix", () => {
+  expect(
+    loadConfig({ TRUSTED_PROXIES: " 10.0.0.7, 172.16.0.0/12 ,FD00::/8, ::1, ::ffff:192.168.0.0/112," })
+      .trustedProxies,
+  ).toEqual(["10.0.0.7/32", "172.16.0.0/12", "fd00::/8", "::1/128", "192.168.0.0/16"]);
+  expect(() => loadConfig({ TRUSTED_PROXIES: "10.0.0.7, 10.0.0.300" })).toThrow('got "10.0.0.300"');
+});
+
 test("reads API keys from API_KEYS_FILE, one a line, skipping blanks and comments", () => {
   const dir = mkdtempSync(join(tmpdir(), "config-test-"));
   try {
@@ -196,6 +205,9 @@ test("rejects malformed policy settings, naming the variable", () => {
     ["CORS_ORIGINS", "https://shop.example.com/"],
     ["CORS_ORIGINS", "shop.example.com"],
     ["CORS_ORIGINS", "*"],
+    ["TRUSTED_PROXIES", "10.0.0.0/33"],
+    ["TRUSTED_PROXIES", "10.0.0.7, nginx"],
+    ["TRUSTED_PROXIES", "10/8"],
     ["API_KEYS", " , "],
   ] as const) {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);

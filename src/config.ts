@@ -16,6 +16,7 @@ import {
   readModule,
   readNumber,
   readOrigins,
+  readTrustedProxies,
 } from "./config-read.ts";
 import { readTracing, type TracingConfig } from "./config-tracing.ts";
 
@@ -79,6 +80,11 @@ export type Config = {
   bodyTimeoutMs: number;
   /** Origins allowed by CORS; empty: CORS is off. */
   corsOrigins: string[];
+  /**
+   * Proxies (as `address/prefix`) whose X-Forwarded-For names the client; empty: the TCP peer is the
+   * client, and the header is never read.
+   */
+  trustedProxies: string[];
   /** Long-polls and SSE streams one process holds at once; past it, 503 OVERLOADED. */
   maxWatchers: number;
   /** How often an SSE stream (`GET /events`) sends a heartbeat comment. */
@@ -146,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingOrders: readInt(env, "MAX_PENDING_ORDERS", 100_000, 1, 1_000_000_000),
     bodyTimeoutMs: readInt(env, "BODY_TIMEOUT_MS", 10_000, 100, 600_000),
     corsOrigins: readOrigins(env),
+    trustedProxies: readTrustedProxies(env),
     maxWatchers: readInt(env, "MAX_WATCHERS", 10_000, 1, 1_000_000),
     sseHeartbeatMs: readInt(env, "SSE_HEARTBEAT_MS", 15_000, 100, 300_000),
     sseMaxQueuedEvents: readInt(env, "SSE_MAX_QUEUED_EVENTS", 10_000, 10, 10_000_000),

@@ -105,15 +105,23 @@ test("no arrow runs upward: the composition root is imported only from above, co
   );
   expect(upward).toEqual([]);
   // The lowest layer: config.ts reads the environment (with the readers of config-read.ts and the
-  // tracing settings of config-tracing.ts) and imports nothing else of the service but the ISO
-  // currency list (DEFAULT_CURRENCY), a leaf that imports nothing of the service itself.
+  // tracing settings of config-tracing.ts) and imports nothing else of the service but two leaves
+  // that import nothing of the service themselves: the ISO currency list (DEFAULT_CURRENCY) and the
+  // address ranges (TRUSTED_PROXIES, read with ipaddr.js).
   const CONFIG_FILES = ["config.ts", "config-read.ts", "config-tracing.ts"];
   const config = graph.filter((node) => CONFIG_FILES.includes(node.file));
   expect(config).toHaveLength(3);
   const imported = config.flatMap(({ imports }) => imports.filter((spec) => !spec.startsWith("node:")));
-  expect([...new Set(imported)].sort()).toEqual(["config-read.ts", "config-tracing.ts", "kit/currency.ts"]);
-  const currency = graph.find((node) => node.file === "kit/currency.ts");
-  expect(currency?.imports.filter((spec) => spec.endsWith(".ts"))).toEqual([]);
+  expect([...new Set(imported)].sort()).toEqual([
+    "config-read.ts",
+    "config-tracing.ts",
+    "kit/address-range.ts",
+    "kit/currency.ts",
+  ]);
+  for (const leaf of ["kit/currency.ts", "kit/address-range.ts"]) {
+    const node = graph.find((candidate) => candidate.file === leaf);
+    expect(node?.imports.filter((spec) => spec.endsWith(".ts"))).toEqual([]);
+  }
 });
 
 test("the HTTP shell (src/http/) imports no feature's routes, services or models: only ports and shared records", () => {

@@ -22,7 +22,7 @@ export type PolicyHost = {
    * whether it needs a key, and whether the rate limit applies. `key` for a path no route answers.
    */
   accessOf: (method: string, path: string) => Access;
-  /** The listening server, to read a client's address (rate limits without an API key). */
+  /** The listening server, to read a client's address (the rate limit, the access log). */
   server: () => { requestIP(request: Request): { address: string } | null } | null;
 };
 
@@ -43,6 +43,7 @@ export type Finish = (
   status: number,
   startedAt: number,
   requestId: string,
+  client: string,
   /** The request itself, for its span (tracing on). */
   request?: Request,
 ) => void;
@@ -56,6 +57,8 @@ type Arrival = {
   headers: Record<string, unknown>;
   startedAt: number;
   requestId: string;
+  /** The client's address (client-address.ts), resolved once for the rate limit and the access log. */
+  client: string;
 };
 
 /**
@@ -69,10 +72,10 @@ export function admission(config: Config, host: PolicyHost, finish: Finish) {
   const answerRateLimited = cannedAnswer(rateLimited(config.rateLimitPerS), { "retry-after": "1" });
   const limitText = String(config.rateLimitPerS);
 
-  return function admit({ request, path, routedPath, headers, startedAt, requestId }: Arrival) {
+  return function admit({ request, path, routedPath, headers, startedAt, requestId, client }: Arrival) {
     const method = request.method;
     const early = (status: number, answer: () => Response) => {
-      finish(method, host.routeOf(method, routedPath), status, startedAt, requestId, request);
+      finish(method, host.routeOf(method, routedPath), status, startedAt, requestId, client, request);
       return answer();
     };
     // A preflight of a listed origin is answered before the key check (browsers send no key
@@ -89,9 +92,7 @@ export function admission(config: Config, host: PolicyHost, finish: Finish) {
     const keyIndex = matchKey ? matchKey(presentedKey(request.headers)) : -1;
     if (limiter && !probe) {
       // Keyed by the index of the API key, never the key; without one, by the client's address.
-      const client =
-        keyIndex >= 0 ? `key:${keyIndex}` : (host.server()?.requestIP(request)?.address ?? "unknown");
-      const verdict = limiter.take(client, Date.now());
+      const verdict = limiter.take(keyIndex >= 0 ? `key:${keyIndex}` : client, Date.now());
       headers["ratelimit-limit"] = limitText;
       headers["ratelimit-remaining"] = String(verdict.remaining);
       headers["ratelimit-reset"] = String(verdict.resetS);

@@ -5,7 +5,9 @@
  *
  * Cost: one pair of lifecycle hooks does all of it, `onRequest` and `onAfterHandle` (errors are
  * recorded by the app's one error handler), and with the defaults (no keys, no rate limit, no
- * CORS) `onRequest` only names the request and stamps its start. The hooks with the request
+ * CORS) `onRequest` only names the request, stamps its start and, for the access log, reads the
+ * client's address (one `requestIP`; X-Forwarded-For only behind TRUSTED_PROXIES, client-address.ts;
+ * not measured on its own). The hooks with the request
  * metrics, and the access log on top, cost intake a few percent (figures: docs/PERFORMANCE.md).
  * The hooks read the context through `context.x` and never pass `context` itself to a function:
  * Elysia reads the hooks' source (sucrose) and would otherwise parse headers, query and cookies on
@@ -18,6 +20,7 @@ import { requestSpans } from "../tracing/requests.ts";
 import type { Tracing } from "../tracing/tracing.ts";
 import { admission, type Finish, type PolicyHost } from "./admission.ts";
 import type { PendingOrders } from "./backpressure.ts";
+import { clientAddressResolver } from "./client-address.ts";
 import { corsHeaders } from "./cors.ts";
 import { requestIdOf } from "./request-id.ts";
 import { trimSlash } from "./route-table.ts";
@@ -77,6 +80,20 @@ function accessWarning(config: Config): string | undefined {
 }
 
 /**
+ * How a request's client address is read, once, for the access log (`logged`) and the rate limit;
+ * undefined when neither uses it. Behind no trusted proxy it is the peer's address as Bun gives it,
+ * and X-Forwarded-For is never looked at.
+ */
+function clientReader(config: Config, host: PolicyHost, logged: boolean) {
+  if (!logged && config.rateLimitPerS === 0) return undefined;
+  const resolve = clientAddressResolver(config.trustedProxies);
+  return (request: Request) => {
+    const peer = host.server()?.requestIP(request)?.address ?? "unknown";
+    return resolve ? resolve(peer, request.headers) : peer;
+  };
+}
+
+/**
  * The policy: a global Elysia plugin, and how the app's error handler records the requests it
  * answers.
  */
@@ -85,10 +102,11 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
   const accessLog = createAccessLog(config.logLevel);
   const corsOrigins = new Set(config.corsOrigins);
   const checks = config.apiKeys.length > 0 || config.rateLimitPerS > 0 || corsOrigins.size > 0;
+  const clientOf = clientReader(config, host, accessLog !== undefined);
   const spans = deps.tracing && requestSpans(deps.tracing);
   /** Records one answered request: its span, the access log line and the request metrics. */
-  const finish: Finish = (method, route, status, startedAt, requestId, request) => {
-    const info = { method, route, status, durationMs: performance.now() - startedAt, requestId };
+  const finish: Finish = (method, route, status, startedAt, requestId, client, request) => {
+    const info = { method, route, status, durationMs: performance.now() - startedAt, requestId, client };
     const ids = spans && request && spans.end(request, method, route, status);
     accessLog?.(ids ? { ...info, ...ids } : info);
     onResponse(info);
@@ -99,6 +117,8 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
     requestId: "",
     /** When the policy first saw this request (performance.now()). */
     requestStartedAt: 0,
+    /** The client's address (TRUSTED_PROXIES), or "" when neither the log nor the limit wants it. */
+    clientAddress: "",
   });
   // CORS first, so its headers are on every answer, our early 401 and 429 included. Preflights
   // are answered below, and only for the configured origins (the plugin would answer any origin).
@@ -111,6 +131,7 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
       const requestId = requestIdOf(context.request.headers.get("x-request-id"));
       context.requestId = requestId;
       context.set.headers["x-request-id"] = requestId;
+      if (clientOf) context.clientAddress = clientOf(context.request);
       if (spans) spans.start(context.request, requestId);
       if (!checks) return;
       // Elysia looks for the path from the 11th character of the URL on, so for some Host headers
@@ -125,26 +146,20 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
         headers: context.set.headers,
         startedAt: context.requestStartedAt,
         requestId,
+        client: context.clientAddress,
       });
     })
     // Not onAfterResponse: Elysia runs that through a setImmediate of an async function for every
     // request, a cost of its own on every answer (figures: docs/PERFORMANCE.md). After the handler
     // the route, the status and the answer are known; errors are recorded by the error handler.
     .onAfterHandle({ as: "global" }, function recordAnswer(context) {
-      const value = context.responseValue;
-      // A handler's own Response (GET /orders returns one) keeps its status out of `set.status`.
-      const status =
-        value instanceof Response
-          ? value.status
-          : value instanceof ElysiaCustomStatusResponse
-            ? value.code
-            : statusCode(context.set.status);
       finish(
         context.request.method,
         context.route || "unmatched",
-        status,
+        answeredStatus(context.responseValue, context.set.status),
         context.requestStartedAt,
         context.requestId,
+        context.clientAddress,
         context.request,
       );
       // Recorded: an error after this (a response that fails its schema) is not counted again.
@@ -164,16 +179,23 @@ export function httpPolicy(deps: HttpPolicyDeps, host: PolicyHost = standalone) 
       status: number,
       startedAt: number,
       requestId: string,
+      client: string,
     ) {
-      if (startedAt >= 0) finish(request.method, route || "unmatched", status, startedAt, requestId, request);
+      if (startedAt >= 0)
+        finish(request.method, route || "unmatched", status, startedAt, requestId, client, request);
     },
     /** The traceparent an order created by `request` keeps (tracing on), else null. */
     traceparentOf: (request: Request): string | null => spans?.traceparentOf(request) ?? null,
   };
 }
 
-/** `set.status` as a number (Elysia also accepts a status name). */
-function statusCode(status: number | string | undefined): number {
+/**
+ * The status of an answer: a handler's own Response (GET /orders returns one) keeps its status out
+ * of `set.status`, which may also hold a status name.
+ */
+function answeredStatus(value: unknown, status: number | string | undefined): number {
+  if (value instanceof Response) return value.status;
+  if (value instanceof ElysiaCustomStatusResponse) return value.code;
   if (typeof status === "number") return status;
   return (status && (StatusMap as Record<string, number>)[status]) || 200;
 }

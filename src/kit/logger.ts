@@ -46,6 +46,8 @@ export type AccessEntry = {
   status: number;
   durationMs: number;
   requestId: string;
+  /** The client's address: an IP as Bun or client-address.ts spells it, or "unknown". */
+  client: string;
   /** The request's span, when traced and sampled. */
   trace_id?: string;
   span_id?: string;
@@ -69,9 +71,10 @@ export function createAccessLog(minimum: LogLevel): ((entry: AccessEntry) => voi
       lastIso = new Date(now).toISOString();
     }
     // Built by hand, not with JSON.stringify: the method and route are quoted, the request id is
-    // ours or matched [A-Za-z0-9._:-], and the rest are numbers.
+    // ours or matched [A-Za-z0-9._:-], the client is an address we parsed (hex, digits, `.:%`) or
+    // Bun's, and the rest are numbers.
     buffered.push(
-      `{"time":"${lastIso}","level":"info","message":"request","method":${JSON.stringify(entry.method)},"route":${JSON.stringify(entry.route)},"status":${entry.status},"durationMs":${Math.round(entry.durationMs * 1000) / 1000},"requestId":"${entry.requestId}"${entry.trace_id ? `,"trace_id":"${entry.trace_id}","span_id":"${entry.span_id}"` : ""}}`,
+      `{"time":"${lastIso}","level":"info","message":"request","method":${JSON.stringify(entry.method)},"route":${JSON.stringify(entry.route)},"status":${entry.status},"durationMs":${Math.round(entry.durationMs * 1000) / 1000},"requestId":"${entry.requestId}","client":"${entry.client}"${entry.trace_id ? `,"trace_id":"${entry.trace_id}","span_id":"${entry.span_id}"` : ""}}`,
     );
     if (!scheduled) {
       scheduled = true;
