@@ -183,9 +183,26 @@ export function dashboardQueries(dashboard: unknown): { where: string; expr: str
   return found;
 }
 
-/** What is wrong with a dashboard's queries against the exposition `exported`. */
-export function checkDashboard(dashboard: unknown, exported: Map<string, string>): string[] {
+/** Panels that Grafana could not place or that show nothing: a repeated id, or no query (rows aside). */
+function checkPanels(dashboard: unknown): string[] {
   const errors: string[] = [];
+  const ids = new Set<unknown>();
+  type Panel = { id?: unknown; type?: string; title?: string; targets?: unknown[]; panels?: Panel[] };
+  const visit = (panels: Panel[] = []) => {
+    for (const panel of panels) {
+      if (ids.has(panel.id)) errors.push(`panel "${panel.title}": id ${panel.id} used twice`);
+      ids.add(panel.id);
+      if (panel.type !== "row" && !panel.targets?.length) errors.push(`panel "${panel.title}": no queries`);
+      visit(panel.panels);
+    }
+  };
+  visit((dashboard as { panels?: Panel[] }).panels);
+  return errors;
+}
+
+/** What is wrong with a dashboard's panels, and its queries against the exposition `exported`. */
+export function checkDashboard(dashboard: unknown, exported: Map<string, string>): string[] {
+  const errors = checkPanels(dashboard);
   const queries = dashboardQueries(dashboard);
   if (queries.length === 0) errors.push("the dashboard has no queries");
   for (const { where, expr } of queries) {

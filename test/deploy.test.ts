@@ -45,6 +45,8 @@ const KNOWN_ENV = new Set(
     .concat("BUN_RUNTIME_TRANSPILER_CACHE_PATH"),
 );
 
+afterAll(cleanup);
+
 const DEPLOYMENT = {
   apiVersion: "apps/v1",
   kind: "Deployment",
@@ -102,6 +104,13 @@ describe("the validator", () => {
     const board = { panels: [{ title: "p", targets: [{ expr: "rate(h_sum[1m]) / rate(missing[1m])" }] }] };
     expect(checkDashboard(board, exported)).toEqual(['panel "p": missing: not a metric the service exports']);
     expect(checkDashboard({ panels: [] }, exported)).toEqual(["the dashboard has no queries"]);
+    const twins = {
+      panels: [
+        { id: 1, title: "a", targets: [{ expr: "g" }] },
+        { id: 1, title: "b" },
+      ],
+    };
+    expect(checkDashboard(twins, exported)).toEqual(['panel "b": id 1 used twice', 'panel "b": no queries']);
   });
 });
 
@@ -242,7 +251,6 @@ describe("the PromQL of deploy/, against a real service's metrics", () => {
     exported = exportedMetrics(await response.text());
     expect(exported.get("orders")).toBe("gauge");
   });
-  afterAll(cleanup);
 
   test("the Grafana dashboard names only metrics the service exports", () => {
     expect(checkDashboard(readDashboard(), exported)).toEqual([]);
