@@ -1,11 +1,11 @@
 /**
  * Checks deploy/: every kustomization under deploy/kubernetes rendered by `kubectl kustomize`, each
- * object validated against the Kubernetes OpenAPI schemas (kubernetes-models 5.1, generated from
- * Kubernetes 1.34's API) or KEDA's ScaledObject schema (@kubernetes-models/keda 2.0, generated from
+ * object validated against the Kubernetes OpenAPI schemas (kubernetes-models 5.1, generated from a
+ * Kubernetes 1.34 API: it has resource.k8s.io/v1) or KEDA's ScaledObject schema (@kubernetes-models/keda 2.0, generated from
  * KEDA's v1alpha1 API types, which its CRD is generated from too), an unknown kind failing; and the
  * Grafana dashboard's PromQL naming only metrics the service exports.
  *
- *   bun scripts/validate-deploy.ts     (test/deploy.test.ts runs the same functions in `bun run test`)
+ *   bun run validate:deploy            (test/deploy.test.ts runs the same functions in `bun run test`)
  *
  * What it cannot see: fields the schemas do not know (kubernetes-models' validators accept extra
  * properties, as a lenient API server would), and anything only a cluster decides (admission,
