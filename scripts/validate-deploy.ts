@@ -1,9 +1,10 @@
 /**
  * Checks deploy/: every kustomization under deploy/kubernetes rendered by `kubectl kustomize`, each
  * object validated against the Kubernetes OpenAPI schemas (kubernetes-models 5.1, generated from a
- * Kubernetes 1.34 API: it has resource.k8s.io/v1) or KEDA's ScaledObject schema (@kubernetes-models/keda 2.0, generated from
- * KEDA's v1alpha1 API types, which its CRD is generated from too), an unknown kind failing; and the
- * Grafana dashboard's PromQL naming only metrics the service exports.
+ * Kubernetes 1.34 API: it has resource.k8s.io/v1) or KEDA's ScaledObject schema
+ * (@kubernetes-models/keda 2.0, generated from KEDA's v1alpha1 API types, which its CRD is
+ * generated from too), an unknown kind failing; and the Grafana dashboard's PromQL naming only
+ * metrics the service exports.
  *
  *   bun run validate:deploy            (test/deploy.test.ts runs the same functions in `bun run test`)
  *
