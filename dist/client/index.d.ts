@@ -4,6 +4,7 @@ declare const app: () => import("elysia").default<"", {
     decorator: {
         requestId: string;
         requestStartedAt: number;
+        clientAddress: string;
     };
     store: {};
     derive: {};
