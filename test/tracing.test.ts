@@ -9,7 +9,16 @@
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import pg from "pg";
-import { call, cleanup, freshPostgresDatabase, order, spawnService, tempDir, waitFor } from "./helpers.ts";
+import {
+  call,
+  cleanup,
+  freshPostgresDatabase,
+  order,
+  spawnService,
+  startService,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
 
 afterEach(cleanup);
 
@@ -200,3 +209,32 @@ test.skipIf(!process.env.TEST_DATABASE_URL)(
     }
   },
 );
+
+test("sampling follows the parent: at ratio 0 a new trace makes no span, a client's sampled trace is followed", async () => {
+  const collector = startCollector();
+  try {
+    const { url } = await startService({
+      ...tracingEnv(collector.url),
+      PROCESS_ORDER_MODULE: "",
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0",
+    });
+    expect((await call(url, "POST", "/orders", order("unsampled"))).status).toBe(201);
+    const followed = await fetch(new URL("/orders", url), {
+      method: "POST",
+      headers: { "content-type": "application/json", traceparent: `00-${TRACE_ID}-${CLIENT_SPAN}-01` },
+      body: JSON.stringify(order("followed")),
+    });
+    expect(followed.status).toBe(201);
+    for (const id of ["unsampled", "followed"])
+      await waitFor(async () => (await call(url, "GET", `/orders/${id}`)).body.status === "completed");
+    await waitFor(() => collector.spans.some((s) => s.name === "process order"), {
+      what: "the attempt's span",
+    });
+    // Everything exported is the followed order's trace; the other order made no span at all.
+    expect(collector.spans.every((s) => s.traceId === TRACE_ID)).toBe(true);
+    expect(collector.spans.map((s) => s.name).sort()).toEqual(["POST /orders", "process order"]);
+  } finally {
+    collector.stop();
+  }
+});

@@ -13,7 +13,9 @@ export function requestSpans(tracing: Tracing) {
   return {
     /** Starts `request`'s span. */
     start(request: Request, requestId: string): void {
-      const span = tracing.start("HTTP request", request.headers.get("traceparent"), {
+      const parent = request.headers.get("traceparent");
+      if (parent === null && !tracing.keepsNewTrace()) return;
+      const span = tracing.start("HTTP request", parent, {
         kind: SpanKind.SERVER,
         attributes: { "http.request.method": request.method, "http.request.id": requestId },
       });

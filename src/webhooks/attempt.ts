@@ -43,6 +43,8 @@ export function deliveryAttempts(options: {
   const { tracing } = options;
   if (!tracing) return (delivery: DueDelivery) => send(delivery);
   return async (delivery: DueDelivery): Promise<DeliveryResult> => {
+    // An order stores its traceparent only when sampled: an unsampled one's deliveries make no span.
+    if (delivery.traceParent === null) return send(delivery);
     // A child of the order's request, like its attempts (tracing/attempts.ts says why).
     const span = tracing.start("webhook delivery", delivery.traceParent, {
       kind: SpanKind.CLIENT,
