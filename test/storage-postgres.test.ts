@@ -60,17 +60,7 @@ if (ADMIN_URL) {
     };
   };
   describeRetentionContract("postgres", openFresh);
-  describeStorageContract("postgres", async (): Promise<Storage> => {
-    const { url, drop } = await freshDatabase(ADMIN_URL);
-    const storage = await openPostgresStorage({ url }, { log: () => {} });
-    return {
-      ...storage,
-      close: async () => {
-        await storage.close();
-        await drop();
-      },
-    };
-  });
+  describeStorageContract("postgres", openFresh);
 
   describe("postgres adapter", () => {
     const T0 = 1_700_000_000_000;
