@@ -69,6 +69,7 @@ export class Pruner {
   /** Starts the passes: the first after one interval, each next one an interval after the last ended. */
   start(): void {
     this.#stopped = false;
+    this.#halted = false;
     this.#schedule();
   }
 
